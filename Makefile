@@ -1,0 +1,42 @@
+# One command runs the app, one command passes the tests; each sets itself up.
+#   make run    -- create .venv, install the pinned set, start the app on http://localhost:8501
+#   make test   -- create .venv, install the pinned set + test tools (and Chromium), run every test
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8501
+
+.PHONY: run test test-fast lint bench clean-venv browser-deps
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+# Debian's Chromium for the real-browser tests (no browser download: Playwright drives /usr/bin/chromium).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) browser-deps
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not browser and not realdata"
+
+lint: $(STAMP)
+	$(BIN)/ruff check audioclf tests bench scripts app.py pages
+
+bench: $(STAMP)
+	$(BIN)/python bench/features.py
+	$(BIN)/python bench/models.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,71 @@
+"""The one exception hierarchy of audioclf.
+
+Every error the library raises on purpose derives from :class:`AudioclfError`,
+so callers (the CLI, the app's pages) can catch one type and show one clear
+line. Messages say what was received, what was expected and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AudioclfError",
+    "AudioError",
+    "EmptyAudioError",
+    "UnsupportedFormatError",
+    "TruncatedAudioError",
+    "ZeroFramesError",
+    "NonFiniteAudioError",
+    "AudioTooLongError",
+    "ParameterError",
+    "DatasetError",
+    "ModelError",
+    "BundleError",
+]
+
+
+class AudioclfError(Exception):
+    """Base class of every error audioclf raises deliberately."""
+
+
+class ParameterError(AudioclfError, ValueError):
+    """A parameter has a wrong type or value (e.g. ``hop_length=0``)."""
+
+
+class AudioError(AudioclfError):
+    """Audio could not be read or is not usable."""
+
+
+class EmptyAudioError(AudioError):
+    """The source holds no bytes at all."""
+
+
+class UnsupportedFormatError(AudioError):
+    """The bytes are not audio in a format we can decode."""
+
+
+class TruncatedAudioError(AudioError):
+    """The header promises more audio data than the file holds."""
+
+
+class ZeroFramesError(AudioError):
+    """The file is valid audio but holds zero sample frames."""
+
+
+class NonFiniteAudioError(AudioError):
+    """The decoded samples contain NaN or infinity."""
+
+
+class AudioTooLongError(AudioError):
+    """The clip is longer than the configured maximum duration."""
+
+
+class DatasetError(AudioclfError):
+    """A dataset source is missing, malformed, unsafe or too small."""
+
+
+class ModelError(AudioclfError):
+    """A model name, option or input shape is not valid."""
+
+
+class BundleError(ModelError):
+    """A model bundle is missing, inconsistent or unsafe to load."""

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def data_root() -> Path | None:
+    """The real datasets: $AUDIOCLF_DATA, else ../shared/data beside the repo, else None."""
+    env = os.environ.get("AUDIOCLF_DATA")
+    path = Path(env) if env else ROOT.parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture
+def real_data() -> Path:
+    path = data_root()
+    if path is None:
+        pytest.skip("real datasets not found: set AUDIOCLF_DATA or place them in ../shared/data")
+    return path
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m audioclf ARGS`` from the repo root and capture its output."""
+    return subprocess.run([sys.executable, "-m", "audioclf", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
