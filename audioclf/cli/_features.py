@@ -63,14 +63,11 @@ def run(args: argparse.Namespace) -> int:
     if pre.intervals is not None:
         out["intervals"] = [[round(a / sr, 6), round(b / sr, 6)] for a, b in pre.intervals]
     if args.save:
-        import numpy as np
+        from pathlib import Path
 
-        arrays = {}
-        for n, c in chans.items():
-            arrays[f"{n}"] = c.values
-            arrays[f"{n}__times"] = c.times
-            arrays[f"{n}__bins"] = c.bins
-        np.savez_compressed(args.save, **arrays)
+        from ..export import channels_npz_bytes
+
+        Path(args.save).write_bytes(channels_npz_bytes(chans, sr=sr))
         out["saved"] = args.save
     if args.json:
         print_json(out)

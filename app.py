@@ -1,0 +1,51 @@
+"""audioclf: the Streamlit app's router and Home page.
+
+Run with ``make run`` (or ``streamlit run app.py`` inside the project's venv).
+Home must open fast: it imports neither TensorFlow nor librosa.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="audioclf", page_icon="🔊", layout="wide")
+
+
+def home() -> None:
+    from audioclf import sysinfo
+    from audioclf.ui.pages import pretrained_table
+
+    st.title("🔊 audioclf: see how sound becomes a prediction")
+    st.markdown(
+        "Upload or record a clip, clean it up, and look at every feature channel a model can use — waveform, "
+        "zero-crossing rate, energy, STFT magnitude and phase, mel, MFCC, GFCC, CQT, chroma — side by side on "
+        "one time axis. Then train a model from the reference zoo on a small dataset, or classify a clip with a "
+        "pretrained one and watch its per-window predictions and attention."
+    )
+    cols = st.columns(len(PAGES))
+    for col, page in zip(cols, PAGES):
+        with col:
+            st.page_link(page, label=page.title, icon=page.icon)
+            st.caption(DESCRIPTIONS[page.title])
+    backend = sysinfo.keras_backend_name()
+    gpus = sysinfo.gpu_names()
+    st.subheader("This installation")
+    c1, c2 = st.columns(2)
+    c1.metric("Keras backend", backend)
+    c2.metric("Device for training", ", ".join(gpus) if gpus else "CPU")
+    with st.expander("Library versions"):
+        st.table({"library": list(sysinfo.library_versions()), "version": list(sysinfo.library_versions().values())})
+    st.subheader("Pretrained models")
+    table = pretrained_table()
+    if table:
+        st.dataframe(table, hide_index=True, width="stretch")
+    else:
+        st.info("No pretrained models are installed yet. Train one on the Train page.")
+
+
+EXPLORE = st.Page("pages/explore.py", title="Explore", icon="🔎")
+PAGES = [EXPLORE]
+DESCRIPTIONS = {
+    "Explore": "Load a clip, denoise it, split silences and view every feature channel.",
+}
+
+nav = st.navigation([st.Page(home, title="Home", icon="🏠", default=True), *PAGES])
+nav.run()

@@ -1,0 +1,14 @@
+"""Figure builders for the app: pure functions from arrays to plotly figures.
+
+Nothing here imports streamlit, so every figure can be tested (and reused in a
+notebook) without the app.
+"""
+
+from .plots import (
+    channels_figure,
+    confusion_figure,
+    envelope,
+    waveform_figure,
+)
+
+__all__ = ["channels_figure", "confusion_figure", "envelope", "waveform_figure"]

@@ -1,0 +1,161 @@
+"""Plotly figures for waveforms, feature channels and results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # plotly is imported lazily: the CLI never needs it
+    import plotly.graph_objects as go
+
+    from ..features import ChannelData
+
+__all__ = ["envelope", "waveform_figure", "channels_figure", "confusion_figure"]
+
+_KEPT_FILL = "rgba(46, 160, 67, 0.18)"
+_MAX_POINTS = 4000
+
+
+def envelope(y: np.ndarray, sr: int, *, max_points: int = _MAX_POINTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Min/max envelope of ``y`` for drawing: (times, lower, upper), at most ``max_points`` each.
+
+    A plot of a 5-minute clip at 22 kHz would send 6.6 M points to the browser;
+    per-bucket min and max keep every peak visible with a few thousand.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    n = len(y)
+    if n == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    if n <= max_points:
+        t = np.arange(n) / sr
+        return t, y, y
+    bucket = int(np.ceil(n / max_points))
+    pad = (-n) % bucket
+    padded = np.pad(y, (0, pad), mode="edge").reshape(-1, bucket)
+    t = (np.arange(padded.shape[0]) * bucket + bucket / 2) / sr
+    return t, padded.min(axis=1), padded.max(axis=1)
+
+
+def _add_envelope(fig: go.Figure, y: np.ndarray, sr: int, *, row: int | None = None, name: str = "waveform",
+                  color: str = "#1f77b4") -> None:
+    import plotly.graph_objects as go
+
+    t, lo, hi = envelope(y, sr)
+    kw = {"row": row, "col": 1} if row else {}
+    fig.add_trace(go.Scattergl(x=t, y=hi, mode="lines", line={"width": 1, "color": color}, name=name,
+                               showlegend=False, hoverinfo="skip"), **kw)
+    fig.add_trace(go.Scattergl(x=t, y=lo, mode="lines", line={"width": 1, "color": color}, fill="tonexty",
+                               name=name, showlegend=False, hovertemplate="%{x:.3f} s<extra></extra>"), **kw)
+
+
+def waveform_figure(
+    y: np.ndarray,
+    sr: int,
+    *,
+    intervals_s: np.ndarray | Sequence[Sequence[float]] | None = None,
+    title: str = "Waveform",
+    processed: np.ndarray | None = None,
+    height: int = 260,
+) -> go.Figure:
+    """Waveform envelope, optionally with kept intervals shaded and a processed version below.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+    intervals_s : array-like [shape=(k, 2)], optional
+        Non-silent intervals in seconds, shaded green.
+    processed : np.ndarray [shape=(m,)], optional
+        The clip after preprocessing, drawn in a second row for before/after.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    rows = 2 if processed is not None else 1
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=False, vertical_spacing=0.12,
+                        subplot_titles=("before", "after") if rows == 2 else None)
+    _add_envelope(fig, y, sr, row=1)
+    if processed is not None:
+        _add_envelope(fig, processed, sr, row=2, color="#2ca02c")
+    for a, b in np.asarray(intervals_s if intervals_s is not None else [], dtype=float).reshape(-1, 2):
+        fig.add_vrect(x0=a, x1=b, fillcolor=_KEPT_FILL, line_width=0, row=1, col=1)
+    fig.update_yaxes(range=[-1.05, 1.05], title_text="amplitude")
+    fig.update_xaxes(title_text="time (s)", row=rows, col=1)
+    fig.update_layout(title=title, height=height * rows, margin={"l": 60, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
+def _heatmap_y(ch: ChannelData) -> tuple[np.ndarray | list[str], str, str]:
+    """Y values, axis title and axis type for one channel."""
+    if ch.bin_labels is not None:
+        return list(ch.bin_labels), "", "category"
+    if ch.bin_kind == "hz":
+        return ch.bins, "Hz", "log" if ch.name in {"cqt", "chroma_cqt", "gammatonegram"} else "linear"
+    return ch.bins, "index", "linear"
+
+
+def channels_figure(channels: Mapping[str, ChannelData], *, row_height: int = 230,
+                    colorscale: str = "Viridis") -> go.Figure:
+    """All channels stacked on one shared, zoom-synchronised time axis.
+
+    One-row channels (ZCR, RMS, centroid …) are lines; the waveform envelope is a
+    band; the rest are heatmaps in their display scale (dB where it applies), each
+    with its own colour bar and units.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    items = list(channels.values())
+    n = max(1, len(items))
+    spacing = min(0.06, 0.3 / n)
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=spacing,
+                        subplot_titles=[f"{c.title}" for c in items] or None)
+    for i, ch in enumerate(items, start=1):
+        shown = ch.model_input()
+        unit = "dB" if ch.scale == "db" else ch.units
+        if ch.name == "waveform":
+            fig.add_trace(go.Scattergl(x=ch.times, y=ch.values[1], mode="lines", line={"width": 1},
+                                       showlegend=False, name="max"), row=i, col=1)
+            fig.add_trace(go.Scattergl(x=ch.times, y=ch.values[0], mode="lines", line={"width": 1},
+                                       fill="tonexty", showlegend=False, name="min"), row=i, col=1)
+            fig.update_yaxes(title_text=unit.split(" ")[0], row=i, col=1)
+            continue
+        if shown.shape[0] == 1:
+            fig.add_trace(go.Scattergl(x=ch.times, y=shown[0], mode="lines", showlegend=False, name=ch.title,
+                                       hovertemplate=f"%{{x:.3f}} s: %{{y:.4g}} {unit}<extra></extra>"),
+                          row=i, col=1)
+            fig.update_yaxes(title_text=unit, row=i, col=1)
+            continue
+        yvals, ytitle, ytype = _heatmap_y(ch)
+        # Colour bars sit beside their own row: y is the row's centre in paper coordinates.
+        domain = fig.layout[f"yaxis{'' if i == 1 else i}"].domain
+        fig.add_trace(
+            go.Heatmap(
+                z=shown, x=ch.times, y=yvals, colorscale="Twilight" if ch.name == "stft_phase" else colorscale,
+                colorbar={"title": {"text": unit, "side": "right"}, "len": (domain[1] - domain[0]) * 0.95,
+                          "y": (domain[0] + domain[1]) / 2, "yanchor": "middle", "thickness": 12},
+                hovertemplate=f"%{{x:.3f}} s, %{{y}}: %{{z:.3g}} {unit}<extra></extra>",
+            ),
+            row=i, col=1,
+        )
+        fig.update_yaxes(title_text=ytitle, type=ytype if ytype != "category" else None, row=i, col=1)
+    fig.update_xaxes(title_text="time (s)", row=n, col=1)
+    fig.update_layout(height=row_height * n + 80, margin={"l": 70, "r": 30, "t": 40, "b": 40},
+                      hovermode="closest")
+    return fig
+
+
+def confusion_figure(confusion: np.ndarray | Sequence[Sequence[int]], labels: Sequence[str], *,
+                     title: str = "Confusion matrix") -> go.Figure:
+    """A confusion matrix heatmap: rows are true classes, columns predicted ones."""
+    import plotly.graph_objects as go
+
+    cm = np.asarray(confusion)
+    fig = go.Figure(go.Heatmap(z=cm, x=list(labels), y=list(labels), colorscale="Blues", text=cm,
+                               texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title_text="true")
+    fig.update_xaxes(title_text="predicted")
+    side = max(320, 38 * len(labels) + 140)
+    fig.update_layout(title=title, height=side, margin={"l": 90, "r": 20, "t": 50, "b": 80})
+    return fig

@@ -1,0 +1,93 @@
+"""AppTest checks of the Home and Explore pages."""
+
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+from streamlit.testing.v1 import AppTest
+
+from audioclf import synth
+from tests.conftest import ROOT
+from tests.corpus import bad_cases
+
+TIMEOUT = 180  # the first librosa call in a fresh environment compiles numba code
+
+
+@pytest.fixture
+def explore() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception
+    return at
+
+
+def test_home_shows_backend_device_and_pages():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert "Keras backend" in labels and "Device for training" in labels
+    assert "audioclf" in at.title[0].value
+    assert any("feature channel" in m.value for m in at.markdown)
+
+
+def test_explore_example_draws_chosen_channels(explore):
+    at = explore
+    at.multiselect(key="ex_channels").set_value(["mel", "mfcc", "chroma_stft"]).run()
+    assert not at.exception and not at.error
+    figs = at.get("plotly_chart")
+    assert len(figs) == 1
+    spec = figs[0].proto.spec
+    for title in ("Mel spectrogram", "MFCC", "Chroma"):
+        assert title.lower() in spec.lower()
+
+
+def test_explore_split_shows_intervals_and_before_after(explore):
+    at = explore
+    at.selectbox(key="ex_example").set_value("bursts").run()
+    at.toggle(key="ex_split").set_value(True).run()
+    assert not at.exception and not at.error
+    figs = at.get("plotly_chart")
+    assert len(figs) == 2  # before/after + channels
+    spec = figs[0].proto.spec
+    assert spec.count('"type":"rect"') == 3  # the three bursts are shaded
+    assert len(at.get("audio")) == 2
+
+
+def test_explore_denoise_range_and_download(explore):
+    at = explore
+    at.selectbox(key="ex_example").set_value("noisy_tone").run()
+    at.toggle(key="ex_denoise").set_value(True).run()
+    at.radio(key="ex_prof").set_value("a time range").run()
+    assert not at.exception and not at.error
+    assert len(at.get("download_button")) >= 2
+
+
+def test_explore_upload_wav(explore):
+    at = explore
+    at.radio(key="ex_source").set_value("Upload").run()
+    buf = io.BytesIO()
+    sf.write(buf, synth.chirp(200, 3000, 1.0, 16000), 16000, format="WAV")
+    at.get("file_uploader")[0].upload("chirp.wav", buf.getvalue(), "audio/wav").run()
+    assert not at.exception and not at.error
+    assert any("chirp.wav" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("case", ["empty", "text", "truncated", "nan_inf"])
+def test_explore_bad_upload_shows_error_not_exception(explore, case):
+    at = explore
+    at.radio(key="ex_source").set_value("Upload").run()
+    data = bad_cases()[case][0]
+    at.get("file_uploader")[0].upload(f"{case}.wav", data, "audio/wav").run()
+    assert not at.exception
+    assert len(at.error) == 1 and f"{case}.wav" in at.error[0].value
+
+
+def test_explore_record(explore):
+    at = explore
+    at.radio(key="ex_source").set_value("Record").run()
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(synth.tone(300, 0.5, 16000), -1, 1), 16000, format="WAV")
+    at.audio_input(key="ex_record").set_value(("rec.wav", buf.getvalue(), "audio/wav")).run()
+    assert not at.exception and not at.error
+    assert any("recording.wav" in c.value for c in at.caption)
