@@ -6,14 +6,14 @@ Home must open fast: it imports neither TensorFlow nor librosa.
 
 import streamlit as st
 
-st.set_page_config(page_title="audioclf", page_icon="🔊", layout="wide")
+st.set_page_config(page_title="audioclf", page_icon=":material/graphic_eq:", layout="wide")
 
 
 def home() -> None:
     from audioclf import sysinfo
     from audioclf.ui.pages import pretrained_table
 
-    st.title("🔊 audioclf: see how sound becomes a prediction")
+    st.title("audioclf: see how sound becomes a prediction")
     st.markdown(
         "Upload or record a clip, clean it up, and look at every feature channel a model can use — waveform, "
         "zero-crossing rate, energy, STFT magnitude and phase, mel, MFCC, GFCC, CQT, chroma — side by side on "
@@ -41,11 +41,11 @@ def home() -> None:
         st.info("No pretrained models are installed yet. Train one on the Train page.")
 
 
-EXPLORE = st.Page("pages/explore.py", title="Explore", icon="🔎")
+EXPLORE = st.Page("pages/explore.py", title="Explore", icon=":material/search:")
 PAGES = [EXPLORE]
 DESCRIPTIONS = {
     "Explore": "Load a clip, denoise it, split silences and view every feature channel.",
 }
 
-nav = st.navigation([st.Page(home, title="Home", icon="🏠", default=True), *PAGES])
+nav = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True), *PAGES])
 nav.run()

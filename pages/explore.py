@@ -28,7 +28,7 @@ def run_features(y, sr: int, names: tuple[str, ...], config: dict):
     return compute_channels(y, sr, list(names), config=FeatureConfig.from_dict(config))
 
 
-st.title("🔎 Explore a clip")
+st.title("Explore a clip")
 with st.expander("Analysis parameters"):
     c = st.columns(6)
     sr_choice = c[0].selectbox("sample rate", ["22050", "16000", "8000", "44100", "native"], key="ex_sr")

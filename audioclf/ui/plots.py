@@ -15,6 +15,17 @@ if TYPE_CHECKING:  # plotly is imported lazily: the CLI never needs it
 __all__ = ["envelope", "waveform_figure", "channels_figure", "confusion_figure"]
 
 _KEPT_FILL = "rgba(46, 160, 67, 0.18)"
+
+
+def _ready() -> None:
+    """Finish importing pandas before plotly looks for it.
+
+    plotly's validators pick pandas out of ``sys.modules`` without the import
+    lock; while another app session's thread is still importing pandas they see
+    a half-initialised module and fail (seen: "partially initialized module
+    'pandas' has no attribute 'Series'"). A real import waits for the lock.
+    """
+    import pandas  # noqa: F401
 _MAX_POINTS = 4000
 
 
@@ -40,14 +51,16 @@ def envelope(y: np.ndarray, sr: int, *, max_points: int = _MAX_POINTS) -> tuple[
 
 def _add_envelope(fig: go.Figure, y: np.ndarray, sr: int, *, row: int | None = None, name: str = "waveform",
                   color: str = "#1f77b4") -> None:
+    _ready()
     import plotly.graph_objects as go
 
     t, lo, hi = envelope(y, sr)
     kw = {"row": row, "col": 1} if row else {}
-    fig.add_trace(go.Scattergl(x=t, y=hi, mode="lines", line={"width": 1, "color": color}, name=name,
-                               showlegend=False, hoverinfo="skip"), **kw)
-    fig.add_trace(go.Scattergl(x=t, y=lo, mode="lines", line={"width": 1, "color": color}, fill="tonexty",
-                               name=name, showlegend=False, hovertemplate="%{x:.3f} s<extra></extra>"), **kw)
+    # Plain Scatter, not Scattergl: WebGL traces do not draw fill="tonexty".
+    fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line={"width": 1, "color": color}, name=name,
+                             showlegend=False, hoverinfo="skip"), **kw)
+    fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line={"width": 1, "color": color}, fill="tonexty",
+                             name=name, showlegend=False, hovertemplate="%{x:.3f} s<extra></extra>"), **kw)
 
 
 def waveform_figure(
@@ -69,6 +82,7 @@ def waveform_figure(
     processed : np.ndarray [shape=(m,)], optional
         The clip after preprocessing, drawn in a second row for before/after.
     """
+    _ready()
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -86,13 +100,24 @@ def waveform_figure(
     return fig
 
 
-def _heatmap_y(ch: ChannelData) -> tuple[np.ndarray | list[str], str, str]:
-    """Y values, axis title and axis type for one channel."""
+def _heatmap_y(ch: ChannelData) -> tuple[np.ndarray | list[str], str, dict]:
+    """Y values, axis title and extra axis settings for one channel.
+
+    The STFT's bins are evenly spaced in Hz, so they get a Hz axis. Mel, CQT and
+    gammatone bins are spaced the way hearing is, so each bin gets an equal row
+    (bin index) with tick labels in Hz -- on a Hz axis their low bins would be
+    squashed into a sliver, hiding exactly what those scales are for.
+    """
     if ch.bin_labels is not None:
-        return list(ch.bin_labels), "", "category"
+        return list(ch.bin_labels), "", {}
+    if ch.bin_kind == "hz" and ch.name.startswith("stft"):
+        return ch.bins, "Hz", {}
     if ch.bin_kind == "hz":
-        return ch.bins, "Hz", "log" if ch.name in {"cqt", "chroma_cqt", "gammatonegram"} else "linear"
-    return ch.bins, "index", "linear"
+        idx = np.arange(len(ch.bins))
+        ticks = np.unique(np.linspace(0, len(idx) - 1, 7).round().astype(int))
+        text = [f"{ch.bins[k] / 1000:.1f}k" if ch.bins[k] >= 1000 else f"{ch.bins[k]:.0f}" for k in ticks]
+        return idx, "Hz", {"tickmode": "array", "tickvals": ticks.tolist(), "ticktext": text}
+    return ch.bins, "index", {}
 
 
 def channels_figure(channels: Mapping[str, ChannelData], *, row_height: int = 230,
@@ -103,6 +128,7 @@ def channels_figure(channels: Mapping[str, ChannelData], *, row_height: int = 23
     band; the rest are heatmaps in their display scale (dB where it applies), each
     with its own colour bar and units.
     """
+    _ready()
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -115,10 +141,10 @@ def channels_figure(channels: Mapping[str, ChannelData], *, row_height: int = 23
         shown = ch.model_input()
         unit = "dB" if ch.scale == "db" else ch.units
         if ch.name == "waveform":
-            fig.add_trace(go.Scattergl(x=ch.times, y=ch.values[1], mode="lines", line={"width": 1},
-                                       showlegend=False, name="max"), row=i, col=1)
-            fig.add_trace(go.Scattergl(x=ch.times, y=ch.values[0], mode="lines", line={"width": 1},
-                                       fill="tonexty", showlegend=False, name="min"), row=i, col=1)
+            fig.add_trace(go.Scatter(x=ch.times, y=ch.values[1], mode="lines", line={"width": 1, "color": "#1f77b4"},
+                                     showlegend=False, name="max"), row=i, col=1)
+            fig.add_trace(go.Scatter(x=ch.times, y=ch.values[0], mode="lines", line={"width": 1, "color": "#1f77b4"},
+                                     fill="tonexty", showlegend=False, name="min"), row=i, col=1)
             fig.update_yaxes(title_text=unit.split(" ")[0], row=i, col=1)
             continue
         if shown.shape[0] == 1:
@@ -139,7 +165,7 @@ def channels_figure(channels: Mapping[str, ChannelData], *, row_height: int = 23
             ),
             row=i, col=1,
         )
-        fig.update_yaxes(title_text=ytitle, type=ytype if ytype != "category" else None, row=i, col=1)
+        fig.update_yaxes(title_text=ytitle, row=i, col=1, **ytype)
     fig.update_xaxes(title_text="time (s)", row=n, col=1)
     fig.update_layout(height=row_height * n + 80, margin={"l": 70, "r": 30, "t": 40, "b": 40},
                       hovermode="closest")
@@ -149,6 +175,7 @@ def channels_figure(channels: Mapping[str, ChannelData], *, row_height: int = 23
 def confusion_figure(confusion: np.ndarray | Sequence[Sequence[int]], labels: Sequence[str], *,
                      title: str = "Confusion matrix") -> go.Figure:
     """A confusion matrix heatmap: rows are true classes, columns predicted ones."""
+    _ready()
     import plotly.graph_objects as go
 
     cm = np.asarray(confusion)
