@@ -122,6 +122,21 @@ def audio_info(source: AudioSource, *, name: str | None = None) -> AudioInfo:
     ------
     EmptyAudioError, UnsupportedFormatError
     """
+    if isinstance(source, (str, os.PathLike)):
+        # Header only: a dataset summary must not read every file into memory.
+        path = Path(source)
+        label = name or path.name
+        if not path.is_file():
+            raise AudioError(f"{label}: file not found ({path})")
+        if path.stat().st_size == 0:
+            raise EmptyAudioError(f"{label}: the file is empty (0 bytes)")
+        try:
+            info = sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+            raise UnsupportedFormatError(
+                f"{label}: not a readable audio file ({_short(exc)}); supported formats are WAV, FLAC, OGG/Vorbis and MP3"
+            ) from None
+        return AudioInfo(label, int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype)
     data, label = _read_source(source, name)
     return _info_from_bytes(data, label)
 
@@ -141,7 +156,7 @@ def _info_from_bytes(data: bytes, label: str) -> AudioInfo:
 def _short(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     # libsndfile prefixes "Error opening <_io.BytesIO object at 0x...>: "; keep the reason only.
-    text = re.sub(r"^Error opening <[^>]*>:\s*", "", text)
+    text = re.sub(r"^Error opening (<[^>]*>|'[^']*'):\s*", "", text)
     return text.rstrip(".")[:160]
 
 

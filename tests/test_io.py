@@ -101,6 +101,11 @@ def test_info_and_writers(tmp_path):
     data = encode(synth.tone(440, 0.25, 16000), 16000, "FLAC")
     info = audio_info(data)
     assert (info.samplerate, info.channels, info.frames, info.format) == (16000, 1, 4000, "FLAC")
+    (tmp_path / "h.flac").write_bytes(data)
+    assert audio_info(tmp_path / "h.flac") == info.__class__("h.flac", 16000, 1, 4000, "FLAC", info.subtype)
+    (tmp_path / "bad.wav").write_bytes(b"not audio at all")
+    with pytest.raises(errors.UnsupportedFormatError, match="bad.wav: not a readable audio file"):
+        audio_info(tmp_path / "bad.wav")
     wav = to_wav_bytes(synth.tone(440, 0.1, 8000), 8000)
     assert sf.info(io.BytesIO(wav)).frames == 800
     p = write_audio(tmp_path / "x.flac", synth.tone(440, 0.1, 8000), 8000)
