@@ -1,0 +1,57 @@
+"""Real-browser end-to-end tests: `streamlit run app.py` driven by Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from audioclf import synth
+from tests.browser import CHROMIUM, ROOT, launch, streamlit_server
+from tests.corpus import encode
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+SHOTS = ROOT / "tests" / "_artifacts"
+LOAD = 180_000  # ms; the first librosa call in a fresh environment compiles numba code
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Chromium not installed (make test installs Debian's chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    with streamlit_server() as url:
+        yield url
+
+
+def _open_page(browser, app_url, link: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(app_url)
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=LOAD)
+    page.get_by_role("link", name=link).first.click()
+    return page
+
+
+def test_upload_wav_on_explore_shows_spectrogram(browser, app_url, tmp_path):
+    SHOTS.mkdir(exist_ok=True)
+    wav = tmp_path / "sweep.wav"
+    wav.write_bytes(encode(synth.chirp(150, 6000, 2.0, 22050), 22050))
+    page = _open_page(browser, app_url, "Explore")
+    page.get_by_text("Upload", exact=True).click()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(wav))
+    page.get_by_text("sweep.wav: 2.00 s at 22050 Hz").wait_for(timeout=LOAD)
+    page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=LOAD)
+    assert page.locator(".js-plotly-plot").count() >= 1
+    assert page.get_by_text("Mel spectrogram").count() >= 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(SHOTS / "explore.png"), full_page=True)
+    page.close()
