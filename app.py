@@ -41,10 +41,13 @@ def home() -> None:
         st.info("No pretrained models are installed yet. Train one on the Train page.")
 
 
-EXPLORE = st.Page("pages/explore.py", title="Explore", icon=":material/search:")
-PAGES = [EXPLORE]
+PAGES = [
+    st.Page("pages/explore.py", title="Explore", icon=":material/search:"),
+    st.Page("pages/classify.py", title="Classify", icon=":material/label:"),
+]
 DESCRIPTIONS = {
     "Explore": "Load a clip, denoise it, split silences and view every feature channel.",
+    "Classify": "Pick a model, give it a clip, see its per-window predictions and attention.",
 }
 
 nav = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True), *PAGES])

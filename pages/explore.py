@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from audioclf import synth
 from audioclf.errors import AudioclfError
 from audioclf.features import FeatureConfig, compute_channels, list_channels
 from audioclf.io import load_audio, to_wav_bytes
 from audioclf.preprocess import DenoiseConfig, PreprocessConfig, SplitConfig, preprocess
 from audioclf.ui import channels_figure, waveform_figure
 from audioclf.ui.pages import describe_channels
+from pages._common import clip_picker
 
 DEFAULT_CHANNELS = ["waveform", "rms", "stft_mag", "mel", "mfcc", "chroma_stft"]
 
@@ -40,20 +40,7 @@ with st.expander("Analysis parameters"):
     fmax = st.number_input("fmax (Hz, 0 = half the sample rate)", 0, 48000, 0, key="ex_fmax")
 sr = None if sr_choice == "native" else int(sr_choice)
 
-source = st.radio("Clip", ["Example", "Upload", "Record"], horizontal=True, key="ex_source")
-data, name = None, ""
-if source == "Example":
-    ex = st.selectbox("Built-in example", list(synth.EXAMPLES), format_func=lambda k: synth.EXAMPLES[k][0],
-                      key="ex_example")
-    data, name = to_wav_bytes(synth.example(ex, 22050), 22050), f"{ex}.wav"
-elif source == "Upload":
-    up = st.file_uploader("Audio file (WAV, FLAC, OGG, MP3)", type=["wav", "flac", "ogg", "mp3"], key="ex_upload")
-    if up is not None:
-        data, name = up.getvalue(), up.name
-else:
-    rec = st.audio_input("Record from your microphone", key="ex_record")
-    if rec is not None:
-        data, name = rec.getvalue(), "recording.wav"
+data, name = clip_picker("ex")
 if data is None:
     st.info("Choose an example, upload a file or record a clip to begin.")
     st.stop()

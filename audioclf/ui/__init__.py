@@ -10,5 +10,14 @@ from .plots import (
     envelope,
     waveform_figure,
 )
+from .results import (
+    attention_figure,
+    history_figure,
+    input_pair_figure,
+    subband_figure,
+    timeline_figure,
+    top_figure,
+)
 
-__all__ = ["channels_figure", "confusion_figure", "envelope", "waveform_figure"]
+__all__ = ["channels_figure", "confusion_figure", "envelope", "waveform_figure", "attention_figure",
+           "history_figure", "input_pair_figure", "subband_figure", "timeline_figure", "top_figure"]

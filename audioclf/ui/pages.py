@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-__all__ = ["PRETRAINED_DIR", "pretrained_table", "describe_channels"]
+from ..store import list_bundles
 
-PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "pretrained"
+__all__ = ["pretrained_table", "describe_channels"]
 
 
-def pretrained_table(root: Path = PRETRAINED_DIR) -> list[dict]:
+def pretrained_table(root: Path | None = None) -> list[dict]:
     """Rows describing the bundles in ``pretrained/`` (read from their JSON, no model load)."""
     rows = []
-    for meta in sorted(root.glob("*/bundle.json")):
-        try:
-            d = json.loads(meta.read_text())
-        except (OSError, ValueError):
-            continue
-        rows.append({
-            "name": meta.parent.name,
-            "model": d.get("model", {}).get("name", "?") if isinstance(d.get("model"), dict) else d.get("model"),
-            "classes": len(d.get("classes", [])),
-            "dataset": (d.get("training") or {}).get("dataset", d.get("dataset", "")),
-        })
+    for e in list_bundles(root):
+        value = e.headline.get("value")
+        rows.append({"name": e.name, "model": e.architecture + (f" + {e.attention} attention" if e.attention else ""),
+                     "dataset": e.dataset, "classes": len(e.classes),
+                     e.headline.get("name", "accuracy"): f"{value:.1%}" if isinstance(value, float) else value})
     return rows
 
 

@@ -1,0 +1,80 @@
+"""Model stores: folders of bundles, listed from their JSON without loading a model.
+
+``pretrained/`` ships with the repository; the app also keeps a per-session
+store of bundles trained or uploaded in that session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PRETRAINED_DIR", "pretrained_dir", "BundleEntry", "list_bundles", "read_card"]
+
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+
+
+def pretrained_dir() -> Path:
+    """The shipped models' folder: ``$AUDIOCLF_PRETRAINED`` if set, else the repository's ``pretrained/``."""
+    env = os.environ.get("AUDIOCLF_PRETRAINED")
+    return Path(env) if env else PRETRAINED_DIR
+
+
+@dataclass(frozen=True)
+class BundleEntry:
+    """What a bundle folder says about itself (``bundle.json``), enough to list and choose it.
+
+    ``headline`` is the card's headline metric: ``metrics.headline`` when the
+    bundle names one (``{"name": ..., "value": ...}``), else validation clip accuracy.
+    """
+
+    name: str
+    path: Path
+    architecture: str
+    attention: str | None
+    classes: tuple[str, ...]
+    dataset: str
+    headline: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "path": str(self.path), "architecture": self.architecture,
+                "attention": self.attention, "dataset": self.dataset, "classes": list(self.classes),
+                "headline": self.headline, self.headline.get("name", "accuracy"): self.headline.get("value")}
+
+
+def _entry(folder: Path) -> BundleEntry | None:
+    try:
+        d = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))
+        arch = d["architecture"]
+        classes = tuple(str(c) for c in d["classes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not a (valid) bundle: listing never fails on one bad folder
+    metrics = d.get("metrics") or {}
+    training = d.get("training") or {}
+    dataset = training.get("dataset")
+    dataset = dataset.get("name", "") if isinstance(dataset, dict) else str(dataset or "")
+    head = metrics.get("headline")
+    if not isinstance(head, dict):
+        head = {"name": "accuracy", "value": metrics.get("accuracy")}
+    return BundleEntry(name=folder.name, path=folder, architecture=str(arch.get("name", "?")),
+                       attention=arch.get("attention"), classes=classes, dataset=dataset, headline=head)
+
+
+def list_bundles(root: str | Path | None = None) -> list[BundleEntry]:
+    """Every valid bundle folder directly under ``root`` (default :func:`pretrained_dir`), sorted by name."""
+    root = Path(root) if root is not None else pretrained_dir()
+    if not root.is_dir():
+        return []
+    entries = (_entry(p) for p in sorted(root.iterdir()) if p.is_dir() and (p / "bundle.json").is_file())
+    return [e for e in entries if e is not None]
+
+
+def read_card(folder: str | Path) -> str:
+    """The bundle's model card (``card.md``), or an empty string."""
+    try:
+        return (Path(folder) / "card.md").read_text(encoding="utf-8")
+    except OSError:
+        return ""

@@ -1,0 +1,52 @@
+"""Widgets and session state shared by the pages (the only app module besides the pages themselves)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from audioclf import synth
+from audioclf.io import to_wav_bytes
+from audioclf.session import SessionStore
+
+AUDIO_TYPES = ["wav", "flac", "ogg", "mp3"]
+
+
+def session_store() -> SessionStore:
+    """This browser session's private scratch folder (deleted when the session ends)."""
+    if "store" not in st.session_state:
+        st.session_state["store"] = SessionStore()
+    return st.session_state["store"]
+
+
+def runs() -> list[dict]:
+    """Models trained in this session, newest last."""
+    return st.session_state.setdefault("runs", [])
+
+
+def clip_picker(prefix: str, *, label: str = "Clip", default_example: str = "tone_440") -> tuple[bytes | None, str]:
+    """Example / upload / record: returns the clip's bytes and a display name (None when nothing is chosen)."""
+    source = st.radio(label, ["Example", "Upload", "Record"], horizontal=True, key=f"{prefix}_source")
+    if source == "Example":
+        names = list(synth.EXAMPLES)
+        ex = st.selectbox("Built-in example", names, index=names.index(default_example),
+                          format_func=lambda k: synth.EXAMPLES[k][0], key=f"{prefix}_example")
+        return to_wav_bytes(synth.example(ex, 22050), 22050), f"{ex}.wav"
+    if source == "Upload":
+        up = st.file_uploader("Audio file (WAV, FLAC, OGG, MP3)", type=AUDIO_TYPES, key=f"{prefix}_upload")
+        return (up.getvalue(), Path(up.name).name) if up is not None else (None, "")
+    rec = st.audio_input("Record from your microphone", key=f"{prefix}_record")
+    return (rec.getvalue(), "recording.wav") if rec is not None else (None, "")
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
+def load_bundle_cached(path: str, mtime: float):
+    """One loaded copy of a bundle per (folder, modification time), shared by all sessions."""
+    from audioclf.bundle import load_bundle
+
+    return load_bundle(path)
+
+
+def bundle_mtime(path: str | Path) -> float:
+    return (Path(path) / "bundle.json").stat().st_mtime

@@ -1,0 +1,99 @@
+"""Classify: a model, a clip, and what the model heard window by window."""
+
+import streamlit as st
+
+from audioclf.errors import AudioclfError
+from audioclf.store import list_bundles, read_card
+from audioclf.ui import attention_figure, input_pair_figure, subband_figure, timeline_figure, top_figure
+from pages._common import bundle_mtime, clip_picker, load_bundle_cached, runs, session_store
+
+
+@st.cache_data(max_entries=32, show_spinner="Classifying…")
+def classify(path: str, mtime: float, data: bytes, name: str):
+    from audioclf.features import FeatureConfig, compute_channels
+    from audioclf.inference import predict
+    from audioclf.io import load_audio
+
+    bundle = load_bundle_cached(path, mtime)
+    pred = predict(bundle, data, name=name)
+    y, sr = load_audio(data, sr=bundle.pipeline.sr, name=name)
+    mel = compute_channels(y, sr, ["mel"], config=FeatureConfig(n_mels=64))["mel"]
+    return pred, mel
+
+
+st.title("Classify a clip")
+choice = st.radio("Model", ["Pretrained", "Trained in this session", "Upload a bundle"], horizontal=True,
+                  key="cl_model_source")
+path = None
+if choice == "Pretrained":
+    entries = list_bundles()
+    if entries:
+        e = st.selectbox("Pretrained model", entries, key="cl_pretrained",
+                         format_func=lambda e: f"{e.name}: {e.architecture} on {e.dataset or '?'}")
+        path = str(e.path)
+    else:
+        st.info("No pretrained models are installed.")
+elif choice == "Trained in this session":
+    if runs():
+        r = st.selectbox("Model", runs(), format_func=lambda r: r["name"], key="cl_run")
+        path = r["bundle"]
+    else:
+        st.info("Train a model on the Train page first.")
+else:
+    up = st.file_uploader("Bundle (.zip exported by audioclf)", type=["zip"], key="cl_bundle_upload")
+    if up is not None:
+        from audioclf.bundle import import_zip
+
+        key = f"bundle-{up.file_id}"
+        try:
+            if key not in st.session_state:
+                st.session_state[key] = str(import_zip(up.getvalue(), session_store().path_for("bundles", up.name)).path)
+            path = st.session_state[key]
+        except AudioclfError as exc:
+            st.error(str(exc))
+if path is None:
+    st.stop()
+card = read_card(path)
+if card:
+    with st.expander("Model card"):
+        st.markdown(card)
+
+data, name = clip_picker("cl", default_example="syllables")
+if data is None:
+    st.info("Choose an example, upload a file or record a clip.")
+    st.stop()
+try:
+    pred, mel = classify(path, bundle_mtime(path), data, name)
+except AudioclfError as exc:
+    st.error(str(exc))
+    st.stop()
+
+st.audio(data)
+left, right = st.columns([1, 2])
+with left:
+    st.metric("Prediction", pred.label, f"{pred.probs.max():.0%} confident", delta_color="off")
+    st.plotly_chart(top_figure(pred), width="stretch", key="cl_top")
+    st.caption(f"{len(pred.window_probs)} window(s), {pred.seconds * 1000:.0f} ms "
+               f"(features {pred.timings.get('features', 0) * 1000:.0f} ms, model "
+               f"{pred.timings.get('model', 0) * 1000:.0f} ms)")
+    for note in pred.notes:
+        st.info(note)
+right.plotly_chart(timeline_figure(pred, mel), width="stretch", key="cl_timeline")
+
+n = len(pred.window_probs)
+window = st.slider("Window to inspect", 1, n, 1, key="cl_window") - 1 if n > 1 else 0
+for att_name, att in pred.attention.items():
+    st.subheader(f"Attention: {att.kind} ({att.block})")
+    st.caption(att.meaning)
+    head = 0
+    if att.kind == "self" and att.values.shape[1] > 1:
+        head = st.slider("Head", 1, att.values.shape[1], 1, key=f"cl_head_{att_name}") - 1
+    st.plotly_chart(attention_figure(pred, att_name, window=window, head=head), width="stretch",
+                    key=f"cl_att_{att_name}")
+if "reconstruction" in pred.extras and pred.inputs is not None:
+    st.subheader("What the autoencoder rebuilt")
+    st.plotly_chart(input_pair_figure(pred.inputs[window], pred.extras["reconstruction"][window]),
+                    width="stretch", key="cl_recon")
+if "sub_probs" in pred.extras:
+    st.subheader("What each frequency band voted")
+    st.plotly_chart(subband_figure(pred, window=window), width="stretch", key="cl_subbands")
