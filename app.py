@@ -43,10 +43,12 @@ def home() -> None:
 
 PAGES = [
     st.Page("pages/explore.py", title="Explore", icon=":material/search:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/classify.py", title="Classify", icon=":material/label:"),
 ]
 DESCRIPTIONS = {
     "Explore": "Load a clip, denoise it, split silences and view every feature channel.",
+    "Train": "Choose a dataset and an architecture, train with live curves, inspect the errors.",
     "Classify": "Pick a model, give it a clip, see its per-window predictions and attention.",
 }
 

@@ -1,0 +1,209 @@
+"""The Train page's sections: each arranges widgets and calls the library."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from audioclf.errors import AudioclfError
+from pages._common import AUDIO_TYPES, session_store
+
+AUGMENTS = ["standard", "none", "light", "strong"]
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading the dataset…")
+def _summary(dataset):
+    from audioclf.datasets import summarize_dataset
+
+    return summarize_dataset(dataset).to_dict()
+
+
+def _load(kind: str, arg) -> object:
+    from audioclf.datasets import SyntheticConfig, dataset_from_recordings, load_dataset, make_synthetic_dataset
+
+    store = session_store()
+    if kind == "synthetic":
+        return make_synthetic_dataset(store.path / "synthetic" / str(arg),
+                                      config=SyntheticConfig(clips_per_class=int(arg)))
+    if kind == "folder":
+        return load_dataset(arg[0], esc10_only=arg[1])
+    if kind == "zip":
+        path = store.path_for("zips", "dataset", suffix=".zip")
+        path.write_bytes(arg)
+        return load_dataset(path, extract_dir=store.path_for("datasets", "extracted"))
+    return dataset_from_recordings(store.path_for("datasets", "recordings"), arg)
+
+
+def _recorder() -> dict | None:
+    recs: dict[str, list[bytes]] = st.session_state.setdefault("tr_recordings", {})
+    c1, c2 = st.columns([3, 1])
+    new = c1.text_input("New class name", key="tr_new_class")
+    if c2.button("Add class", key="tr_add_class") and new.strip():
+        recs.setdefault(new.strip(), [])
+    for label in list(recs):
+        with st.container(border=True):
+            st.markdown(f"**{label}**: {len(recs[label])} clip(s)")
+            clip = st.audio_input(f"Record an example of {label}", key=f"tr_rec_{label}_{len(recs[label])}")
+            if clip is not None:
+                recs[label].append(clip.getvalue())
+                st.rerun()
+    return recs if st.button("Use these recordings", key="tr_use_recs", disabled=len(recs) < 2) else None
+
+
+def dataset_section():
+    """Choose and load a dataset; show its summary and a few clips per class. Returns the Dataset or None."""
+    st.subheader("1. Dataset")
+    source = st.radio("Source", ["Synthetic (built in)", "Folder on this machine", "Upload a zip", "Record clips"],
+                      horizontal=True, key="tr_source")
+    request = None
+    if source.startswith("Synthetic"):
+        n = st.slider("clips per class", 6, 40, 12, key="tr_synth_n")
+        request = ("synthetic", n)
+    elif source.startswith("Folder"):
+        path = st.text_input("Folder or manifest CSV (ESC-50, ESC-10, FSDD or one folder per class)", key="tr_path")
+        esc10 = st.checkbox("ESC-10 subset only (ESC-50 layouts)", key="tr_esc10")
+        request = ("folder", (path.strip(), esc10)) if path.strip() else None
+    elif source.startswith("Upload"):
+        up = st.file_uploader("Zip of class folders", type=["zip"], key="tr_zip")
+        request = ("zip", up.getvalue()) if up is not None else None
+        key = ("zip", up.file_id) if up is not None else None
+    else:
+        recs = _recorder()
+        request = ("record", {k: list(v) for k, v in recs.items()}) if recs else None
+    if request is not None:
+        marker = key if request[0] == "zip" else (request[0], str(request[1])[:200])
+        if st.session_state.get("tr_ds_marker") != marker:
+            try:
+                with st.spinner("Loading the dataset…"):
+                    st.session_state["tr_ds"] = _load(*request)
+                st.session_state["tr_ds_marker"] = marker
+            except AudioclfError as exc:
+                st.error(str(exc))
+                return None
+    ds = st.session_state.get("tr_ds")
+    if ds is None:
+        st.info("Choose a dataset to continue.")
+        return None
+    summary = _summary(ds)
+    st.markdown(f"**{ds.name}** ({summary['kind']}): {summary['clips']} clips, {len(ds.classes)} classes, "
+                f"{summary['total_seconds'] / 60:.1f} min of audio")
+    st.dataframe({"class": list(summary["per_class"]), "clips": list(summary["per_class"].values())},
+                 hide_index=True, height=min(400, 40 + 35 * len(ds.classes)))
+    for w in summary.get("warnings", []):
+        st.warning(w)
+    with st.expander("Listen to a few clips per class"):
+        for label in ds.classes[:12]:
+            clips = [c for c in ds.clips if c.label == label][:2]
+            cols = st.columns(len(clips) + 1)
+            cols[0].markdown(f"**{label}**")
+            for col, clip in zip(cols[1:], clips):
+                col.audio(str(clip.path))
+    return ds
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _model_info(name: str, attention: str | None):
+    from audioclf.models import build_model
+    from audioclf.ui.diagram import model_dot
+
+    model = build_model(name, num_classes=10, attention=attention)
+    return int(model.count_params()), model_dot(model)
+
+
+def model_section():
+    """Choose the architecture; show what it is, its size and its layers."""
+    from audioclf.models import list_models
+    from audioclf.training import DEFAULT_MODEL
+
+    st.subheader("2. Architecture")
+    specs = list_models()
+    names = [s.name for s in specs]
+    by_name = {s.name: s for s in specs}
+    name = st.selectbox("Model", names, index=names.index(DEFAULT_MODEL), key="tr_model",
+                        format_func=lambda n: f"{n} ({by_name[n].family}, {by_name[n].input_kind} input)")
+    spec = by_name[name]
+    st.markdown(spec.description)
+    st.caption(f"Source: {spec.source}")
+    attention = st.selectbox("Attention", [None, *spec.attention], key="tr_attention",
+                             format_func=lambda a: "none" if a is None else a) if spec.attention else None
+    params, dot = _model_info(spec.name, attention)
+    st.caption(f"{params:,} parameters at the default input {tuple(spec.default_input_shape)} for 10 classes")
+    with st.expander("Layer diagram"):
+        st.graphviz_chart(dot)
+    return spec, attention
+
+
+def settings_section(spec, attention, ds):
+    """Channels, window, epochs, batch size, learning rate, split and augmentation -> (TrainConfig, PipelineConfig)."""
+    from audioclf.augment import AUGMENT_PRESETS
+    from audioclf.features import channel_names
+    from audioclf.pipeline import default_pipeline
+    from audioclf.training import DEFAULT_MODEL, TrainConfig, quick_recipe
+
+    st.subheader("3. Settings")
+    base_cfg, base_pipe = quick_recipe() if spec.name == DEFAULT_MODEL else (None, default_pipeline(spec.name))
+    c = st.columns(4)
+    epochs = c[0].number_input("epochs", 1, 300, base_cfg.epochs if base_cfg else 20, key="tr_epochs")
+    batch = c[1].number_input("batch size", 1, 256, 32, key="tr_batch")
+    lr = c[2].number_input("learning rate", 1e-5, 0.5, base_cfg.learning_rate if base_cfg else 1e-3,
+                           format="%.4f", key="tr_lr")
+    augment = c[3].selectbox("augmentation", [a for a in AUGMENTS if a in AUGMENT_PRESETS], key="tr_aug")
+    folds = sorted({c.fold for c in ds.clips if c.fold is not None})
+    default_split = f"fold:{folds[-1]}" if folds else ("split:test" if ds.kind == "fsdd" else "ratio:0.2")
+    split = st.text_input("validation split (fold:K, group:NAME, split:test or ratio:R)", default_split,
+                          key=f"tr_split_{hash((str(ds.root), len(ds.clips))) & 0xFFFFFF}")
+    channels = None
+    kind = base_pipe.input_kind
+    if kind in ("spectrogram", "multichannel"):
+        options = [*channel_names(), "stft_magphase", "stft_realimag"]
+        if kind == "spectrogram":
+            channels = (st.selectbox("channel", channel_names(), index=channel_names().index(base_pipe.channels[0]),
+                                     key="tr_channel"),)
+        else:
+            channels = tuple(st.multiselect("channels", options, default=list(base_pipe.channels), key="tr_channels"))
+    frames = st.select_slider("window (frames)" if kind != "waveform" else "window (samples)",
+                              options=sorted({base_pipe.window.length, 32, 64, 128}) if kind != "waveform"
+                              else sorted({base_pipe.window.length, 8000, 16000, 30000}),
+                              value=base_pipe.window.length, key="tr_window")
+    shape = list(base_pipe.input_shape)
+    if kind in ("spectrogram", "multichannel"):
+        shape[1] = frames
+    elif kind == "waveform":
+        shape[0] = frames
+    overlap = 0.0 if base_cfg else 0.5
+    pipeline = default_pipeline(spec.name, input_shape=tuple(shape), channels=channels, overlap=overlap,
+                                features=base_pipe.features)
+    opts = dict(base_cfg.model_options) if base_cfg else {}
+    config = TrainConfig(model=spec.name, model_options=opts, attention=attention, epochs=int(epochs),
+                         batch_size=int(batch), learning_rate=float(lr), augment=AUGMENT_PRESETS[augment],
+                         split=split.strip())
+    return config, pipeline
+
+
+def results_section(res, ds) -> None:
+    """Confusion matrix, per-class scores, misclassified clips, save and download."""
+    from audioclf.bundle import export_zip
+    from audioclf.ui import confusion_figure
+
+    ev = res.evaluation
+    st.subheader("4. Results")
+    note = " (stopped early: best model so far kept)" if res.stopped else ""
+    st.success(f"Validation clip accuracy {ev.accuracy:.1%} after {res.epochs_run} epoch(s) in {res.seconds:.0f} s"
+               + note)
+    left, right = st.columns(2)
+    left.plotly_chart(confusion_figure(ev.confusion, ev.labels), width="stretch", key="tr_confusion")
+    d = ev.to_dict()
+    per = d["per_class"]
+    right.dataframe({"class": list(per), **{k: [round(v[k], 3) for v in per.values()] for k in
+                                            ("precision", "recall", "f1")}}, hide_index=True)
+    wrong = ev.misclassified(top_k=3)
+    if wrong:
+        with st.expander(f"Misclassified clips ({len(wrong)})"):
+            paths = {c.path.name: c.path for c in ds.clips}
+            for m in wrong[:20]:
+                st.markdown(f"`{m['clip']}`: true **{m['true']}**, predicted " +
+                            ", ".join(f"{t['label']} {t['prob']:.0%}" for t in m["top"]))
+                if m["clip"] in paths:
+                    st.audio(str(paths[m["clip"]]))
+    st.download_button("Download the model bundle (.zip)", export_zip(res.bundle_path), f"{res.config.model}.zip",
+                       "application/zip", key="tr_download")
+    st.caption("The model is also in this session's model store: use it on the Classify page.")
