@@ -1,0 +1,142 @@
+"""AppTest checks of the Train, Classify and Compare pages, and session isolation."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+from tests.corpus import bad_cases
+
+pytestmark = pytest.mark.slow
+TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    """Two tiny bundles trained on the synthetic dataset: recurrent attention and CNN attention."""
+    from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
+    from audioclf.pipeline import default_pipeline
+    from audioclf.training import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("pretrained")
+    ds = make_synthetic_dataset(root.parent / "synth", config=SyntheticConfig(clips_per_class=6))
+    for name, attention, shape in (("cldnn", "rnn", (32, 32, 1)), ("sfc_dcnn", "cnn", (32, 32, 1))):
+        pipe = default_pipeline(name, sr=16000, input_shape=shape)
+        train(ds, config=TrainConfig(model=name, attention=attention, epochs=1, split="fold:3"), pipeline=pipe,
+              out=root / f"tiny_{name}", cache=False)
+    return root
+
+
+@pytest.fixture
+def app(monkeypatch, bundle_dir) -> AppTest:
+    monkeypatch.setenv("AUDIOCLF_PRETRAINED", str(bundle_dir))
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+
+
+def _classify(app: AppTest, bundle: str) -> AppTest:
+    app.switch_page("pages/classify.py").run()
+    from audioclf.store import list_bundles
+
+    app.selectbox(key="cl_pretrained").set_value(next(e for e in list_bundles() if e.name == bundle)).run()
+    return app
+
+
+def test_home_lists_pretrained(app):
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert set(table["name"]) == {"tiny_cldnn", "tiny_sfc_dcnn"}
+
+
+def test_classify_pretrained_shows_timeline_and_rnn_attention(app):
+    at = _classify(app, "tiny_cldnn")
+    assert not at.exception and not at.error
+    assert at.metric[0].value in {"chirp", "clicks", "harmonics", "noise_band", "tone"}
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Per-window class probabilities" in s for s in specs)  # the timeline
+    assert any("Attention over time" in s for s in specs)
+    assert any("Attention: rnn" in s.value for s in at.subheader)
+    assert any("Model card" in e.label for e in at.expander)
+
+
+def test_classify_cnn_attention_maps(app):
+    at = _classify(app, "tiny_sfc_dcnn")
+    assert not at.exception and not at.error
+    assert sum("Attention: cnn" in s.value for s in at.subheader) >= 2  # one map per attention block
+
+
+@pytest.mark.parametrize("case", ["text", "truncated", "too_long"])
+def test_classify_bad_upload_shows_error(app, case):
+    at = _classify(app, "tiny_cldnn")
+    at.radio(key="cl_source").set_value("Upload").run()
+    at.get("file_uploader")[0].upload(f"{case}.wav", bad_cases()[case][0], "audio/wav").run()
+    assert not at.exception
+    assert len(at.error) == 1 and f"{case}.wav" in at.error[0].value
+
+
+def test_classify_uploaded_bundle_zip(app, bundle_dir):
+    from audioclf.bundle import export_zip
+
+    data = export_zip(bundle_dir / "tiny_cldnn")
+    at = app.switch_page("pages/classify.py").run()
+    at.radio(key="cl_model_source").set_value("Upload a bundle").run()
+    at.get("file_uploader")[0].upload("model.zip", data, "application/zip").run()
+    assert not at.exception and not at.error and len(at.metric) == 1
+    at.get("file_uploader")[0].upload("evil.zip", b"PK\x03\x04 not really a zip", "application/zip").run()
+    assert not at.exception and len(at.error) == 1
+
+
+def _train(at: AppTest, model: str = "feature_mlp", epochs: int = 2) -> AppTest:
+    at.switch_page("pages/train.py").run()
+    at.slider(key="tr_synth_n").set_value(6).run()
+    at.selectbox(key="tr_model").set_value(model).run()
+    at.number_input(key="tr_epochs").set_value(epochs).run()
+    at.button(key="tr_start").click().run()
+    deadline = time.monotonic() + TIMEOUT
+    while at.session_state["train_job"].snapshot().state == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    at.run()
+    return at
+
+
+def test_train_short_run_shows_confusion_and_compare(app):
+    at = _train(app)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.success and "Validation clip accuracy" in at.success[0].value
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Confusion matrix" in s for s in specs)
+    assert len(at.get("download_button")) == 1
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert at.dataframe[0].value["model"].tolist() == ["feature_mlp"]
+
+
+def test_train_bad_split_is_a_clear_error(app):
+    at = app.switch_page("pages/train.py").run()
+    at.slider(key="tr_synth_n").set_value(6).run()
+    split = next(t for t in at.text_input if t.key.startswith("tr_split"))
+    split.set_value("fold:9").run()
+    at.selectbox(key="tr_model").set_value("feature_mlp").run()
+    at.button(key="tr_start").click().run()
+    at.session_state["train_job"].join(TIMEOUT)
+    at.run()
+    assert not at.exception and any("fold 9" in e.value for e in at.error)
+
+
+def test_two_sessions_are_isolated(monkeypatch, bundle_dir):
+    monkeypatch.setenv("AUDIOCLF_PRETRAINED", str(bundle_dir))
+    a = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    b = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    _train(a)
+    a.switch_page("pages/explore.py").run()
+    a.radio(key="ex_source").set_value("Upload").run()
+    a.get("file_uploader")[0].upload("mine.wav", bad_cases()["text"][0], "audio/wav").run()
+    b.switch_page("pages/compare.py").run()
+    assert not b.exception
+    assert "runs" not in b.session_state or b.session_state["runs"] == []
+    assert "train_job" not in b.session_state and "tr_ds" not in b.session_state
+    b.switch_page("pages/explore.py").run()
+    assert b.radio(key="ex_source").value == "Example" and not b.error
+    assert a.session_state["store"].path != getattr(b.session_state, "store", None)
