@@ -71,7 +71,8 @@ except AudioclfError as exc:
 st.audio(data)
 left, right = st.columns([1, 2])
 with left:
-    st.metric("Prediction", pred.label, f"{pred.probs.max():.0%} confident", delta_color="off")
+    st.metric("Prediction", pred.label)
+    st.caption(f"{pred.probs.max():.0%} probability, averaged over the windows")
     st.plotly_chart(top_figure(pred), width="stretch", key="cl_top")
     st.caption(f"{len(pred.window_probs)} window(s), {pred.seconds * 1000:.0f} ms "
                f"(features {pred.timings.get('features', 0) * 1000:.0f} ms, model "

@@ -28,8 +28,26 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def app_url():
-    with streamlit_server() as url:
+def pretrained_env(tmp_path_factory):
+    """Use the shipped pretrained models; without any, train a tiny one so Classify has a model."""
+    from audioclf.store import list_bundles
+
+    if list_bundles():
+        return {}
+    from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
+    from audioclf.pipeline import default_pipeline
+    from audioclf.training import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("pretrained")
+    ds = make_synthetic_dataset(root.parent / "synth", config=SyntheticConfig(clips_per_class=6))
+    train(ds, config=TrainConfig(model="cldnn", attention="rnn", epochs=1, split="fold:3"),
+          pipeline=default_pipeline("cldnn", sr=16000, input_shape=(32, 32, 1)), out=root / "tiny_cldnn", cache=False)
+    return {"AUDIOCLF_PRETRAINED": str(root)}
+
+
+@pytest.fixture(scope="module")
+def app_url(pretrained_env):
+    with streamlit_server(env=pretrained_env) as url:
         yield url
 
 
@@ -54,4 +72,18 @@ def test_upload_wav_on_explore_shows_spectrogram(browser, app_url, tmp_path):
     assert page.get_by_text("Mel spectrogram").count() >= 1
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SHOTS / "explore.png"), full_page=True)
+    page.close()
+
+
+def test_classify_upload_with_pretrained_shows_timeline(browser, app_url, tmp_path):
+    SHOTS.mkdir(exist_ok=True)
+    wav = tmp_path / "clip.wav"
+    wav.write_bytes(encode(synth.example("syllables", 16000), 16000))
+    page = _open_page(browser, app_url, "Classify")
+    page.get_by_text("Upload", exact=True).click()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(wav))
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=LOAD)
+    page.get_by_text("Per-window class probabilities").wait_for(timeout=LOAD)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(SHOTS / "classify.png"), full_page=True)
     page.close()

@@ -54,8 +54,11 @@ def timeline_figure(pred: Prediction, spectrogram: ChannelData | None = None) ->
                                  colorscale="Viridis", showscale=False, hoverinfo="skip"), row=1, col=1)
         fig.update_yaxes(title_text=f"{spectrogram.name} bin", row=1, col=1)
     x = _centres(pred)
+    # Cell edges: the first window's start, midpoints between window centres, the last window's end,
+    # so each column covers the part of the clip its window is nearest to.
+    edges = np.concatenate([[pred.starts[0]], (x[1:] + x[:-1]) / 2, [pred.ends[-1]]])
     probs = np.asarray(pred.window_probs).T  # (classes, windows)
-    fig.add_trace(go.Heatmap(z=probs, x=x, y=list(pred.classes), colorscale="Blues", zmin=0, zmax=1,
+    fig.add_trace(go.Heatmap(z=probs, x=edges, y=list(pred.classes), colorscale="Blues", zmin=0, zmax=1,
                              colorbar={"title": {"text": "prob"}, "len": 0.5, "y": 0.25},
                              hovertemplate="%{x:.2f} s, %{y}: %{z:.2f}<extra></extra>"), row=rows, col=1)
     winners = [pred.classes[i] for i in np.argmax(pred.window_probs, axis=1)]
