@@ -2,7 +2,123 @@
 
 The library under the app: audio I/O, preprocessing, feature channels,
 windowing, datasets, the Keras 3 model zoo, training, inference and model
-bundles. Heavy parts (Keras, librosa) load only when first used.
+bundles. Importing ``audioclf`` is light: names that need Keras (models,
+training, inference, bundles) are imported on first use.
+
+Examples
+--------
+>>> import audioclf
+>>> y = audioclf.synth.tone(440.0, 1.0, 22050)
+>>> audioclf.compute_channels(y, 22050, ["mel"])["mel"].values.shape
+(128, 44)
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import errors, synth
+from .datasets import (
+    Clip,
+    Dataset,
+    SyntheticConfig,
+    dataset_from_recordings,
+    kfold_splits,
+    load_dataset,
+    make_synthetic_dataset,
+    safe_extract_zip,
+    split_dataset,
+    summarize_dataset,
+)
+from .errors import (
+    AudioclfError,
+    AudioError,
+    AudioTooLongError,
+    BundleError,
+    DatasetError,
+    EmptyAudioError,
+    ModelError,
+    NonFiniteAudioError,
+    ParameterError,
+    TruncatedAudioError,
+    UnsupportedFormatError,
+    ZeroFramesError,
+)
+from .features import (
+    ChannelData,
+    ChannelInfo,
+    FeatureConfig,
+    compute_channel,
+    compute_channels,
+    get_channel,
+    list_channels,
+    mean_stft,
+    stack_channels,
+    stft_pair,
+    summary_matrix,
+    summary_vector,
+)
+from .io import audio_info, load_audio, resample, to_wav_bytes, write_audio
+from .preprocess import (
+    DenoiseConfig,
+    PreprocessConfig,
+    SplitConfig,
+    denoise,
+    preprocess,
+    split_silence,
+    trim_silence,
+)
+from .session import SessionStore
+from .store import list_bundles
+from .windowing import WindowConfig, Windows, frame_windows, sample_windows
+
 __version__ = "0.1.0"
+
+# Names whose modules import Keras (and so TensorFlow): loaded on first access.
+_LAZY = {
+    "list_models": "models", "get_model_spec": "models", "build_model": "models", "compile_model": "models",
+    "explain": "models", "load_model_file": "models", "count_params": "models", "ModelSpec": "models",
+    "TrainConfig": "training", "TrainResult": "training", "ProgressEvent": "training", "StopToken": "training",
+    "train": "training", "quick_recipe": "training",
+    "PipelineConfig": "pipeline", "default_pipeline": "pipeline",
+    "Evaluation": "evaluation", "evaluate_bundle": "evaluation",
+    "Prediction": "inference", "predict": "inference",
+    "Bundle": "bundle", "load_bundle": "bundle", "save_bundle": "bundle", "export_zip": "bundle",
+    "import_zip": "bundle",
+    "AugmentConfig": "augment", "TrainingJob": "jobs", "device_info": "device",
+}
+
+__all__ = [
+    "__version__", "errors", "synth",
+    # errors
+    "AudioclfError", "AudioError", "EmptyAudioError", "UnsupportedFormatError", "TruncatedAudioError",
+    "ZeroFramesError", "NonFiniteAudioError", "AudioTooLongError", "ParameterError", "DatasetError", "ModelError",
+    "BundleError",
+    # audio
+    "load_audio", "audio_info", "resample", "to_wav_bytes", "write_audio",
+    "DenoiseConfig", "SplitConfig", "PreprocessConfig", "denoise", "split_silence", "trim_silence", "preprocess",
+    # features and windows
+    "FeatureConfig", "ChannelInfo", "ChannelData", "list_channels", "get_channel", "compute_channel",
+    "compute_channels", "stack_channels", "stft_pair", "summary_matrix", "summary_vector", "mean_stft",
+    "WindowConfig", "Windows", "frame_windows", "sample_windows",
+    # datasets
+    "Clip", "Dataset", "SyntheticConfig", "load_dataset", "make_synthetic_dataset", "dataset_from_recordings",
+    "safe_extract_zip", "summarize_dataset", "split_dataset", "kfold_splits",
+    # app support
+    "SessionStore", "list_bundles",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'audioclf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
