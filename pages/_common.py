@@ -44,8 +44,11 @@ def clip_picker(prefix: str, *, label: str = "Clip", default_example: str = "ton
 def load_bundle_cached(path: str, mtime: float):
     """One loaded copy of a bundle per (folder, modification time), shared by all sessions."""
     from audioclf.bundle import load_bundle
+    from audioclf.inference import warm_up
 
-    return load_bundle(path)
+    bundle = load_bundle(path)
+    warm_up(bundle)  # the first prediction traces the model (~1.7 s); pay it here, once
+    return bundle
 
 
 def bundle_mtime(path: str | Path) -> float:

@@ -15,6 +15,9 @@ Split specs are short strings, as typed on a command line:
     Use the clips' own split column (FSDD's official test set); ``split:NAME`` for another value.
 ``ratio:R``
     A stratified random fraction R to validation; whole groups when the dataset has groups.
+``none``
+    Train on every clip (e.g. a model to ship after cross-validation); the "validation"
+    side is then the training clips themselves, so its score is training accuracy only.
 """
 
 from __future__ import annotations
@@ -86,6 +89,10 @@ def split_dataset(dataset: Dataset, spec: str, *, seed: int = 0) -> tuple[Datase
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"seed={seed!r} must be a non-negative integer")
+    if isinstance(spec, str) and spec.strip().lower() == "none":
+        every = np.arange(len(dataset))
+        return (dataset.subset(every, name=f"{dataset.name} [train, all clips]"),
+                dataset.subset(every, name=f"{dataset.name} [training clips, split none]"))
     how, value = _parse(spec)
     if how == "fold":
         return _sides(dataset, _fold_mask(dataset, value, spec), spec)

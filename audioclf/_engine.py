@@ -1,0 +1,171 @@
+"""The steps of :func:`audioclf.training.train` (private; see that function for the contract)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DatasetError
+from .normalization import fit_stats
+from .pipeline import PipelineConfig
+from .recipes import default_pipeline
+from .training import EAGER_STEPS, ProgressEvent, TrainConfig, TrainResult, _check_no_leak, class_weights
+
+
+def _emitter(progress: Callable[[ProgressEvent], None] | None, epochs: int, steps: int) -> Callable[..., None]:
+    def emit(kind: str, **fields: Any) -> None:
+        if progress is not None:
+            fields.setdefault("epochs", epochs)
+            fields.setdefault("batches", steps)
+            progress(ProgressEvent(kind=kind, **fields))
+    return emit
+
+
+def _dataset_summary(dataset: Any, train_ds: Any, val_ds: Any, train_ex: Any, val_ex: Any, split: str) -> dict:
+    return {
+        "dataset": {"name": dataset.name, "kind": dataset.kind, "root": str(dataset.root), "clips": len(dataset),
+                    "classes": list(dataset.classes), "per_class": dataset.counts()},
+        "split": split,
+        "train": {"clips": len(train_ex.clips), "windows": len(train_ex), "failed": len(train_ex.failed)},
+        "val": {"clips": len(val_ex.clips), "windows": len(val_ex), "failed": len(val_ex.failed)},
+    }
+
+
+def _optimizer(config: TrainConfig, steps: int) -> Any:
+    import keras
+
+    total = max(1, config.epochs * steps)
+    warm = min(total - 1, int(round(config.warmup_epochs * steps)))
+    lr: Any = config.learning_rate
+    if config.schedule == "cosine" or warm > 0:
+        # Warm-up: a linear ramp from 1 % of the rate, which keeps the first batches of a
+        # freshly initialised batch-normalised network from overshooting.
+        lr = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate * (0.01 if warm > 0 else 1.0), decay_steps=max(1, total - warm),
+            alpha=0.01 if config.schedule == "cosine" else 1.0,
+            warmup_target=config.learning_rate if warm > 0 else None, warmup_steps=warm)
+    if config.weight_decay > 0:
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=config.weight_decay)
+    return keras.optimizers.Adam(learning_rate=lr)
+
+
+def run_training(dataset: Any, *, config: TrainConfig, pipeline: PipelineConfig | None, out: Any, cache: Any,
+                 workers: int | None, progress: Callable[[ProgressEvent], None] | None, stop: Any,
+                 checkpoint: Any) -> TrainResult:
+    import keras
+
+    from ._fit import Monitor, TrainBatches
+    from .bundle import save_bundle
+    from .datasets import require_classes, split_dataset
+    from .device import precision_policy
+    from .evaluation import score
+    from .extract import extract_dataset
+    from .inference import model_outputs
+    from .models import build_model, compile_model
+
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    spec = config.check_model()  # unknown names, attention kinds and options fail before any work
+    pipeline = pipeline or default_pipeline(config.model)
+    if pipeline.input_kind != spec.input_kind:
+        from .errors import ModelError
+
+        raise ModelError(f"{spec.name} reads {spec.input_kind} inputs but the pipeline makes "
+                         f"{pipeline.input_kind} inputs; use default_pipeline({spec.name!r})")
+    if checkpoint is not None and Path(checkpoint).suffix != ".keras":
+        from .errors import ParameterError
+
+        raise ParameterError(f"checkpoint={str(checkpoint)!r} must be a .keras file path, e.g. best.keras")
+    emit = _emitter(progress, config.epochs, 0)
+    require_classes(dataset)
+    emit("phase", phase="split", message=f"splitting {len(dataset)} clips by {config.split}")
+    train_ds, val_ds = split_dataset(dataset, config.split, seed=config.seed)
+    if config.split.strip().lower() != "none":  # 'none' scores the training clips on purpose
+        _check_no_leak(train_ds, val_ds)
+
+    # --- features -------------------------------------------------------------------------
+    t = time.perf_counter()
+    total = len(train_ds) + len(val_ds)
+    emit("phase", phase="features", done=0, total=total, message="computing features")
+
+    def side_progress(offset: int) -> Callable[[int, int], None]:
+        return lambda done, _n: emit("phase", phase="features", done=offset + done, total=total)
+
+    train_ex = extract_dataset(train_ds, config=pipeline, cache=cache, workers=workers, progress=side_progress(0))
+    val_ex = extract_dataset(val_ds, config=pipeline, cache=cache, workers=workers,
+                             progress=side_progress(len(train_ds)))
+    timings["features"] = time.perf_counter() - t
+    n_classes = len(dataset.classes)
+    if len({int(v) for v in train_ex.labels}) < 2:
+        raise DatasetError(f"the training side of split {config.split!r} holds fewer than 2 classes")
+
+    stats = fit_stats(train_ex.x, input_kind=pipeline.input_kind) if pipeline.normalize == "channel" else None
+    x_train = stats.apply(train_ex.x) if stats is not None else train_ex.x
+    x_val = stats.apply(val_ex.x) if stats is not None else val_ex.x
+
+    # --- model ------------------------------------------------------------------------------
+    emit("phase", phase="model", message=f"building {spec.name}")
+    keras.utils.set_random_seed(config.seed)
+    with precision_policy(config.mixed_precision) as device:
+        model = build_model(spec.name, input_shape=pipeline.input_shape, num_classes=n_classes,
+                            attention=config.attention, **config.model_options)
+    steps = math.ceil(len(x_train) / config.batch_size)
+    compile_model(model, spec=spec, optimizer=_optimizer(config, steps), jae_lambda=config.jae_lambda,
+                  label_smoothing=config.label_smoothing)
+    model.run_eagerly = config.run_eagerly if config.run_eagerly is not None else \
+        config.epochs * steps <= EAGER_STEPS
+    weights = None
+    if config.class_weight == "balanced":
+        weights = class_weights(train_ex.labels, n_classes)[train_ex.labels].astype(np.float32)
+    batches = TrainBatches(x_train, train_ex.labels, n_classes=n_classes, batch_size=config.batch_size,
+                           output_names=tuple(model.output_names), input_kind=pipeline.input_kind,
+                           augment=config.augment, sample_weights=weights, seed=config.seed)
+    emit = _emitter(progress, config.epochs, steps)
+    monitor = Monitor(emit=emit, stop=stop, val_x=x_val, val_labels=val_ex.labels, val_clip_index=val_ex.clip_index,
+                      epochs=config.epochs, steps=steps, patience=config.patience, monitor=config.monitor,
+                      keep=config.keep, checkpoint=Path(checkpoint) if checkpoint else None, vote=config.vote)
+
+    # --- fit --------------------------------------------------------------------------------
+    t = time.perf_counter()
+    emit("phase", phase="train", message=f"training on {len(x_train)} windows ({device.describe()})")
+    if stop is not None and stop.is_set():
+        monitor.stopped = True
+    else:
+        model.fit(batches, epochs=config.epochs, verbose=0, callbacks=[monitor], shuffle=False)
+    timings["train"] = time.perf_counter() - t
+
+    # --- evaluate ---------------------------------------------------------------------------
+    t = time.perf_counter()
+    emit("phase", phase="evaluate", message="scoring the validation side")
+    probs = model_outputs(model, x_val)["probs"]
+    evaluation = score(probs, val_ex.labels, val_ex.clip_index, labels=dataset.classes,
+                       clip_names=[c.path.name for c in val_ex.clips], vote=config.vote)
+    timings["evaluate"] = time.perf_counter() - t
+    summary = _dataset_summary(dataset, train_ds, val_ds, train_ex, val_ex, config.split)
+    epochs_run = len(monitor.history)
+    bundle_path = None
+    seconds = time.perf_counter() - t_start
+    if out is not None:
+        t = time.perf_counter()
+        emit("phase", phase="save", message=f"saving the bundle to {out}")
+        metrics = evaluation.to_dict()
+        metrics["misclassified"] = metrics["misclassified"][:50]
+        training = {**summary, "config": config.to_dict(), "epochs": epochs_run, "best_epoch": monitor.best_epoch,
+                    "stopped": monitor.stopped, "early_stopped": monitor.early_stopped, "seconds": round(seconds, 3),
+                    "timings": {k: round(v, 3) for k, v in timings.items()}, "history": monitor.history,
+                    "device": device.to_dict(), "notes": list(train_ex.notes[:20])}
+        bundle_path = save_bundle(out, model=model, pipeline=pipeline, classes=dataset.classes, stats=stats,
+                                  architecture=spec.name, options=config.model_options, attention=config.attention,
+                                  training=training, metrics=metrics)
+        timings["save"] = time.perf_counter() - t
+        seconds = time.perf_counter() - t_start
+    emit("phase", phase="done", elapsed=seconds, message=f"validation clip accuracy {evaluation.accuracy:.3f}")
+    return TrainResult(model=model, bundle_path=bundle_path, evaluation=evaluation, history=monitor.history,
+                       epochs_run=epochs_run, best_epoch=monitor.best_epoch, stopped=monitor.stopped,
+                       early_stopped=monitor.early_stopped, seconds=seconds, timings=timings, pipeline=pipeline,
+                       stats=stats, classes=tuple(dataset.classes), config=config, summary=summary)

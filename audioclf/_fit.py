@@ -1,0 +1,186 @@
+"""Keras plumbing of :mod:`audioclf.training`: the batch generator and the monitor callback.
+
+Private: the public face is :func:`audioclf.training.train`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from .augment import AugmentConfig, augment_batch
+from .evaluation import clip_probabilities
+from .inference import model_outputs
+
+
+class TrainBatches(keras.utils.PyDataset):
+    """Shuffled, augmented training batches with the targets every model output needs.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, *input_shape)]
+        Standardised training windows.
+    labels : np.ndarray [shape=(n,)], int
+    n_classes : int
+    batch_size : int
+    output_names : tuple of str
+        The model's outputs (``reconstruction`` gets the input as target,
+        ``sub_probs`` the label, see :func:`audioclf.models.training_targets`).
+    input_kind : str
+    augment : AugmentConfig
+    sample_weights : np.ndarray [shape=(n,)] or None
+        Per-window weights (class balancing); blended by mixup like the labels.
+    seed : int
+    """
+
+    def __init__(self, x: np.ndarray, labels: np.ndarray, *, n_classes: int, batch_size: int,
+                 output_names: tuple[str, ...], input_kind: str, augment: AugmentConfig,
+                 sample_weights: np.ndarray | None, seed: int) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.x = x
+        self.onehot = np.eye(n_classes, dtype=np.float32)[labels]
+        self.batch_size = batch_size
+        self.output_names = output_names
+        self.input_kind = input_kind
+        self.augment = augment
+        self.sample_weights = sample_weights
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(x))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        idx = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        x, y = self.x[idx], self.onehot[idx]
+        w = None if self.sample_weights is None else self.sample_weights[idx]
+        target = x
+        if self.augment.active:
+            if w is not None:
+                # Carry the weight through mixup as an extra label column.
+                y = np.concatenate([y, w[:, None]], axis=1)
+            x, target, y = augment_batch(x, y, config=self.augment, input_kind=self.input_kind, rng=self.rng)
+            if w is not None:
+                y, w = y[:, :-1], y[:, -1]
+        targets: dict[str, np.ndarray] = {"probs": y}
+        if "reconstruction" in self.output_names:
+            targets["reconstruction"] = target
+        if "sub_probs" in self.output_names:
+            targets["sub_probs"] = y
+        return (x, targets) if w is None else (x, targets, w.astype(np.float32))
+
+    def on_epoch_end(self) -> None:
+        self.order = self.rng.permutation(len(self.x))
+
+
+def _crossentropy(probs: np.ndarray, labels: np.ndarray) -> float:
+    p = np.clip(probs[np.arange(len(labels)), labels].astype(np.float64), 1e-7, 1.0)
+    return float(-np.mean(np.log(p)))
+
+
+class Monitor(keras.callbacks.Callback):
+    """Progress events, the stop request, validation, early stopping and the best weights.
+
+    After every epoch the validation windows are scored (window loss and
+    accuracy, and clip accuracy with the window probabilities averaged). The
+    best epoch so far -- by ``monitor`` -- has its weights copied (and saved
+    to ``checkpoint`` if given). A stop request or running out of patience
+    ends training and restores those weights; otherwise ``keep`` decides
+    between the best and the last weights.
+    """
+
+    def __init__(self, *, emit: Callable[..., None], stop: Any, val_x: np.ndarray, val_labels: np.ndarray,
+                 val_clip_index: np.ndarray, epochs: int, steps: int, patience: int | None, monitor: str,
+                 keep: str, checkpoint: Path | None, vote: str) -> None:
+        super().__init__()
+        self.emit = emit
+        self.stop = stop
+        self.val_x, self.val_labels, self.val_clip_index = val_x, val_labels, val_clip_index
+        self.n_val_clips = int(val_clip_index.max()) + 1 if len(val_clip_index) else 0
+        self.val_clip_labels = np.zeros(self.n_val_clips, np.int64)
+        self.val_clip_labels[val_clip_index] = val_labels
+        self.epochs, self.steps = epochs, steps
+        self.patience, self.monitor, self.keep = patience, monitor, keep
+        self.checkpoint = checkpoint
+        self.vote = vote
+        self.history: list[dict[str, float]] = []
+        self.best_score: tuple[float, ...] | None = None
+        self.best_epoch = 0
+        self.best_weights: list[np.ndarray] | None = None
+        self.stopped = False
+        self.early_stopped = False
+        self.wait = 0
+        self._epoch = 0
+        self._done_steps = 0
+        self._t0 = time.perf_counter()
+
+    def _eta(self) -> float:
+        elapsed = time.perf_counter() - self._t0
+        total = self.epochs * self.steps
+        return elapsed / self._done_steps * (total - self._done_steps) if self._done_steps else float("nan")
+
+    def on_train_begin(self, logs=None) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        logs = logs or {}
+        self._done_steps += 1
+        self.emit("batch", epoch=self._epoch + 1, batch=batch + 1, loss=_f(logs.get("loss")),
+                  accuracy=_accuracy(logs), elapsed=time.perf_counter() - self._t0, eta=self._eta())
+        if self.stop is not None and self.stop.is_set():
+            self.stopped = True
+            self.model.stop_training = True
+
+    def validate(self) -> dict[str, float]:
+        """Window loss, window accuracy and clip accuracy of the current weights on the validation side."""
+        probs = model_outputs(self.model, self.val_x)["probs"]
+        cp = clip_probabilities(probs, self.val_clip_index, self.n_val_clips, vote=self.vote)
+        return {"val_loss": _crossentropy(probs, self.val_labels),
+                "val_accuracy": float(np.mean(probs.argmax(axis=1) == self.val_labels)),
+                "val_clip_accuracy": float(np.mean(cp.argmax(axis=1) == self.val_clip_labels))}
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        logs = dict(logs or {})
+        val = self.validate()
+        row = {"epoch": epoch + 1, "loss": _f(logs.get("loss")), "accuracy": _accuracy(logs), **val}
+        self.history.append(row)
+        score = (val["val_clip_accuracy"], -val["val_loss"]) if self.monitor == "val_accuracy" \
+            else (-val["val_loss"],)
+        if self.best_score is None or score > self.best_score:
+            self.best_score, self.best_epoch, self.wait = score, epoch + 1, 0
+            self.best_weights = [np.array(w, copy=True) for w in self.model.get_weights()]
+            if self.checkpoint is not None:
+                self.model.save(self.checkpoint)
+        else:
+            self.wait += 1
+            if self.patience is not None and self.wait >= self.patience:
+                self.early_stopped = True
+                self.model.stop_training = True
+        self.emit("epoch", epoch=epoch + 1, loss=row["loss"], accuracy=row["accuracy"], val_loss=val["val_loss"],
+                  val_accuracy=val["val_accuracy"], val_clip_accuracy=val["val_clip_accuracy"],
+                  elapsed=time.perf_counter() - self._t0, eta=self._eta(), best_epoch=self.best_epoch)
+
+    def on_train_end(self, logs=None) -> None:
+        restore = self.stopped or self.early_stopped or self.keep == "best"
+        if restore and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def _f(v: Any) -> float:
+    return float(v) if v is not None else float("nan")
+
+
+def _accuracy(logs: dict) -> float:
+    for key in ("probs_accuracy", "accuracy"):
+        if key in logs:
+            return float(logs[key])
+    return float("nan")

@@ -1,0 +1,174 @@
+"""Data augmentation of training batches: time shift, noise, SpecAugment, mixup.
+
+Applied to standardised training batches only, never to validation or test
+inputs. The order matters for models with a reconstruction output: mixup and
+the time shift change *what* the sound is (the reconstruction target follows
+them), while noise and masks only corrupt what the model sees (the target
+stays clean, as for a denoising autoencoder).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import ParameterError
+
+__all__ = ["AugmentConfig", "augment_batch", "AUGMENT_PRESETS"]
+
+
+def _fraction(name: str, value: Any, *, upper: float = 1.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= upper:
+        raise ParameterError(f"{name}={value!r} must be a number in [0, {upper:g}]")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """What to do to training batches (every field 0 = off).
+
+    Parameters
+    ----------
+    time_shift : float
+        Roll each window along time by up to this fraction of its length
+        (either way, wrapping around).
+    noise : float
+        Add Gaussian noise with this standard deviation (in standardised
+        units, i.e. fractions of the training data's spread).
+    time_masks, freq_masks : int
+        SpecAugment: number of time / frequency stripes set to the mean
+        (0 after standardisation) in each spectrogram window.
+    time_mask_width, freq_mask_width : float
+        Largest stripe width as a fraction of the axis.
+    mixup : float
+        Mixup's Beta(alpha, alpha) parameter: each window is blended with a
+        random other one and the labels likewise; 0 turns it off.
+
+    Examples
+    --------
+    >>> AugmentConfig.from_dict(AUGMENT_PRESETS["standard"].to_dict()) == AUGMENT_PRESETS["standard"]
+    True
+    """
+
+    time_shift: float = 0.0
+    noise: float = 0.0
+    time_masks: int = 0
+    time_mask_width: float = 0.1
+    freq_masks: int = 0
+    freq_mask_width: float = 0.1
+    mixup: float = 0.0
+
+    def __post_init__(self) -> None:
+        _fraction("time_shift", self.time_shift, upper=0.5)
+        _fraction("noise", self.noise, upper=10.0)
+        _fraction("time_mask_width", self.time_mask_width)
+        _fraction("freq_mask_width", self.freq_mask_width)
+        _fraction("mixup", self.mixup, upper=10.0)
+        for name in ("time_masks", "freq_masks"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 10:
+                raise ParameterError(f"{name}={v!r} must be an integer between 0 and 10")
+
+    @property
+    def active(self) -> bool:
+        """True if any augmentation is switched on."""
+        return bool(self.time_shift or self.noise or self.time_masks or self.freq_masks or self.mixup)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> AugmentConfig:
+        if not d:
+            return cls()
+        if not isinstance(d, dict):
+            raise ParameterError(f"an augmentation description must be a dict, got {type(d).__name__}")
+        names = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ParameterError(f"unknown augmentation option(s) {unknown}; valid: {', '.join(sorted(names))}")
+        return cls(**d)
+
+
+#: Named settings for the CLI (``--augment NAME``) and the app.
+AUGMENT_PRESETS: dict[str, AugmentConfig] = {
+    "none": AugmentConfig(),
+    "light": AugmentConfig(time_shift=0.1, noise=0.05),
+    "standard": AugmentConfig(time_shift=0.25, time_masks=2, freq_masks=2, time_mask_width=0.1,
+                              freq_mask_width=0.1, mixup=0.2),
+    "strong": AugmentConfig(time_shift=0.5, noise=0.1, time_masks=2, freq_masks=2, time_mask_width=0.15,
+                            freq_mask_width=0.15, mixup=0.4),
+}
+
+
+def _time_axis(kind: str) -> int | None:
+    # (batch, f, t, c) -> 2; (batch, L, 1) -> 1; summaries have no time axis.
+    return {"spectrogram": 2, "multichannel": 2, "waveform": 1}.get(kind)
+
+
+def augment_batch(x: np.ndarray, y: np.ndarray, *, config: AugmentConfig, input_kind: str,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Augment one standardised training batch.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(batch, *input_shape)]
+    y : np.ndarray [shape=(batch, classes)]
+        One-hot labels (float).
+    config : AugmentConfig
+    input_kind : str
+        Decides the time and frequency axes (masks apply to spectrogram-like inputs only).
+    rng : np.random.Generator
+
+    Returns
+    -------
+    x_seen : np.ndarray
+        What the model reads (all augmentations applied).
+    x_target : np.ndarray
+        The reconstruction target: mixup and shift applied, noise and masks not.
+    y : np.ndarray [shape=(batch, classes)]
+        Labels, blended where mixup blended the inputs.
+    """
+    x = np.array(x, dtype=np.float32, copy=True)
+    y = np.asarray(y, dtype=np.float32)
+    n = len(x)
+    t_axis = _time_axis(input_kind)
+    if config.mixup > 0 and n > 1:
+        lam = rng.beta(config.mixup, config.mixup, size=n).astype(np.float32)
+        lam = np.maximum(lam, 1.0 - lam)  # the first window stays dominant: its position is kept
+        perm = rng.permutation(n)
+        shape = (n,) + (1,) * (x.ndim - 1)
+        x = lam.reshape(shape) * x + (1.0 - lam.reshape(shape)) * x[perm]
+        y = lam[:, None] * y + (1.0 - lam[:, None]) * y[perm]
+    if config.time_shift > 0 and t_axis is not None:
+        length = x.shape[t_axis]
+        limit = int(config.time_shift * length)
+        if limit > 0:
+            shifts = rng.integers(-limit, limit + 1, size=n)
+            for i, s in enumerate(shifts):
+                if s:
+                    x[i] = np.roll(x[i], int(s), axis=t_axis - 1)
+    target = x.copy()
+    if config.noise > 0:
+        x += rng.normal(0.0, config.noise, size=x.shape).astype(np.float32)
+    if input_kind in ("spectrogram", "multichannel"):
+        _masks(x, axis=2, count=config.time_masks, width=config.time_mask_width, rng=rng)
+        _masks(x, axis=1, count=config.freq_masks, width=config.freq_mask_width, rng=rng)
+    return x, target, y
+
+
+def _masks(x: np.ndarray, *, axis: int, count: int, width: float, rng: np.random.Generator) -> None:
+    """Set ``count`` random stripes along ``axis`` of each window to 0 (the standardised mean)."""
+    length = x.shape[axis]
+    widest = int(width * length)
+    if count == 0 or widest < 1:
+        return
+    for i in range(len(x)):
+        for _ in range(count):
+            w = int(rng.integers(1, widest + 1))
+            start = int(rng.integers(0, length - w + 1))
+            index = [i, slice(None), slice(None), slice(None)]
+            index[axis] = slice(start, start + w)
+            x[tuple(index)] = 0.0

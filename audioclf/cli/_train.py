@@ -1,0 +1,157 @@
+"""``python -m audioclf train --data PATH --out BUNDLE``: train a model and save it as a bundle.
+
+With no ``--model`` it runs the quick recipe (:func:`audioclf.recipes.quick_recipe`).
+With ``--json`` the last line of stdout is one JSON object with ``accuracy``
+(validation clip accuracy), ``window_accuracy``, ``epochs``, ``seconds``,
+``bundle`` and ``model``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+
+from . import print_json
+from ._common import Bars, add_data_arguments, cache_arg, load_data, quiet_frameworks
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model on a dataset and save a bundle",
+                       description="Train a model (default: the quick recipe, a compact sfc_dcnn on log-mel with "
+                                   "SpecAugment and mixup) and save it as a bundle folder.")
+    add_data_arguments(p)
+    p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder to write (replaced if it exists)")
+    p.add_argument("--model", default=None, help="architecture (see `python -m audioclf models`); "
+                                                 "default: the quick recipe")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 30)")
+    p.add_argument("--channels", default=None, help="comma-separated feature channels (spectrogram / multichannel)")
+    p.add_argument("--split", default="ratio:0.2",
+                   help="validation split: fold:K, group:NAME, split:test or ratio:R (default ratio:0.2); "
+                        "'none' trains on every clip and scores the training clips")
+    p.add_argument("--attention", default=None, help="attention kind the model supports: cnn, rnn or self")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--batch-size", type=int, default=None, help="default 32")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
+    p.add_argument("--augment", default=None, help="none, light, standard or strong (default: standard for the "
+                                                   "quick recipe, none otherwise)")
+    p.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs (default: off)")
+    p.add_argument("--keep", choices=("last", "best"), default=None, help="weights kept at the end (default last)")
+    p.add_argument("--class-weight", choices=("balanced",), default=None, help="weigh classes by inverse frequency")
+    p.add_argument("--sr", type=int, default=None, help="sample rate of the pipeline (default 22050)")
+    p.add_argument("--input-shape", default=None, metavar="F,T",
+                   help="input size, e.g. 64,64 (freq bins, frames) or 16000 (waveform samples)")
+    p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 on a GPU (ignored on CPU)")
+    p.add_argument("--checkpoint", metavar="FILE.keras", default=None,
+                   help="also save the best model so far to this .keras file after each improvement")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.set_defaults(handler=run)
+
+
+def _shape(text: str | None, kind: str, channels: int) -> tuple[int, ...] | None:
+    from ..errors import ParameterError
+
+    if text is None:
+        return None
+    try:
+        dims = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        dims = ()
+    if not dims or any(d <= 0 for d in dims):
+        raise ParameterError(f"--input-shape {text!r} must be positive integers, e.g. 64,64")
+    if kind == "waveform":
+        return (dims[0], 1)
+    if kind in ("spectrogram", "multichannel") and len(dims) >= 2:
+        return (dims[0], dims[1], channels)
+    raise ParameterError(f"--input-shape {text!r} does not apply to {kind} models")
+
+
+def _configs(args: argparse.Namespace):
+    from ..augment import AUGMENT_PRESETS
+    from ..errors import ParameterError
+    from ..models import get_model_spec
+    from ..pipeline import expand_channels
+    from ..recipes import default_pipeline, quick_recipe
+    from ..training import TrainConfig
+
+    sr = args.sr or 22050
+    channels = tuple(c.strip() for c in args.channels.split(",") if c.strip()) if args.channels else None
+    if args.model is None:
+        config, pipeline = quick_recipe(sr=sr)
+        if channels or args.input_shape:
+            spec = get_model_spec(config.model)
+            shape = _shape(args.input_shape, spec.input_kind, 1) or pipeline.input_shape
+            pipeline = default_pipeline(config.model, sr=sr, input_shape=shape, channels=channels)
+    else:
+        spec = get_model_spec(args.model)
+        n = len(expand_channels(channels)) if channels else (spec.default_input_shape[-1] if
+                                                             spec.input_kind == "multichannel" else 1)
+        shape = _shape(args.input_shape, spec.input_kind, n)
+        if spec.input_kind == "multichannel" and channels and shape is None:
+            shape = spec.default_input_shape[:2] + (n,)
+        if channels and spec.input_kind in ("waveform", "summary"):
+            raise ParameterError(f"--channels does not apply to {spec.name}, which reads {spec.input_kind} inputs")
+        pipeline = default_pipeline(spec.name, sr=sr, input_shape=shape, channels=channels)
+        config = TrainConfig(model=spec.name)
+    if args.augment is not None and args.augment not in AUGMENT_PRESETS:
+        raise ParameterError(f"--augment {args.augment!r} must be one of {', '.join(AUGMENT_PRESETS)}")
+    changes = {"split": args.split, "seed": args.seed, "attention": args.attention,
+               "mixed_precision": args.mixed_precision}
+    for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("learning_rate", args.lr),
+                       ("patience", args.patience), ("keep", args.keep), ("class_weight", args.class_weight)):
+        if value is not None:
+            changes[key] = value
+    if args.augment is not None:
+        changes["augment"] = AUGMENT_PRESETS[args.augment]
+    config = dataclasses.replace(config, **changes)
+    config.check_model()  # before any data is read
+    return config, pipeline
+
+
+def run(args: argparse.Namespace) -> int:
+    quiet_frameworks()
+    from ..training import train
+
+    config, pipeline = _configs(args)
+    dataset = load_data(args.data, esc10=args.esc10)
+    with Bars(enabled=not args.quiet) as bars:
+        def on_progress(ev) -> None:
+            if ev.kind == "phase" and ev.phase == "features":
+                bars.show("features", ev.done, ev.total)
+            elif ev.kind == "batch":
+                bars.show("training", round(ev.epoch - 1 + ev.batch / max(1, ev.batches), 2), ev.epochs,
+                          unit="epoch", loss=f"{ev.loss:.3f}")
+            elif ev.kind == "epoch":
+                bars.show("training", ev.epoch, ev.epochs, unit="epoch", loss=f"{ev.loss:.3f}",
+                          val_acc=f"{ev.val_clip_accuracy:.3f}")
+
+        result = train(dataset, config=config, pipeline=pipeline, out=args.out, cache=cache_arg(args),
+                       workers=args.workers, progress=on_progress, checkpoint=args.checkpoint)
+    ev = result.evaluation
+    out = {
+        "accuracy": round(ev.accuracy, 6),
+        "window_accuracy": round(ev.window_accuracy, 6),
+        "macro_f1": round(ev.macro_f1, 6),
+        "epochs": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "seconds": round(result.seconds, 3),
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+        "bundle": str(result.bundle_path),
+        "model": config.model,
+        "split": config.split,
+        "classes": list(result.classes),
+        "train_clips": result.summary["train"]["clips"],
+        "val_clips": result.summary["val"]["clips"],
+        "stopped": result.stopped,
+    }
+    if args.json:
+        print_json(out)
+    else:
+        print(f"trained {config.model} for {result.epochs_run} epochs in {result.seconds:.1f} s "
+              f"(features {result.timings.get('features', math.nan):.1f} s)")
+        print(f"validation ({config.split}, {out['val_clips']} clips): clip accuracy {ev.accuracy:.3f}, "
+              f"window accuracy {ev.window_accuracy:.3f}, macro F1 {ev.macro_f1:.3f}")
+        print(f"bundle saved to {result.bundle_path}")
+    sys.stdout.flush()
+    return 0

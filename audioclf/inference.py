@@ -1,0 +1,245 @@
+"""Classify a clip of any length with a model bundle, window by window.
+
+The clip goes through the bundle's own pipeline (the preprocessing, channels
+and windowing of training), then every window through the model. The result
+holds each window's class probabilities with its start and end time, the
+clip's top classes (window probabilities averaged), every attention map the
+model exposes (one per window), the reconstruction of ``jae`` and the
+sub-band votes of ``subspectralnet``, and how long each step took.
+
+Models are called directly (``model(x, training=False)``); ``model.predict``
+would add 60-100 ms of set-up to every clip.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .bundle import Bundle, load_bundle
+from .errors import ParameterError
+from .pipeline import ClipInputs, clip_inputs
+
+__all__ = ["Prediction", "predict", "predict_windows", "model_outputs", "warm_up"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a model heard in one clip.
+
+    Attributes
+    ----------
+    file : str
+        The clip's name.
+    classes : tuple of str
+    probs : np.ndarray [shape=(n_classes,)]
+        Clip-level probabilities (the mean of the windows').
+    window_probs : np.ndarray [shape=(n_windows, n_classes)]
+    starts, ends : np.ndarray [shape=(n_windows,)]
+        Each window's position in the clip, in seconds.
+    padded : np.ndarray [shape=(n_windows,)], bool
+    attention : dict[str, AttentionMap]
+        Every attention tensor of the model, batch axis = windows.
+    extras : dict[str, np.ndarray]
+        ``reconstruction`` (jae; like ``inputs``) and ``sub_probs`` (subspectralnet;
+        (n_windows, n_bands, n_classes)).
+    inputs : np.ndarray [shape=(n_windows, *input_shape)]
+        The standardised windows the model read (for drawing).
+    duration : float
+        The clip's duration in seconds.
+    timings : dict[str, float]
+        Seconds spent on ``features`` and ``model`` (and ``load`` for files).
+    notes : tuple of str
+        E.g. a silent clip kept unsplit, a clip shorter than one window.
+    """
+
+    file: str
+    classes: tuple[str, ...]
+    probs: np.ndarray
+    window_probs: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    padded: np.ndarray
+    attention: dict = field(default_factory=dict, repr=False)
+    extras: dict = field(default_factory=dict, repr=False)
+    inputs: np.ndarray | None = field(default=None, repr=False)
+    duration: float = 0.0
+    timings: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def seconds(self) -> float:
+        """Total time taken."""
+        return float(sum(self.timings.values()))
+
+    @property
+    def label(self) -> str:
+        """The most likely class."""
+        return self.classes[int(np.argmax(self.probs))]
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` most likely classes with their probabilities, best first."""
+        order = np.argsort(-self.probs)[:k]
+        return [(self.classes[i], float(self.probs[i])) for i in order]
+
+    def to_dict(self, *, top_k: int = 3, decimals: int = 3, attention: bool = True) -> dict[str, Any]:
+        """A compact JSON-ready summary (the CLI's ``predict --json`` output).
+
+        Each window's ``probs`` follow the order of ``classes``. Attention values are rounded to ``decimals``; each map is
+        ``{kind, axes, block, values}`` with ``values`` one nested list per window.
+        """
+        out: dict[str, Any] = {
+            "file": self.file,
+            "label": self.label,
+            "top": [{"label": lab, "prob": round(p, decimals)} for lab, p in self.top(top_k)],
+            "duration": round(self.duration, 4),
+            "classes": list(self.classes),
+            "windows": [{"start": round(float(s), 4), "end": round(float(e), 4), "padded": bool(pad),
+                         "probs": [round(float(p), decimals) for p in row]}
+                        for s, e, pad, row in zip(self.starts, self.ends, self.padded, self.window_probs,
+                                                  strict=True)],
+            "seconds": round(self.seconds, 4),
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "notes": list(self.notes),
+        }
+        if attention and self.attention:
+            out["attention"] = {name: {"kind": a.kind, "axes": list(a.axes[1:]), "block": a.block,
+                                       "values": np.round(a.values.astype(np.float64), decimals).tolist()}
+                                for name, a in self.attention.items()}
+        if "sub_probs" in self.extras:
+            out["sub_probs"] = np.round(self.extras["sub_probs"].astype(np.float64), decimals).tolist()
+        if "reconstruction" in self.extras:
+            rec, inp = self.extras["reconstruction"], self.inputs
+            if inp is not None:
+                out["reconstruction_mse"] = [round(float(v), 5) for v in ((rec - inp) ** 2).reshape(len(rec), -1)
+                                             .mean(axis=1)]
+        return out
+
+
+def model_outputs(model: Any, x: np.ndarray, *, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Run ``model`` on standardised inputs in batches; every output as numpy, batch first."""
+    chunks: list[dict[str, np.ndarray]] = []
+    for i in range(0, len(x), batch_size):
+        out = model(x[i:i + batch_size], training=False)
+        if not isinstance(out, dict):
+            out = dict(zip(model.output_names, out if isinstance(out, (list, tuple)) else [out], strict=True))
+        chunks.append({k: np.asarray(v, dtype=np.float32) for k, v in out.items()})
+    return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+
+
+def _normalise(bundle: Bundle, x: np.ndarray) -> np.ndarray:
+    return bundle.stats.apply(x) if bundle.stats is not None else np.asarray(x, dtype=np.float32)
+
+
+def predict_windows(bundle: Bundle, x: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities of unnormalised windows [shape=(n_windows, n_classes)].
+
+    Parameters
+    ----------
+    bundle : Bundle
+    x : np.ndarray [shape=(n_windows, *input_shape)]
+        Windows as :func:`audioclf.pipeline.clip_inputs` makes them.
+    batch_size : int
+    """
+    x = np.asarray(x)
+    if x.shape[1:] != bundle.pipeline.input_shape:
+        raise ParameterError(f"windows of shape {x.shape[1:]} do not fit the model's input "
+                             f"{bundle.pipeline.input_shape}")
+    return model_outputs(bundle.model, _normalise(bundle, x), batch_size=batch_size)["probs"]
+
+
+def predict(bundle: Bundle | str | Path, source: Any, *, sr: int | None = None, name: str | None = None,
+            explain: bool = True, batch_size: int = 64) -> Prediction:
+    """Classify one clip of any length.
+
+    Parameters
+    ----------
+    bundle : Bundle or path
+        A loaded bundle (load once, predict many) or a bundle folder.
+    source : path, bytes, file-like or np.ndarray
+        An audio file (any format :func:`audioclf.io.load_audio` reads) or samples.
+    sr : int, optional
+        Sample rate of ``source`` when it is an array (resampled to the bundle's rate).
+    name : str, optional
+        Shown as ``file`` in the result; default: the file name.
+    explain : bool
+        Also read out attention maps (models that have them).
+    batch_size : int
+
+    Returns
+    -------
+    Prediction
+
+    Raises
+    ------
+    AudioError
+        If the audio cannot be read.
+    ParameterError
+        If ``source`` is an array without ``sr``.
+
+    Examples
+    --------
+    >>> b = load_bundle("runs/esc10")                              # doctest: +SKIP
+    >>> p = predict(b, "dog.wav")                                  # doctest: +SKIP
+    >>> p.top(2), p.starts[:2], p.timings                          # doctest: +SKIP
+    """
+    from .io import load_audio, resample
+
+    b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    cfg = b.pipeline
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if isinstance(source, np.ndarray):
+        if sr is None:
+            raise ParameterError("sr is required when source is an array of samples")
+        y = np.asarray(source, dtype=np.float32)
+        if y.ndim == 2:
+            y = y.mean(axis=0 if y.shape[0] < y.shape[1] else 1)
+        y = resample(y, int(sr), cfg.sr)
+        label = name or "clip"
+    else:
+        label = name or (Path(source).name if isinstance(source, (str, Path)) else getattr(source, "name", None)
+                         or "clip")
+        y, _ = load_audio(source, sr=cfg.sr, name=str(label))
+        timings["load"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    inp: ClipInputs = clip_inputs(y, cfg.sr, config=cfg, name=str(label))
+    x = _normalise(b, inp.x)
+    timings["features"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    attention: dict = {}
+    extras: dict[str, np.ndarray] = {}
+    has_more = len(b.model.output_names) > 1
+    if explain and (has_more or _has_attention(b.model)):
+        from .models import explain as explain_model
+
+        ex = explain_model(b.model, x, batch_size=batch_size)
+        probs, attention, extras = np.asarray(ex.probs), ex.attention, dict(ex.extras)
+    else:
+        outs = model_outputs(b.model, x, batch_size=batch_size)
+        probs = outs.pop("probs")
+        extras = outs
+    timings["model"] = time.perf_counter() - t2
+    return Prediction(file=str(label), classes=b.classes, probs=probs.mean(axis=0), window_probs=probs,
+                      starts=inp.starts, ends=inp.ends, padded=inp.padded, attention=attention, extras=extras,
+                      inputs=x, duration=inp.duration, timings=timings, notes=inp.notes)
+
+
+def _has_attention(model: Any) -> bool:
+    return any(layer.name.startswith("attn_") for layer in model.layers)
+
+
+def warm_up(bundle: Bundle) -> None:
+    """Run a short silent clip through the bundle once.
+
+    The first call of the feature code and of the model pays one-off set-up
+    costs (about a second); a page can pay them while loading, so the first
+    real prediction is as fast as the next ones.
+    """
+    cfg = bundle.pipeline
+    y = np.zeros(int(cfg.window_seconds * cfg.sr) + 1, dtype=np.float32)
+    predict(bundle, y, sr=cfg.sr, name="warm-up")

@@ -1,0 +1,434 @@
+"""From a clip to model inputs: the one mapping shared by training and inference.
+
+A :class:`PipelineConfig` says everything that happens between a loaded clip
+and the tensor a model reads: preprocessing (denoise, silence removal), the
+feature channels and their :class:`~audioclf.features.FeatureConfig`, the
+windowing, the input kind and shape, and whether inputs are standardised.
+It is saved in every model bundle, so loading a bundle alone reproduces the
+exact inputs the model was trained on.
+
+Input kinds (``input_shape`` excludes the batch axis):
+
+* ``spectrogram`` -- one channel's model form (dB for dB channels), resized
+  along frequency to ``input_shape[0]`` bins, cut into windows of
+  ``input_shape[1]`` frames: ``(n, f, t, 1)``.
+* ``multichannel`` -- several channels, each resized to ``f`` bins, stacked
+  last: ``(n, f, t, c)``. ``"stft_magphase"`` / ``"stft_realimag"`` stand for
+  the two STFT planes of :func:`audioclf.features.stft_pair`.
+* ``waveform`` -- windows of ``input_shape[0]`` raw samples: ``(n, L, 1)``.
+* ``summary`` -- windows of ``window.length * hop_length`` samples, each
+  turned into :func:`~audioclf.features.summary_vector` (``(n, 220)``) or
+  :func:`~audioclf.features.summary_matrix` (``(n, 40, 5, 1)``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ParameterError
+from .features import STFT_PAIRS, FeatureConfig, compute_channels, get_channel, summary_matrix, summary_vector
+from .features.summary import SUMMARY_BINS, SUMMARY_COLUMNS, summary_labels
+from .preprocess import PreprocessConfig, preprocess
+from .windowing import WindowConfig, Windows, frame_windows, sample_windows
+
+__all__ = [
+    "INPUT_KINDS",
+    "NORMALIZE_OPTIONS",
+    "LEVEL_OPTIONS",
+    "SUMMARY_VECTOR_SHAPE",
+    "SUMMARY_MATRIX_SHAPE",
+    "PipelineConfig",
+    "ClipInputs",
+    "clip_inputs",
+    "load_clip_inputs",
+    "expand_channels",
+]
+
+INPUT_KINDS = ("summary", "spectrogram", "multichannel", "waveform")
+#: ``"channel"``: standardise with mean/std per channel (per feature for
+#: summary inputs) measured on the training windows; ``"none"``: raw values.
+NORMALIZE_OPTIONS = ("channel", "none")
+#: ``"peak"``: scale each clip to full-scale peak before features; ``"raw"``: keep the recorded level.
+LEVEL_OPTIONS = ("peak", "raw")
+_SILENT_PEAK = 1e-8  # below -160 dBFS a clip is treated as silence and left as it is
+#: Bumped whenever the mapping itself changes, so old cache entries are never reused.
+PIPELINE_VERSION = 1
+#: Input shapes of the two summary inputs: the summary vector and the summary matrix.
+SUMMARY_VECTOR_SHAPE = (len(summary_labels()),)
+SUMMARY_MATRIX_SHAPE = (SUMMARY_BINS, len(SUMMARY_COLUMNS), 1)
+_ALIASES = {f"stft_{k}": v for k, v in STFT_PAIRS.items()}  # "stft_magphase" -> (stft_mag, stft_phase)
+
+
+def expand_channels(channels: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Replace the aliases ``stft_magphase`` / ``stft_realimag`` by their two planes.
+
+    Examples
+    --------
+    >>> expand_channels(("stft_magphase",))
+    ('stft_mag', 'stft_phase')
+    """
+    out: list[str] = []
+    for name in channels:
+        out.extend(_ALIASES.get(name, (name,)))
+    return tuple(out)
+
+
+def _positive_shape(shape: Any) -> tuple[int, ...]:
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        dims = ()
+    if not dims or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0 for d in dims):
+        raise ParameterError(f"input_shape={shape!r} must be a tuple of positive integers without the batch axis, "
+                             "e.g. (64, 64, 1)")
+    return tuple(int(d) for d in dims)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything between a loaded clip and the model's input tensor.
+
+    Parameters
+    ----------
+    sr : int
+        Clips are resampled to this rate on loading.
+    preprocess : PreprocessConfig
+        Optional denoise and silence removal.
+    features : FeatureConfig
+        STFT / mel / CQT parameters of the channels.
+    channels : tuple of str
+        Feature channels (spectrogram: exactly one; multichannel: one per
+        input plane, ``stft_magphase`` / ``stft_realimag`` count as two);
+        empty for ``waveform`` and ``summary`` inputs.
+    window : WindowConfig
+        Window length and hop in frames (samples for ``waveform``). The length
+        must equal the input's time axis (``input_shape[1]``; ``input_shape[0]``
+        for waveforms).
+    input_kind : {'summary', 'spectrogram', 'multichannel', 'waveform'}
+    input_shape : tuple of int
+        Model input shape without the batch axis.
+    normalize : {'channel', 'none'}
+        Standardise inputs with statistics measured on the training windows.
+    level : {'peak', 'raw'}
+        ``'peak'`` scales each clip (after preprocessing) so its loudest sample
+        is at full scale before features are computed, so the model does not
+        learn recording levels: a speaker recorded 20 dB quieter looks the
+        same. ``'raw'`` keeps the level as recorded.
+
+    Examples
+    --------
+    >>> cfg = audioclf.recipes.default_pipeline("feature_mlp")   # doctest: +SKIP
+    >>> PipelineConfig.from_dict(cfg.to_dict()) == cfg  # doctest: +SKIP
+    True
+    """
+
+    sr: int = 22050
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    channels: tuple[str, ...] = ("mel",)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    input_kind: str = "spectrogram"
+    input_shape: tuple[int, ...] = (128, 128, 1)
+    normalize: str = "channel"
+    level: str = "peak"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sr, bool) or not isinstance(self.sr, (int, np.integer)) or self.sr <= 0:
+            raise ParameterError(f"sr={self.sr!r} must be a positive integer sample rate, e.g. 22050")
+        object.__setattr__(self, "sr", int(self.sr))
+        for name, cls in (("preprocess", PreprocessConfig), ("features", FeatureConfig), ("window", WindowConfig)):
+            if not isinstance(getattr(self, name), cls):
+                raise ParameterError(f"{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
+        if self.input_kind not in INPUT_KINDS:
+            raise ParameterError(f"input_kind={self.input_kind!r} must be one of {', '.join(INPUT_KINDS)}")
+        if self.normalize not in NORMALIZE_OPTIONS:
+            raise ParameterError(f"normalize={self.normalize!r} must be one of {', '.join(NORMALIZE_OPTIONS)}")
+        if self.level not in LEVEL_OPTIONS:
+            raise ParameterError(f"level={self.level!r} must be one of {', '.join(LEVEL_OPTIONS)}")
+        if isinstance(self.channels, str):
+            raise ParameterError(f"channels={self.channels!r} must be a tuple of names, e.g. ('mel',)")
+        object.__setattr__(self, "channels", tuple(self.channels))
+        shape = _positive_shape(self.input_shape)
+        object.__setattr__(self, "input_shape", shape)
+        self._check_kind(shape)
+
+    def _check_kind(self, shape: tuple[int, ...]) -> None:
+        kind, planes = self.input_kind, expand_channels(self.channels)
+        for name in planes:
+            get_channel(name)  # raises ParameterError listing the valid names
+        if kind in ("spectrogram", "multichannel"):
+            if len(shape) != 3:
+                raise ParameterError(f"a {kind} input_shape is (freq, time, channels), got {shape}")
+            if kind == "spectrogram" and (len(planes) != 1 or shape[2] != 1):
+                raise ParameterError(f"a spectrogram input has one channel; got channels={self.channels} and "
+                                     f"input_shape={shape}; use a multichannel model for several")
+            if len(planes) != shape[2]:
+                raise ParameterError(f"channels {planes} give {len(planes)} planes but input_shape={shape} "
+                                     f"expects {shape[2]}; list exactly {shape[2]} channels")
+            if self.window.length != shape[1]:
+                raise ParameterError(f"window.length={self.window.length} frames must equal the input's time axis "
+                                     f"input_shape[1]={shape[1]}")
+        elif kind == "waveform":
+            if len(shape) != 2 or shape[1] != 1:
+                raise ParameterError(f"a waveform input_shape is (n_samples, 1), got {shape}")
+            if self.window.length != shape[0]:
+                raise ParameterError(f"window.length={self.window.length} samples must equal input_shape[0]="
+                                     f"{shape[0]} for a waveform input")
+        else:  # summary
+            if shape not in (SUMMARY_VECTOR_SHAPE, SUMMARY_MATRIX_SHAPE):
+                raise ParameterError(f"a summary input_shape is {SUMMARY_VECTOR_SHAPE} (summary vector) or "
+                                     f"{SUMMARY_MATRIX_SHAPE} (summary matrix), got {shape}")
+            if self.features.n_mels < SUMMARY_BINS:
+                raise ParameterError(f"summary inputs need n_mels >= {SUMMARY_BINS}, got {self.features.n_mels}")
+
+    # --- derived -----------------------------------------------------------------------------
+
+    @property
+    def planes(self) -> tuple[str, ...]:
+        """The channels with STFT aliases expanded, one per input plane."""
+        return expand_channels(self.channels)
+
+    @property
+    def window_seconds(self) -> float:
+        """Duration of one window in seconds."""
+        if self.input_kind == "waveform":
+            return self.window.length / self.sr
+        return self.window.length * self.features.hop_length / self.sr
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (saved in ``bundle.json``)."""
+        return {
+            "sr": self.sr,
+            "preprocess": self.preprocess.to_dict(),
+            "features": self.features.to_dict(),
+            "channels": list(self.channels),
+            "window": self.window.to_dict(),
+            "input_kind": self.input_kind,
+            "input_shape": list(self.input_shape),
+            "normalize": self.normalize,
+            "level": self.level,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PipelineConfig:
+        """Rebuild a config from :meth:`to_dict` output.
+
+        Raises
+        ------
+        ParameterError
+            If a key is missing or a value has the wrong type or range.
+        """
+        if not isinstance(d, dict):
+            raise ParameterError(f"a pipeline description must be a dict, got {type(d).__name__}")
+        required = ("sr", "features", "channels", "window", "input_kind", "input_shape")
+        missing = [k for k in required if k not in d]
+        if missing:
+            raise ParameterError(f"pipeline description lacks {', '.join(missing)}")
+        try:
+            return cls(
+                sr=d["sr"],
+                preprocess=PreprocessConfig.from_dict(d.get("preprocess")),
+                features=FeatureConfig.from_dict(d["features"]),
+                channels=tuple(d["channels"]),
+                window=WindowConfig.from_dict(d["window"]),
+                input_kind=d["input_kind"],
+                input_shape=tuple(d["input_shape"]),
+                normalize=d.get("normalize", "channel"),
+                level=d.get("level", "raw"),  # descriptions without the field predate the level step
+            )
+        except ParameterError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ParameterError(f"pipeline description is malformed: {type(exc).__name__}: {exc}") from exc
+
+    def cache_key(self) -> str:
+        """A hash of everything that shapes the (unnormalised) inputs: the feature cache key.
+
+        ``normalize`` is left out (it is applied after the cache); the library
+        versions that compute features are in, so an upgrade never reuses stale entries.
+        """
+        key = self.__dict__.get("_cache_key")
+        if key is None:
+            import librosa
+
+            d = self.to_dict()
+            d.pop("normalize")
+            d["_version"] = PIPELINE_VERSION
+            d["_librosa"] = librosa.__version__
+            text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+            key = hashlib.sha256(text.encode()).hexdigest()
+            object.__setattr__(self, "_cache_key", key)  # memo on a frozen instance; not a field
+        return key
+
+
+@dataclass(frozen=True)
+class ClipInputs:
+    """The model inputs of one clip and where each window sits in it.
+
+    Attributes
+    ----------
+    x : np.ndarray [shape=(n_windows, *input_shape), dtype=float32]
+        Unnormalised inputs (apply :class:`audioclf.normalization.NormStats` before the model).
+    starts, ends : np.ndarray [shape=(n_windows,)]
+        Start and end of each window's real content, in seconds of the
+        *original* clip (silences removed by splitting are mapped back).
+    padded : np.ndarray [shape=(n_windows,)], bool
+        Windows partly filled by the padding policy (the clip was shorter).
+    duration : float
+        Duration of the loaded clip in seconds.
+    notes : tuple of str
+        What a person should know (silent clip kept unsplit, clip shorter than a window).
+    """
+
+    x: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    padded: np.ndarray
+    duration: float
+    notes: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def _resize_freq(x: np.ndarray, bins: int) -> np.ndarray:
+    """Linear interpolation along axis 0 (aligned corners) to ``bins`` rows."""
+    n = x.shape[0]
+    if n == bins:
+        return x
+    if n == 1:
+        return np.repeat(x, bins, axis=0)
+    pos = np.linspace(0.0, n - 1, bins)
+    lo = np.minimum(np.floor(pos).astype(int), n - 2)
+    frac = (pos - lo).astype(np.float32)[:, None]
+    return x[lo] + (x[lo + 1] - x[lo]) * frac
+
+
+def _to_original_time(t: np.ndarray, intervals: np.ndarray | None, sr: int) -> np.ndarray:
+    """Map times in the silence-removed clip back to times in the original clip."""
+    if intervals is None or len(intervals) == 0:
+        return t
+    lengths = intervals[:, 1] - intervals[:, 0]
+    cum = np.concatenate([[0], np.cumsum(lengths)])  # start of each kept piece in the joined clip
+    samples = np.asarray(t, dtype=np.float64) * sr
+    k = np.clip(np.searchsorted(cum, samples, side="right") - 1, 0, len(intervals) - 1)
+    return (intervals[k, 0] + np.minimum(samples - cum[k], lengths[k])) / sr
+
+
+def _summary_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
+    hop = config.features.hop_length
+    win = WindowConfig(length=config.window.length * hop, hop=config.window.hop * hop, pad=config.window.pad)
+    w = sample_windows(y, config.sr, config=win)
+    one = summary_vector if config.input_shape == SUMMARY_VECTOR_SHAPE else summary_matrix
+    rows = [one(piece, config.sr, config=config.features) for piece in w.data]
+    data = np.stack(rows).reshape((len(rows),) + config.input_shape)
+    return Windows(data, w.starts, w.ends, w.padded)
+
+
+def clip_inputs(y: np.ndarray, sr: int, *, config: PipelineConfig, name: str = "clip") -> ClipInputs:
+    """Turn one loaded clip into unnormalised model inputs.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono samples at ``config.sr``.
+    sr : int
+        Must equal ``config.sr`` (load with ``load_audio(..., sr=config.sr)``).
+    config : PipelineConfig
+    name : str
+        For messages.
+
+    Returns
+    -------
+    ClipInputs
+        A silent clip with silence splitting on keeps the unsplit audio, and
+        a clip shorter than one window is padded by the window policy; both
+        are said in ``notes``.
+
+    Raises
+    ------
+    ParameterError
+        If ``sr`` differs from ``config.sr`` or ``y`` is not a usable signal.
+
+    Examples
+    --------
+    >>> from audioclf import synth
+    >>> cfg = default_pipeline("sfc_dcnn")                                 # doctest: +SKIP
+    >>> clip_inputs(synth.tone(440, 4.0, 22050), 22050, config=cfg).x.shape  # doctest: +SKIP
+    (3, 128, 128, 1)
+    """
+    if sr != config.sr:
+        raise ParameterError(f"{name}: sample rate {sr} Hz differs from the pipeline's {config.sr} Hz; "
+                             f"load the clip with load_audio(..., sr={config.sr})")
+    notes: list[str] = []
+    pre = preprocess(y, sr, config=config.preprocess, name=name, allow_silent=True)
+    intervals = pre.intervals
+    if intervals is not None and len(intervals) == 0:
+        notes.append("no sound found by silence splitting: the whole (unsplit) clip was used")
+        intervals = None
+    signal = pre.y
+    if len(signal) == 0:
+        raise ParameterError(f"{name}: the clip holds no samples")
+    if config.level == "peak":
+        peak = float(np.max(np.abs(signal)))
+        if peak > _SILENT_PEAK:
+            signal = (signal / peak).astype(np.float32)
+    kind = config.input_kind
+    if kind == "waveform":
+        w = sample_windows(signal, sr, config=config.window)
+        data = w.data[..., None]  # (n, L, 1)
+    elif kind == "summary":
+        w = _summary_windows(signal, config)
+        data = w.data
+    else:
+        f = config.input_shape[0]
+        chans = compute_channels(signal, sr, config.planes, config=config.features)
+        planes = [_resize_freq(chans[p].model_input(), f) for p in config.planes]  # each (f, frames)
+        stacked = np.stack(planes, axis=-1)  # (f, frames, c)
+        w = frame_windows(stacked, sr=sr, hop_length=config.features.hop_length, config=config.window,
+                          duration=len(signal) / sr)
+        data = w.data  # (n, f, t, c)
+    if w.any_padded and len(w) == 1:
+        notes.append(f"clip ({len(signal) / sr:.2f} s after preprocessing) is shorter than one window "
+                     f"({config.window_seconds:.2f} s): padded by '{config.window.pad}'")
+    starts = _to_original_time(w.starts, intervals, sr)
+    ends = _to_original_time(w.ends, intervals, sr)
+    return ClipInputs(np.ascontiguousarray(data, dtype=np.float32), starts, ends, w.padded.copy(),
+                      len(y) / sr, tuple(notes))
+
+
+def load_clip_inputs(source: Any, *, config: PipelineConfig, name: str | None = None,
+                     max_duration: float | None = None) -> ClipInputs:
+    """Load a clip (path, bytes or file-like) at ``config.sr`` and run :func:`clip_inputs`.
+
+    Raises
+    ------
+    AudioError
+        If the audio cannot be read (see :func:`audioclf.io.load_audio`).
+    """
+    from .io import DEFAULT_MAX_DURATION, load_audio
+
+    y, sr = load_audio(source, sr=config.sr, name=name,
+                       max_duration=DEFAULT_MAX_DURATION if max_duration is None else max_duration)
+    label = name or (str(source) if isinstance(source, (str,)) else "clip")
+    return clip_inputs(y, sr, config=config, name=label)
+
+
+def __getattr__(name: str) -> Any:
+    # Aliases kept for callers written before these moved: default_pipeline lives in
+    # audioclf.recipes, NormStats and fit_stats in audioclf.normalization. Imported
+    # lazily because both modules import this one.
+    if name == "default_pipeline":
+        from .recipes import default_pipeline
+
+        return default_pipeline
+    if name in ("NormStats", "fit_stats"):
+        from . import normalization
+
+        return getattr(normalization, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

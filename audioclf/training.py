@@ -1,0 +1,350 @@
+"""Train a model on a dataset and save it as a bundle: the engine behind the CLI and the app.
+
+:func:`train` splits the dataset without leakage (every window of a clip on
+one side, whole folds / speakers / source recordings on one side), extracts
+and caches the inputs, standardises them with statistics of the training
+windows, builds and compiles the model, and fits it with Keras. Progress
+reaches the caller as :class:`ProgressEvent` objects (per batch, per epoch,
+per phase); a :class:`StopToken` set from another thread ends training after
+the current batch and keeps the best weights so far.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .augment import AUGMENT_PRESETS, AugmentConfig
+from .errors import DatasetError, ParameterError
+from .normalization import NormStats
+from .pipeline import PipelineConfig
+
+__all__ = ["TrainConfig", "ProgressEvent", "StopToken", "TrainResult", "train", "class_weights"]
+_SCHEDULES = ("cosine", "constant")
+_MONITORS = ("val_loss", "val_accuracy")
+_KEEP = ("last", "best")
+#: Runs with at most this many training steps in all are run eagerly when ``run_eagerly`` is None.
+EAGER_STEPS = 24
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: model, optimisation, augmentation, split and seed.
+
+    Parameters
+    ----------
+    model : str
+        Registry name of the architecture.
+    model_options : dict
+        Builder options (see ``get_model_spec(model).options()``).
+    attention : {None, 'cnn', 'rnn', 'self'}
+    epochs, batch_size : int
+    learning_rate : float
+        Adam's (peak) learning rate.
+    schedule : {'cosine', 'constant'}
+        Cosine decay to 1 % of the rate over all steps, or constant.
+    warmup_epochs : float
+        Ramp the learning rate up linearly over this many epochs first.
+    weight_decay : float
+        Decoupled weight decay (AdamW) when > 0.
+    label_smoothing : float
+    patience : int or None
+        Early stopping: stop after this many epochs without improvement of
+        ``monitor`` and restore the best weights. None trains all epochs.
+    monitor : {'val_loss', 'val_accuracy'}
+        What "best" means (``val_accuracy`` is clip accuracy, ties broken by loss).
+    keep : {'last', 'best'}
+        Weights kept when training runs to the end (a stop request or early
+        stopping always restores the best). ``'last'`` keeps the validation
+        score an honest estimate; ``'best'`` picks the epoch on it.
+    class_weight : {None, 'balanced'}
+        ``'balanced'`` weighs each window by ``n / (n_classes * count(class))``.
+    augment : AugmentConfig
+        Applied to training batches only.
+    split : str
+        ``fold:K``, ``group:NAME``, ``split:test`` or ``ratio:R`` (see
+        :func:`audioclf.datasets.split_dataset`).
+    seed : int
+        Seeds the split, the weights, the shuffling and the augmentation.
+    vote : {'mean', 'majority'}
+        How window predictions combine into a clip prediction.
+    mixed_precision : bool
+        ``mixed_float16`` on a GPU (warns and is ignored on a CPU).
+    jae_lambda : float
+        Weight of the reconstruction loss of ``jae``.
+    run_eagerly : bool or None
+        Run training steps eagerly. None (default) decides by size: tracing a
+        training graph costs several seconds, so runs of at most
+        :data:`EAGER_STEPS` steps in all (the app's and tests' tiny runs) go eagerly.
+    """
+
+    model: str = "sfc_dcnn"
+    model_options: dict = field(default_factory=dict)
+    attention: str | None = None
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    patience: int | None = None
+    monitor: str = "val_loss"
+    keep: str = "last"
+    class_weight: str | None = None
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    split: str = "ratio:0.2"
+    seed: int = 0
+    vote: str = "mean"
+    mixed_precision: bool = False
+    jae_lambda: float = 1.0
+    run_eagerly: bool | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ParameterError(f"{name}={v!r} must be a positive integer")
+        if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(self.patience, int)
+                                          or self.patience < 1):
+            raise ParameterError(f"patience={self.patience!r} must be a positive integer or None")
+        if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate < 1:
+            raise ParameterError(f"learning_rate={self.learning_rate!r} must be a number in (0, 1), e.g. 1e-3")
+        if isinstance(self.warmup_epochs, bool) or not isinstance(self.warmup_epochs, (int, float)) \
+                or not 0 <= self.warmup_epochs <= self.epochs:
+            raise ParameterError(f"warmup_epochs={self.warmup_epochs!r} must be between 0 and epochs={self.epochs}")
+        if not isinstance(self.weight_decay, (int, float)) or not 0 <= self.weight_decay < 1:
+            raise ParameterError(f"weight_decay={self.weight_decay!r} must be in [0, 1)")
+        checks = (("schedule", _SCHEDULES), ("monitor", _MONITORS), ("keep", _KEEP), ("vote", ("mean", "majority")),
+                  ("class_weight", (None, "balanced")))
+        for name, allowed in checks:
+            if getattr(self, name) not in allowed:
+                raise ParameterError(f"{name}={getattr(self, name)!r} must be one of {', '.join(map(str, allowed))}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ParameterError(f"seed={self.seed!r} must be a non-negative integer")
+        if not isinstance(self.augment, AugmentConfig):
+            raise ParameterError(f"augment must be an AugmentConfig, got {type(self.augment).__name__}; "
+                                 f"presets: {', '.join(AUGMENT_PRESETS)}")
+        if not isinstance(self.model_options, dict):
+            raise ParameterError(f"model_options must be a dict, got {type(self.model_options).__name__}")
+
+    def check_model(self) -> Any:
+        """Check that the model exists and takes this attention kind and these options; return its spec.
+
+        Raises
+        ------
+        ModelError
+            An unknown model, an attention kind it lacks, or an unknown option.
+        """
+        from .errors import ModelError
+        from .models import get_model_spec
+
+        spec = get_model_spec(self.model)
+        if self.attention is not None and self.attention not in spec.attention:
+            supported = ", ".join(spec.attention) or "none"
+            raise ModelError(f"{spec.name} does not support attention={self.attention!r}; supported: {supported}")
+        unknown = sorted(set(self.model_options) - set(spec.options()))
+        if unknown:
+            raise ModelError(f"unknown option(s) {unknown} for {spec.name}; valid options: "
+                             f"{', '.join(spec.options()) or 'none'}")
+        return spec
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["augment"] = self.augment.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ParameterError(f"unknown training option(s) {unknown}; valid: {', '.join(sorted(names))}")
+        d = dict(d)
+        if "augment" in d:
+            d["augment"] = AugmentConfig.from_dict(d["augment"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One progress report for a UI.
+
+    ``kind`` is ``'phase'`` (a step starts or advances: ``phase`` in
+    ``split``, ``features``, ``model``, ``train``, ``evaluate``, ``save``,
+    ``done``; ``done``/``total`` count clips during ``features``), ``'batch'``
+    (after each training batch) or ``'epoch'`` (after each epoch, with
+    validation scores). Missing numbers are NaN; times are seconds.
+    """
+
+    kind: str
+    phase: str = "train"
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    loss: float = math.nan
+    accuracy: float = math.nan
+    val_loss: float = math.nan
+    val_accuracy: float = math.nan
+    val_clip_accuracy: float = math.nan
+    elapsed: float = 0.0
+    eta: float = math.nan
+    done: int = 0
+    total: int = 0
+    best_epoch: int = 0
+    message: str = ""
+
+
+class StopToken:
+    """Ask a running :func:`train` to stop after the current batch (thread-safe).
+
+    Examples
+    --------
+    >>> token = StopToken()
+    >>> token.request()          # e.g. from the app's Stop button
+    >>> token.is_set()
+    True
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def request(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` produced.
+
+    Attributes
+    ----------
+    model : keras.Model
+        With the kept weights.
+    bundle_path : Path or None
+        Where the bundle was saved (None when ``out`` was not given).
+    evaluation : Evaluation
+        Scores on the validation side.
+    history : list of dict
+        One row per epoch: loss, accuracy, val_loss, val_accuracy, val_clip_accuracy.
+    epochs_run : int
+    best_epoch : int
+    stopped, early_stopped : bool
+        A stop request / patience ended training.
+    seconds : float
+        Wall time of everything (features included).
+    timings : dict[str, float]
+        Seconds per phase (``features``, ``train``, ``evaluate``, ``save``).
+    pipeline : PipelineConfig
+    stats : NormStats or None
+    classes : tuple of str
+    config : TrainConfig
+    summary : dict
+        Dataset, split and sizes, as saved in the bundle.
+    """
+
+    model: Any = field(repr=False)
+    bundle_path: Path | None
+    evaluation: Any = field(repr=False)
+    history: list = field(repr=False)
+    epochs_run: int
+    best_epoch: int
+    stopped: bool
+    early_stopped: bool
+    seconds: float
+    timings: dict
+    pipeline: PipelineConfig = field(repr=False)
+    stats: NormStats | None = field(repr=False)
+    classes: tuple[str, ...] = ()
+    config: TrainConfig | None = field(default=None, repr=False)
+    summary: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def accuracy(self) -> float:
+        """Validation clip accuracy."""
+        return self.evaluation.accuracy
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Balanced class weights ``n / (n_classes * count)`` (0 for an absent class) [shape=(n_classes,)]."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    return np.divide(len(labels), n_classes * counts, out=np.zeros(n_classes), where=counts > 0)
+
+
+def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: PipelineConfig | None = None,
+          out: str | Path | None = None, cache: Any = True, workers: int | None = None,
+          progress: Callable[[ProgressEvent], None] | None = None, stop: Any = None,
+          checkpoint: str | Path | None = None) -> TrainResult:
+    """Train ``config.model`` on ``dataset`` and (optionally) save a bundle.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    config : TrainConfig, optional
+        Default ``TrainConfig()``.
+    pipeline : PipelineConfig, optional
+        Default :func:`audioclf.recipes.default_pipeline` of the model at 22 050 Hz.
+    out : path, optional
+        Bundle folder to write (atomically) at the end.
+    cache : True, False, path or FeatureCache
+        Feature cache (see :func:`audioclf.extract.extract_dataset`).
+    workers : int, optional
+        Processes for feature extraction.
+    progress : callable, optional
+        Receives every :class:`ProgressEvent`.
+    stop : StopToken or threading.Event, optional
+        Set it to stop after the current batch (best weights are kept).
+    checkpoint : path, optional
+        Save the best model so far to this ``.keras`` file after each improvement.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    DatasetError
+        Too few classes, a split that leaves a side empty, or unreadable data.
+    ModelError
+        An unknown model, option or attention kind, or an input the model cannot take.
+
+    Examples
+    --------
+    >>> ds = make_synthetic_dataset("/tmp/synth")                          # doctest: +SKIP
+    >>> res = train(ds, config=TrainConfig(model="feature_mlp", epochs=5), out="/tmp/mlp")  # doctest: +SKIP
+    >>> res.accuracy                                                        # doctest: +SKIP
+    """
+    from . import _engine
+
+    config = config or TrainConfig()
+    return _engine.run_training(dataset, config=config, pipeline=pipeline, out=out, cache=cache, workers=workers,
+                                progress=progress, stop=stop, checkpoint=checkpoint)
+
+
+def _check_no_leak(train_ds: Any, val_ds: Any) -> None:
+    """Refuse a split where one clip (or one file) sits on both sides."""
+    overlap = {str(c.path) for c in train_ds.clips} & {str(c.path) for c in val_ds.clips}
+    if overlap:
+        raise DatasetError(f"{len(overlap)} clip(s) are on both sides of the split, e.g. {sorted(overlap)[0]}; "
+                           "this would leak -- report it as a bug")
+
+
+def __getattr__(name: str) -> Any:
+    # The defaults live in audioclf.recipes (which imports this module); these names
+    # stay importable from here for the CLI's and the app's convenience.
+    if name in ("DEFAULT_MODEL", "quick_recipe"):
+        from . import recipes
+
+        return getattr(recipes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,158 @@
+"""The ``train``, ``evaluate`` and ``predict`` commands: JSON contracts and error paths."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from audioclf import synth
+from audioclf.cli import main
+from audioclf.io import write_audio
+
+from .conftest import run_cli
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    # "--data synthetic" and the default feature cache live under $AUDIOCLF_CACHE: keep them out of $HOME.
+    monkeypatch.setenv("AUDIOCLF_CACHE", str(tmp_path_factory.getbasetemp() / "audioclf-cache"))
+
+
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _last_json(out: str):
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def trained(workdir):
+    """One quick-recipe bundle trained through the CLI (1 epoch on the synthetic dataset)."""
+    code = main(["train", "--data", f"synthetic:{workdir / 'synth'}", "--out", str(workdir / "bundle"),
+                 "--epochs", "1", "--split", "fold:5", "--cache-dir", str(workdir / "cache"), "--workers", "1",
+                 "--quiet", "--json"])
+    assert code == 0
+    return workdir / "bundle"
+
+
+@pytest.mark.slow
+def test_train_json_contract(trained, workdir, capsys):
+    code, out, _ = _cli(capsys, "train", "--data", f"synthetic:{workdir / 'synth'}", "--out",
+                        str(workdir / "bundle2"), "--model", "jae", "--input-shape", "32,32", "--epochs", "2", "--split", "ratio:0.2",
+                        "--seed", "3", "--batch-size", "16", "--lr", "0.002", "--augment", "light",
+                        "--cache-dir", str(workdir / "cache"), "--workers", "1", "--quiet", "--json")
+    assert code == 0
+    res = _last_json(out)
+    assert {"accuracy", "window_accuracy", "epochs", "seconds", "bundle", "model"} <= set(res)
+    assert res["epochs"] == 2 and res["model"] == "jae" and 0 <= res["accuracy"] <= 1
+    assert (workdir / "bundle2" / "bundle.json").is_file()
+
+
+@pytest.mark.slow
+def test_evaluate_json_contract(trained, workdir, capsys):
+    code, out, _ = _cli(capsys, "evaluate", str(trained), "--data", f"synthetic:{workdir / 'synth'}",
+                        "--cache-dir", str(workdir / "cache"), "--workers", "1", "--quiet", "--json")
+    assert code == 0
+    res = _last_json(out)
+    assert {"accuracy", "per_class", "confusion", "labels", "window_accuracy", "misclassified"} <= set(res)
+    n = len(res["labels"])
+    assert len(res["confusion"]) == n and all(len(row) == n for row in res["confusion"])
+    assert sum(map(sum, res["confusion"])) == res["n_clips"] == 100
+    code, out, _ = _cli(capsys, "evaluate", str(trained), "--data", f"synthetic:{workdir / 'synth'}", "--split",
+                        "fold:5", "--cache-dir", str(workdir / "cache"), "--quiet", "--json")
+    assert code == 0 and _last_json(out)["n_clips"] == 20
+    code, out, _ = _cli(capsys, "evaluate", str(trained), "--data", f"synthetic:{workdir / 'synth'}",
+                        "--cache-dir", str(workdir / "cache"), "--quiet")
+    assert code == 0 and "clip accuracy" in out
+
+
+@pytest.mark.slow
+def test_predict_json_contract_and_bad_files(trained, workdir, capsys, tmp_path):
+    good = sorted((workdir / "synth" / "tone").glob("*.wav"))[:2]
+    long_clip = tmp_path / "long.wav"
+    write_audio(long_clip, synth.example("chirp", 22050), 22050)
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not audio")
+    code, out, err = _cli(capsys, "predict", str(trained), *map(str, good), str(long_clip), str(bad), "--json")
+    assert code == 2
+    assert "error:" in err and "notes.txt" in err and "Traceback" not in err
+    res = _last_json(out)
+    assert [r["file"] for r in res] == [*map(str, good), str(long_clip), str(bad)]
+    for r in res[:3]:
+        assert {"file", "top", "windows", "classes"} <= set(r)
+        assert {"label", "prob"} == set(r["top"][0])
+        assert all({"start", "end", "probs"} <= set(w) for w in r["windows"])
+        assert all(len(w["probs"]) == len(r["classes"]) for w in r["windows"])
+    assert len(res[2]["windows"]) > 1 and res[2]["windows"][1]["start"] > 0
+    assert "error" in res[3]
+    code, out, _ = _cli(capsys, "predict", str(trained), str(good[0]))
+    assert code == 0 and str(good[0]) in out
+
+
+@pytest.mark.slow
+def test_attention_model_through_the_cli(workdir, capsys):
+    code, out, _ = _cli(capsys, "train", "--data", f"synthetic:{workdir / 'synth'}", "--out",
+                        str(workdir / "lstm"), "--model", "lstm", "--attention", "rnn", "--input-shape", "32,32",
+                        "--epochs", "1", "--split", "fold:5", "--cache-dir", str(workdir / "cache"), "--workers", "1",
+                        "--quiet", "--json")
+    assert code == 0
+    clip = sorted((workdir / "synth" / "chirp").glob("*.wav"))[0]
+    code, out, _ = _cli(capsys, "predict", str(workdir / "lstm"), str(clip), "--json", "--decimals", "2")
+    assert code == 0
+    res = _last_json(out)[0]
+    att = res["attention"]["attn_rnn"]
+    assert att["kind"] == "rnn" and att["axes"] == ["time"]
+    assert len(att["values"]) == len(res["windows"]) and len(att["values"][0]) == 32
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--data", "/nonexistent/data", "--out", "/tmp/x"], "no such file or folder"),
+    (["train", "--data", "synthetic", "--out", "/tmp/x", "--model", "nope"], "unknown model 'nope'"),
+    (["train", "--data", "synthetic", "--out", "/tmp/x", "--attention", "self"], "does not support attention"),
+    (["train", "--data", "synthetic", "--out", "/tmp/x", "--augment", "wild"], "--augment 'wild'"),
+    (["train", "--data", "synthetic", "--out", "/tmp/x", "--channels", "nope"], "unknown channel"),
+    (["train", "--data", "synthetic", "--out", "/tmp/x", "--input-shape", "abc"], "--input-shape"),
+    (["train", "--data", "synthetic", "--out", "/tmp/x", "--model", "feature_mlp", "--channels", "mel"],
+     "does not apply"),
+    (["train", "--data", "synthetic"], "--out"),
+    (["evaluate", "/nonexistent/bundle", "--data", "synthetic"], "not found"),
+    (["predict", "/nonexistent/bundle", "x.wav"], "not found"),
+    (["predict", "/nonexistent/model.h5", "x.wav"], "HDF5"),
+])
+def test_error_paths_exit_2_with_one_line(args, message, capsys):
+    code, out, err = _cli(capsys, *args)
+    assert code == 2
+    assert err.startswith("error:") and message in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_more_error_paths(trained, workdir, capsys, tmp_path):
+    code, _, err = _cli(capsys, "train", "--data", f"synthetic:{workdir / 'synth'}", "--out", str(tmp_path / "o"),
+                        "--split", "fold:9", "--cache-dir", str(workdir / "cache"), "--quiet")
+    assert code == 2 and "no fold 9" in err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "bundle.json").write_text("{}")
+    code, _, err = _cli(capsys, "predict", str(broken), "x.wav")
+    assert code == 2 and "not an audioclf bundle" in err
+    code, _, err = _cli(capsys, "predict", str(trained), str(tmp_path / "missing.wav"))
+    assert code == 2 and "file not found" in err
+
+
+@pytest.mark.slow
+def test_real_process_reports_errors_without_traceback(trained, tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF0000WAVEjunk")
+    proc = run_cli("predict", str(trained), str(bad), "--json")
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1])[0]["file"] == str(bad)

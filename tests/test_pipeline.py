@@ -1,0 +1,299 @@
+"""The clip-to-input pipeline, the feature cache, augmentation and the scores (no model training)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from audioclf import synth
+from audioclf.augment import AUGMENT_PRESETS, AugmentConfig, augment_batch
+from audioclf.datasets import Clip, Dataset, split_dataset
+from audioclf.errors import DatasetError, ParameterError
+from audioclf.evaluation import clip_probabilities, score
+from audioclf.extract import FeatureCache, extract_dataset
+from audioclf.features import FeatureConfig
+from audioclf.io import write_audio
+from audioclf.normalization import NormStats, fit_stats
+from audioclf.pipeline import PipelineConfig, clip_inputs
+from audioclf.preprocess import PreprocessConfig, SplitConfig
+from audioclf.recipes import default_pipeline
+from audioclf.windowing import WindowConfig
+
+SR = 16000
+
+
+def spec_config(**changes) -> PipelineConfig:
+    base = dict(sr=SR, features=FeatureConfig(n_fft=512, hop_length=256, n_mels=32, n_mfcc=20), channels=("mel",),
+                window=WindowConfig(length=16, hop=8), input_kind="spectrogram", input_shape=(32, 16, 1))
+    base.update(changes)
+    return PipelineConfig(**base)
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path) -> Dataset:
+    """Six short clips of two classes, two folds, written as WAV."""
+    clips = []
+    for k in range(6):
+        label = "tone" if k % 2 else "noise"
+        y = synth.tone(300.0 + 50 * k, 0.6, SR) if label == "tone" else synth.noise(0.6, SR, rng=k)
+        path = tmp_path / "audio" / f"{label}_{k}.wav"
+        path.parent.mkdir(exist_ok=True)
+        write_audio(path, y, SR)
+        clips.append(Clip(path=path, label=label, fold=1 + k % 3, group=f"g{k // 2}"))
+    return Dataset.from_clips(clips, name="tiny", root=tmp_path / "audio", kind="folders")
+
+
+# --- PipelineConfig ----------------------------------------------------------------------------
+
+
+def test_config_round_trip_through_json():
+    cfg = spec_config(preprocess=PreprocessConfig(split=SplitConfig(top_db=25)))
+    again = PipelineConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+    assert again.cache_key() == cfg.cache_key()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"window": WindowConfig(length=20, hop=10)}, "window.length=20"),
+    ({"channels": ("mel", "mfcc")}, "one channel"),
+    ({"channels": ("nope",)}, "unknown channel"),
+    ({"input_kind": "picture"}, "input_kind"),
+    ({"input_shape": (32, 16)}, r"\(freq, time, channels\)"),
+    ({"normalize": "minmax"}, "normalize"),
+    ({"sr": 0}, "sr=0"),
+])
+def test_config_refuses_inconsistent_settings(changes, message):
+    with pytest.raises(ParameterError, match=message):
+        spec_config(**changes)
+
+
+def test_from_dict_reports_missing_keys():
+    d = spec_config().to_dict()
+    del d["window"]
+    with pytest.raises(ParameterError, match="lacks window"):
+        PipelineConfig.from_dict(d)
+
+
+def test_cache_key_changes_with_every_input_parameter_but_not_normalize():
+    cfg = spec_config()
+    assert spec_config(features=FeatureConfig(n_fft=512, hop_length=256, n_mels=32, n_mfcc=20, fmin=20.0)).cache_key() \
+        != cfg.cache_key()
+    assert spec_config(window=WindowConfig(length=16, hop=4)).cache_key() != cfg.cache_key()
+    assert spec_config(normalize="none").cache_key() == cfg.cache_key()
+
+
+def test_default_pipelines_fit_their_models():
+    assert default_pipeline("subspectralnet").features.n_mels == 40
+    mfc = default_pipeline("mfc_dcnn")
+    assert mfc.channels == ("mfcc", "gfcc", "cqt", "chroma_stft") and mfc.input_shape == (128, 128, 4)
+    wave = default_pipeline("soundnet_cnn", sr=8000)
+    assert wave.input_shape == (30000, 1) and wave.window.length == 30000
+    assert default_pipeline("feature_mlp").input_shape == (220,)
+    small = default_pipeline("sfc_dcnn", input_shape=(64, 48, 1), overlap=0.0)
+    assert small.features.n_mels == 64 and small.window == WindowConfig(length=48, hop=48)
+
+
+# --- clip_inputs ---------------------------------------------------------------------------------
+
+
+def test_spectrogram_windows_have_times_in_the_clip():
+    y = synth.chirp(200, 4000, 2.0, SR)
+    out = clip_inputs(y, SR, config=spec_config())
+    assert out.x.shape[1:] == (32, 16, 1) and out.x.dtype == np.float32
+    step = 8 * 256 / SR
+    np.testing.assert_allclose(out.starts[:3], [0.0, step, 2 * step])
+    assert out.ends[-1] == pytest.approx(2.0)
+    assert not out.notes
+
+
+def test_multichannel_resizes_every_channel_to_the_input_bins():
+    cfg = spec_config(channels=("mel", "mfcc", "stft_magphase"), input_kind="multichannel", input_shape=(24, 16, 4),
+                      features=FeatureConfig(n_fft=512, hop_length=256, n_mels=32, n_mfcc=20))
+    out = clip_inputs(synth.tone(440, 1.0, SR), SR, config=cfg)
+    assert out.x.shape[1:] == (24, 16, 4)
+    assert np.all(np.isfinite(out.x))
+
+
+def test_waveform_and_summary_inputs():
+    y = synth.noise(1.0, SR)
+    wave = PipelineConfig(sr=SR, channels=(), window=WindowConfig(length=4000, hop=2000), input_kind="waveform",
+                          input_shape=(4000, 1))
+    assert clip_inputs(y, SR, config=wave).x.shape == (7, 4000, 1)
+    matrix = PipelineConfig(sr=SR, channels=(), window=WindowConfig(length=32, hop=32), input_kind="summary",
+                            input_shape=(40, 5, 1))
+    assert clip_inputs(y, SR, config=matrix).x.shape[1:] == (40, 5, 1)
+
+
+def test_short_clip_is_padded_and_flagged():
+    out = clip_inputs(synth.tone(440, 0.1, SR), SR, config=spec_config())
+    assert len(out) == 1 and out.padded[0]
+    assert "shorter than one window" in out.notes[0]
+
+
+def test_silent_clip_with_split_keeps_the_unsplit_clip():
+    cfg = spec_config(preprocess=PreprocessConfig(split=SplitConfig()))
+    out = clip_inputs(synth.silence(1.0, SR), SR, config=cfg)
+    assert len(out) >= 1 and np.all(np.isfinite(out.x))
+    assert any("no sound found" in n for n in out.notes)
+
+
+def test_split_maps_window_times_back_to_the_original_clip():
+    y = synth.burst_in_silence(SR, before=1.0, burst=0.5, after=1.0)
+    cfg = spec_config(preprocess=PreprocessConfig(split=SplitConfig(top_db=30)))
+    out = clip_inputs(y, SR, config=cfg)
+    assert out.starts[0] == pytest.approx(1.0, abs=0.02)
+    assert out.ends[-1] == pytest.approx(1.5, abs=0.02)
+
+
+def test_wrong_sample_rate_is_refused():
+    with pytest.raises(ParameterError, match="differs from the pipeline"):
+        clip_inputs(synth.tone(440, 1.0, 8000), 8000, config=spec_config())
+
+
+def test_norm_stats_per_channel_and_validation():
+    rng = np.random.default_rng(0)
+    x = rng.normal([1.0, -5.0], [2.0, 0.5], size=(50, 4, 3, 2)).astype(np.float32)
+    stats = fit_stats(x, input_kind="multichannel")
+    z = stats.apply(x)
+    np.testing.assert_allclose(z.mean(axis=(0, 1, 2)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(z.std(axis=(0, 1, 2)), 1.0, atol=1e-4)
+    again = NormStats.from_dict(stats.to_dict(), input_shape=(4, 3, 2))
+    np.testing.assert_allclose(again.mean, stats.mean)
+    with pytest.raises(ParameterError, match="do not fit"):
+        NormStats.from_dict(stats.to_dict(), input_shape=(4, 3, 3))
+    with pytest.raises(ParameterError, match="positive std"):
+        NormStats.from_dict({"mean": [0.0], "std": [0.0]}, input_shape=(4, 3, 1))
+
+
+# --- extraction and cache ------------------------------------------------------------------------
+
+
+def test_cache_is_reused_and_a_changed_parameter_recomputes(tiny_dataset, tmp_path):
+    cfg = spec_config()
+    cache = FeatureCache(tmp_path / "cache")
+    first = extract_dataset(tiny_dataset, config=cfg, cache=cache, workers=1)
+    assert (first.cached, first.computed) == (0, 6)
+    second = extract_dataset(tiny_dataset, config=cfg, cache=cache, workers=1)
+    assert (second.cached, second.computed) == (6, 0)
+    np.testing.assert_array_equal(first.x, second.x)
+    changed = spec_config(window=WindowConfig(length=16, hop=4))
+    third = extract_dataset(tiny_dataset, config=changed, cache=cache, workers=1)
+    assert third.computed == 6 and len(third) > len(first)
+
+
+def test_corrupted_cache_entry_is_detected_and_recomputed(tiny_dataset, tmp_path):
+    cfg = spec_config()
+    cache = FeatureCache(tmp_path / "cache")
+    ref = extract_dataset(tiny_dataset, config=cfg, cache=cache, workers=1)
+    entries = sorted((tmp_path / "cache").rglob("*.npz"))
+    assert len(entries) == 6
+    entries[0].write_bytes(entries[0].read_bytes()[:100])  # truncated
+    data = dict(np.load(entries[1], allow_pickle=False))
+    data["x"] = data["x"] + 1.0  # flipped values, stale checksum
+    np.savez(entries[1], **data)
+    again = extract_dataset(tiny_dataset, config=cfg, cache=cache, workers=1)
+    assert again.computed == 2 and cache.rejected == 2
+    np.testing.assert_array_equal(again.x, ref.x)
+    assert not list((tmp_path / "cache").rglob(".tmp-*"))
+
+
+def test_cache_entries_hold_no_pickles(tiny_dataset, tmp_path):
+    extract_dataset(tiny_dataset, config=spec_config(), cache=tmp_path / "cache", workers=1)
+    for entry in (tmp_path / "cache").rglob("*.npz"):
+        with np.load(entry, allow_pickle=False) as z:
+            assert all(z[k].dtype != object for k in z.files)
+
+
+def test_parallel_extraction_matches_serial(tiny_dataset, monkeypatch):
+    import audioclf.extract as extract
+
+    monkeypatch.setattr(extract, "_MIN_PARALLEL", 1)
+    events = []
+    par = extract_dataset(tiny_dataset, config=spec_config(), cache=False, workers=2,
+                          progress=lambda done, total: events.append((done, total)))
+    ser = extract_dataset(tiny_dataset, config=spec_config(), cache=False, workers=1)
+    np.testing.assert_array_equal(par.x, ser.x)
+    assert events[-1] == (6, 6)
+
+
+def test_unreadable_clip_is_skipped_or_raised(tiny_dataset, tmp_path):
+    bad = tmp_path / "audio" / "bad.wav"
+    bad.write_bytes(b"not audio at all" * 10)
+    ds = Dataset.from_clips([*tiny_dataset.clips, Clip(path=bad, label="tone")], name="t", root=tmp_path,
+                            kind="folders")
+    out = extract_dataset(ds, config=spec_config(), cache=False, workers=1)
+    assert len(out.clips) == 6 and out.failed[0][0] == str(bad)
+    with pytest.raises(DatasetError, match="bad.wav"):
+        extract_dataset(ds, config=spec_config(), cache=False, workers=1, on_error="raise")
+
+
+def test_windows_of_a_clip_never_cross_the_split(tiny_dataset):
+    for spec in ("fold:1", "group:g1", "ratio:0.3"):
+        train, val = split_dataset(tiny_dataset, spec, seed=3)
+        tr = extract_dataset(train, config=spec_config(), cache=False, workers=1)
+        va = extract_dataset(val, config=spec_config(), cache=False, workers=1)
+        train_paths = {tr.clips[i].path for i in tr.clip_index}
+        val_paths = {va.clips[i].path for i in va.clip_index}
+        assert train_paths.isdisjoint(val_paths)
+        assert len(train_paths) + len(val_paths) == 6
+
+
+# --- augmentation --------------------------------------------------------------------------------
+
+
+def test_augmentation_keeps_shapes_and_label_mass(rng):
+    x = rng.normal(size=(8, 16, 20, 1)).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 8)]
+    seen, target, mixed = augment_batch(x, y, config=AUGMENT_PRESETS["strong"], input_kind="spectrogram", rng=rng)
+    assert seen.shape == x.shape and target.shape == x.shape
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0, rtol=1e-6)
+    assert not np.array_equal(seen, target)  # noise and masks corrupt only what the model sees
+
+
+def test_spec_augment_masks_whole_stripes(rng):
+    x = np.ones((2, 10, 30, 1), np.float32)
+    cfg = AugmentConfig(time_masks=1, time_mask_width=0.2)
+    seen, _, _ = augment_batch(x, np.eye(2, dtype=np.float32), config=cfg, input_kind="spectrogram", rng=rng)
+    masked_frames = np.all(seen == 0.0, axis=(1, 3))  # (batch, time): whole columns
+    assert np.all(masked_frames.sum(axis=1) >= 1) and np.all(masked_frames.sum(axis=1) <= 6)
+
+
+def test_augment_config_validation():
+    with pytest.raises(ParameterError, match="time_shift"):
+        AugmentConfig(time_shift=2.0)
+    with pytest.raises(ParameterError, match="unknown augmentation"):
+        AugmentConfig.from_dict({"pitch": 1})
+
+
+# --- scores --------------------------------------------------------------------------------------
+
+
+def test_scores_match_scikit_learn(rng):
+    metrics = pytest.importorskip("sklearn.metrics")
+    n_clips, n_classes = 40, 4
+    windows_per_clip = rng.integers(1, 5, n_clips)
+    clip_index = np.repeat(np.arange(n_clips), windows_per_clip)
+    truth = rng.integers(0, n_classes, n_clips)
+    probs = rng.dirichlet(np.ones(n_classes), size=len(clip_index))
+    probs[np.arange(len(clip_index)), truth[clip_index]] += rng.uniform(0, 0.6, len(clip_index))
+    ev = score(probs, truth[clip_index], clip_index, labels=("a", "b", "c", "d"))
+    pred = clip_probabilities(probs, clip_index, n_clips).argmax(axis=1)
+    assert ev.accuracy == pytest.approx(metrics.accuracy_score(truth, pred))
+    np.testing.assert_array_equal(ev.confusion, metrics.confusion_matrix(truth, pred, labels=range(4)))
+    p, r, f, s = metrics.precision_recall_fscore_support(truth, pred, labels=range(4), zero_division=0)
+    np.testing.assert_allclose(ev.precision, p)
+    np.testing.assert_allclose(ev.recall, r)
+    np.testing.assert_allclose(ev.f1, f)
+    assert ev.window_accuracy == pytest.approx(np.mean(probs.argmax(1) == truth[clip_index]))
+    d = ev.to_dict()
+    assert set(d) >= {"accuracy", "per_class", "confusion", "labels", "misclassified"}
+    assert len(d["misclassified"]) == int(np.sum(pred != truth))
+
+
+def test_majority_vote_differs_from_mean_when_one_window_is_sure():
+    probs = np.array([[0.99, 0.01], [0.4, 0.6], [0.4, 0.6]])
+    clip_index = np.zeros(3, int)
+    assert score(probs, np.zeros(3, int), clip_index, labels=("a", "b")).accuracy == 1.0
+    assert score(probs, np.zeros(3, int), clip_index, labels=("a", "b"), vote="majority").accuracy == 0.0
