@@ -156,3 +156,17 @@ def test_real_process_reports_errors_without_traceback(trained, tmp_path):
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1])[0]["file"] == str(bad)
+
+
+def test_pad_option_reaches_the_pipeline():
+    import argparse
+
+    from audioclf.cli import _train
+
+    parser = argparse.ArgumentParser()
+    _train.register(parser.add_subparsers())
+    args = parser.parse_args(["train", "--data", "x", "--out", "y", "--pad", "constant", "--split", "none"])
+    config, pipeline = _train._configs(args)
+    assert pipeline.window.pad == "constant" and config.split == "none"
+    args = parser.parse_args(["train", "--data", "x", "--out", "y"])
+    assert _train._configs(args)[1].window.pad == "repeat"

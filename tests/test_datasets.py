@@ -425,6 +425,15 @@ def test_splits_never_leak(spec):
     assert not {c.path for c in train} & {c.path for c in val}
 
 
+def test_split_none_trains_on_everything():
+    # 'none' is for the model shipped after cross-validation: every clip trains, and the "validation"
+    # side is the training clips themselves (its score is training accuracy).
+    ds = toy()
+    train, val = split_dataset(ds, "none")
+    assert [c.path for c in train] == [c.path for c in ds] == [c.path for c in val]
+    assert train.classes == ds.classes
+
+
 def test_predefined_split_is_taken_as_given():
     # FSDD's official test set has every speaker on both sides: the column is honoured, and leaks() says so.
     train, val = split_dataset(toy(), "split:test")

@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sr", type=int, default=None, help="sample rate of the pipeline (default 22050)")
     p.add_argument("--input-shape", default=None, metavar="F,T",
                    help="input size, e.g. 64,64 (freq bins, frames) or 16000 (waveform samples)")
+    p.add_argument("--pad", choices=("repeat", "constant"), default=None,
+                   help="how a clip shorter than one window is filled: repeated (default) or with silence")
     p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 on a GPU (ignored on CPU)")
     p.add_argument("--checkpoint", metavar="FILE.keras", default=None,
                    help="also save the best model so far to this .keras file after each improvement")
@@ -94,6 +96,8 @@ def _configs(args: argparse.Namespace):
             raise ParameterError(f"--channels does not apply to {spec.name}, which reads {spec.input_kind} inputs")
         pipeline = default_pipeline(spec.name, sr=sr, input_shape=shape, channels=channels)
         config = TrainConfig(model=spec.name)
+    if args.pad is not None:
+        pipeline = dataclasses.replace(pipeline, window=dataclasses.replace(pipeline.window, pad=args.pad))
     if args.augment is not None and args.augment not in AUGMENT_PRESETS:
         raise ParameterError(f"--augment {args.augment!r} must be one of {', '.join(AUGMENT_PRESETS)}")
     changes = {"split": args.split, "seed": args.seed, "attention": args.attention,
