@@ -41,6 +41,7 @@ def _clips(folder: Path, n: int) -> list[Path]:
 async def _session(browser, url: str, clip: Path, results: list, errors: list) -> None:
     ctx = await browser.new_context(viewport={"width": 1300, "height": 1400})
     page = await ctx.new_page()
+    page.set_default_timeout(TIMEOUT)
     try:
         await page.goto(url)
         await page.wait_for_selector('[data-testid="stMetric"]', timeout=TIMEOUT)
@@ -93,7 +94,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, streamlit_server() as url:
         import subprocess
 
-        pid = int(subprocess.run(["pgrep", "-f", f"--server.port {url.rsplit(':', 1)[1]}"], capture_output=True,
+        pid = int(subprocess.run(["pgrep", "-f", "--", f"server.port {url.rsplit(':', 1)[1]}"], capture_output=True,
                                  text=True).stdout.split()[0])
         clips = _clips(Path(tmp), args.sessions)
         results, errors, wall = asyncio.run(_run(args.sessions, url, clips))
