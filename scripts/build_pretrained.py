@@ -1,0 +1,301 @@
+"""Rebuild every model in ``pretrained/`` from the data, with the project's CLI, and write the model cards.
+
+    AUDIOCLF_DATA=../shared/data python scripts/build_pretrained.py            # everything (about 1 h on 2 cores)
+    python scripts/build_pretrained.py --only fsdd_soundnet                     # one model
+    python scripts/build_pretrained.py --skip-eval                              # final models only, reuse saved results
+
+For each model it runs the evaluation protocol (ESC-10: 4-fold cross-validation;
+FSDD: the official test split -- add leave-one-speaker-out runs to its protocol list
+when there is CPU time) with
+``python -m audioclf train --split ...``, then trains the shipped model
+(``--split none``: every clip; or the test-split model itself for the
+soundnet demo), runs the cheap reproducible check with ``python -m audioclf
+evaluate``, and writes ``card.md`` + PNGs with ``scripts/make_card.py``. The
+protocol results are kept in ``build/pretrained/<name>/results.json`` so
+``--skip-eval`` can rewrite cards without re-running the protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+SEED = 0
+FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo")
+
+FSDD_DATA = (
+    "Free Spoken Digit Dataset (FSDD), `Jakobovski/free-spoken-digit-dataset` (release v1.0.10 recordings), by "
+    "Zohar Jackson, César Souza, Jason Flaks, Yuxin Pan, Hereman Nicolas and Adhish Thite "
+    "(Zenodo, doi:10.5281/zenodo.1342401). Licence: **CC BY-SA 4.0** -- this model is derived from the audio and is "
+    "shared under the same licence. The copy used here has {n} recordings: 5 speakers (george, jackson, lucas, "
+    "nicolas, theo) x 10 digits x 50 repetitions, 8 kHz mono WAV; one upstream speaker is absent. The official "
+    "test split is repetitions 0-4 of every speaker and digit (250 clips).")
+ESC10_DATA = (
+    "ESC-10, the 10-class subset of ESC-50: K. J. Piczak, *ESC: Dataset for Environmental Sound Classification*, "
+    "ACM Multimedia 2015, doi:10.1145/2733373.2806390 (`karolpiczak/ESC-50`). Licence: **CC BY 3.0** for the "
+    "ESC-10 subset; clips are cut from Freesound.org recordings, and the per-clip attribution (Freesound id, "
+    "author, URL, clip licence: 188 CC0, 130 CC-BY, 2 CC-Sampling+) is in the dataset's `attribution.csv`. The "
+    "copy used here has 320 clips of 5 s (folds 1-4, 8 clips per class per fold; fold 5 is absent), resampled "
+    "to 22 050 Hz mono FLAC.")
+
+
+def machine() -> str:
+    cpu = "CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()}-core {cpu} ({platform.system()}), no GPU; other training runs shared the cores at "
+            "the time, so a run on an idle machine is faster")
+
+
+def cli(args: list[str]) -> dict:
+    """Run ``python -m audioclf ARGS --json`` and return the JSON of its last line."""
+    cmd = [sys.executable, "-m", "audioclf", *args, "--json"]
+    print("$", " ".join(shlex.quote(a) for a in cmd[1:]), flush=True)
+    t = time.perf_counter()
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if out.returncode:
+        sys.stderr.write(out.stderr[-3000:])
+        raise SystemExit(f"command failed ({out.returncode}): {' '.join(cmd)}")
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    if isinstance(res, dict):
+        res.setdefault("wall_seconds", round(time.perf_counter() - t, 1))
+    return res
+
+
+def bundle_metrics(path: str | Path) -> dict:
+    return json.loads((Path(path) / "bundle.json").read_text(encoding="utf-8"))["metrics"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The shipped models: CLI arguments of the recipe, the protocol, the shipped split and the check.
+MODELS = {
+    "esc10_sfc_dcnn": {
+        "data": "esc10",
+        "args": [],  # the quick recipe: compact sfc_dcnn on 64x64 log-mel, SpecAugment + mixup, 30 epochs
+        "protocol": [f"fold:{k}" for k in (1, 2, 3, 4)],
+        "final_split": "none",
+        "check_split": None,
+        "title": "ESC-10 environmental sounds: compact sfc_dcnn on log-mel",
+        "summary": ("Recognises 10 everyday environmental sounds (dog bark, rooster, rain, sea waves, crackling "
+                    "fire, crying baby, sneezing, clock tick, helicopter, chainsaw) in clips of any length, "
+                    "from 1.5-s log-mel windows whose predictions are averaged."),
+        "limits": [
+            "Trained on 320 clips of 5 s from Freesound, 10 classes only: any other sound is forced into one of "
+            "them (there is no 'none of these' class).",
+            "ESC-10 fold 5 is absent here, so the cross-validation is 4-fold and not comparable digit-for-digit "
+            "with published 5-fold ESC-10 results (Piczak's CNN 80.25 %, Sharma et al. 94.75 %, listeners "
+            "95.7 %).",
+            "Some Freesound recordings were band-limited in a class-dependent way (noted upstream); a model can "
+            "learn such recording artefacts, so accuracy on clips from other sources will be lower.",
+            "The reproducible check scores the shipped model on its own training clips (close to 100 %); it only "
+            "proves the bundle is the one described, not how well it generalises -- that is the CV figure.",
+        ],
+        "notes": (
+            "**Target not reached.** The issue asked for at least 90 % clip accuracy in cross-validation; this "
+            "recipe reaches 85.6 % (4-fold). Only the quick recipe (augmentation + mixup, a small network: chosen "
+            "to generalise rather than to fit these folds) was cross-validated, for lack of CPU time: each fold "
+            "took about 5 minutes on the shared 2-core machine, and no setting was tuned on these folds. Rain and "
+            "helicopter (steady broadband noise) are the weak classes. Training on a multi-threaded CPU is not "
+            "bit-for-bit reproducible: the same recipe gave 88.75 % on fold 4 in an earlier run on an idle "
+            "machine and 87.5 % here, so expect a point or two of spread per fold."),
+    },
+    "fsdd_sfc_dcnn_att": {
+        "data": "fsdd",
+        "args": ["--attention", "cnn", "--epochs", "20"],  # the quick recipe + cnn attention
+        # Leave-one-speaker-out ([f"group:{s}" for s in FSDD_SPEAKERS]) belongs here too; it was not run for
+        # this recipe in the time available (see the card's notes).
+        "protocol": ["split:test"],
+        "final_split": "none",
+        "check_split": "split:test",
+        "attention_clip": "recordings/8_lucas_0.wav",
+        "title": "FSDD spoken digits: compact sfc_dcnn with cnn attention",
+        "summary": ("Recognises the English spoken digits zero to nine (one word per clip) from 1.5-s log-mel "
+                    "windows (64 mel bands x 64 frames at 22 050 Hz) -- **poorly (72.8 % on the test split); it "
+                    "ships as the attention demonstration, not as the best digit model**. Its convolution blocks carry `cnn` attention gates, so the Classify page can show "
+                    "which time-frequency regions it looked at."),
+        "limits": [
+            "Five adult male English speakers only, recorded at 8 kHz in quiet rooms: expect lower accuracy for "
+            "women, children, other accents, noise or far-field microphones.",
+            "Clips are single, trimmed digits; a longer recording is split into windows whose predictions are "
+            "averaged, so a clip with several words gets one blended answer.",
+            "The reproducible check scores the shipped model on FSDD's test split, which it was trained on "
+            "(the shipped model saw every clip); the held-out figures are the LOSO and split:test rows.",
+            "**It does not generalise to new speakers**: see the LOSO rows. Treat it as a classifier for these five "
+            "voices, not as a speaker-independent digit recogniser.",
+        ],
+        "notes": (
+            "**LOSO target not reached, and not measured for this exact recipe.** The issue asked for at least "
+            "98 % on the test split and at least 90 % mean leave-one-speaker-out (LOSO) accuracy. Within the time "
+            "box, every recipe tried generalised poorly to a new speaker (all runs: compact sfc_dcnn, seed 0, "
+            "`python -m audioclf train` options as shown): the CLI default (22 050 Hz, 64x64, standard "
+            "augmentation, 20 epochs) -- `split:test` 99.6 %, theo held out 28 %; with `--input-shape 64,32 "
+            "--augment strong --attention cnn` -- theo 45 %; with `--sr 8000 --input-shape 64,16 --augment strong "
+            "--attention cnn --epochs 15` -- full LOSO george 17.6 %, jackson 46.2 %, lucas 48.2 %, nicolas "
+            "37.4 %, theo 49.6 % (mean 39.8 %) but only 66.4 % on `split:test`, so it was not shipped; the same "
+            "with `--pad constant --epochs 12` -- theo 13 %. The shipped recipe is the CLI default plus `cnn` "
+            "attention. **It misses the 98 % test-split target too: 72.8 %**, and it scores only 82.7 % on its own "
+            "training clips, so it underfits: with the same recipe and no attention the test split reached 99.6 %, "
+            "so the `cnn` attention gates (or their interaction with this short schedule) cost most of the "
+            "accuracy; this was found too late to train another model in the time box. Use `fsdd_soundnet` "
+            "(97.2 % on the test split) for digits of these speakers. The LOSO run of the shipped recipe was not "
+            "done in time; from the runs above it is expected to be far below 90 %. It is not a split bug: each held-out speaker is scored on his own 500 clips and every speaker is "
+            "hard, not only theo. A plain baseline outside the CLI -- 20 MFCCs over 32-ms frames with a 10-ms hop, "
+            "averaged over 5 segments, logistic regression -- reaches a LOSO mean of 64 % (george 41, jackson 84, "
+            "lucas 55, nicolas 48, theo 89), which points at the pipeline's fixed STFT (n_fft 2048, hop 512: 93-ms "
+            "frames at 22 050 Hz, 256 ms at 8 kHz), much coarser than speech needs; the train CLI cannot change it "
+            "yet. A speaker-independent model needs short frames, and probably per-utterance normalisation and "
+            "more speakers."),
+    },
+    "fsdd_soundnet": {
+        "data": "fsdd",
+        "args": ["--model", "soundnet_cnn", "--sr", "8000", "--input-shape", "8000", "--augment", "light",
+                 "--epochs", "20"],
+        "protocol": [],
+        "final_split": "split:test",
+        "check_split": "split:test",
+        "title": "FSDD spoken digits from the raw waveform: soundnet_cnn",
+        "summary": ("A raw-waveform model (SoundNet-style 1-D convolutions, no spectrogram) that recognises the "
+                    "spoken digits zero to nine from 1-s windows at 8 kHz. Shipped to demonstrate the waveform "
+                    "family; it is also the more accurate of the two FSDD models here."),
+        "limits": [
+            "Five adult male English speakers only, recorded at 8 kHz; the test split shares its speakers with "
+            "the training split, so the headline says nothing about new speakers.",
+            "Trained on the training split only (repetitions 5-49), to keep an honest held-out figure.",
+        ],
+    },
+}
+
+
+def run_model(name: str, spec: dict, *, data_root: Path, work: Path, skip_eval: bool, resume: bool,
+              skip_final: bool) -> None:
+    data = str(data_root / spec["data"])
+    work_dir = work / name
+    work_dir.mkdir(parents=True, exist_ok=True)
+    results_file = work_dir / "results.json"
+    base = ["train", "--data", data, *spec["args"], "--seed", str(SEED), "--quiet"]
+    if skip_eval and results_file.is_file():
+        results = json.loads(results_file.read_text(encoding="utf-8"))
+    else:
+        results = []
+        for split in spec["protocol"]:
+            out = work_dir / split.replace(":", "_")
+            if not (resume and (out / "bundle.json").is_file()):
+                cli([*base, "--split", split, "--out", str(out)])
+            d = json.loads((out / "bundle.json").read_text(encoding="utf-8"))
+            m = d["metrics"]
+            results.append({"protocol": split, "accuracy": m["accuracy"], "clips": d["training"]["val"]["clips"],
+                            "seconds": d["training"]["seconds"], "confusion": m["confusion"],
+                            "per_class": m["per_class"], "labels": m["labels"]})
+        results_file.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    target = ROOT / "pretrained" / name
+    if skip_final and (target / "bundle.json").is_file():
+        d = json.loads((target / "bundle.json").read_text(encoding="utf-8"))
+        final = {"seconds": d["training"]["seconds"], "accuracy": d["metrics"]["accuracy"],
+                 "val_clips": d["training"]["val"]["clips"]}
+    else:
+        final = cli([*base, "--split", spec["final_split"], "--out", str(target)])
+    rest = [*base[3:], "--split", spec["final_split"], "--out", f"pretrained/{name}"]
+    command = (f"python -m audioclf train --data $AUDIOCLF_DATA/{spec['data']} "
+               + " ".join(shlex.quote(a) for a in rest))
+    ev_args = ["evaluate", str(target), "--data", data, "--quiet"]
+    if spec["check_split"]:
+        ev_args += ["--split", spec["check_split"]]
+    check_res = cli(ev_args)
+    labels = bundle_metrics(target)["labels"]
+    from make_card import make_card, pooled
+
+    info = {k: spec[k] for k in ("title", "summary", "limits")}
+    info["notes"] = spec.get("notes", "")
+    info.update(command=command, train_seconds=final["seconds"], machine=machine(), date="2026-11-23")
+    info["data"] = (FSDD_DATA.format(n=2500) if spec["data"] == "fsdd" else ESC10_DATA)
+    check_protocol = (f"shipped model on `{spec['check_split']}` of {spec['data']}" if spec["check_split"]
+                      else f"shipped model on all {spec['data']} clips (its own training data)")
+    info["check"] = {"protocol": check_protocol, "data": spec["data"], "split": spec["check_split"],
+                     "accuracy": round(float(check_res["accuracy"]), 6)}
+    cv = [r for r in results if r["protocol"].startswith(("fold:", "group:"))]
+    rows = [dict(r) for r in results]
+    if spec["data"] == "esc10":
+        mean = sum(r["accuracy"] for r in cv) / len(cv)
+        info["headline"] = {"name": "cv_accuracy", "value": round(mean, 4),
+                            "protocol": f"{len(cv)}-fold cross-validation (folds 1-4), clip accuracy"}
+        info["pooled"] = {**pooled(cv, labels), "title": "pooled over the 4 validation folds"}
+        info["protocol"] = (
+            f"4-fold cross-validation over ESC-50 folds 1-4 (train on three, validate on the fourth; the "
+            f"takes of one Freesound recording never straddle folds). Mean clip accuracy **{mean:.3f}**; the "
+            "shipped model is the same recipe trained on all four folds (`--split none`), so it has no held-out "
+            "score of its own.")
+    elif cv:
+        mean = sum(r["accuracy"] for r in cv) / len(cv)
+        test = next(r for r in results if r["protocol"] == "split:test")
+        info["headline"] = {"name": "loso_accuracy", "value": round(mean, 4),
+                            "protocol": f"leave-one-speaker-out over {len(cv)} speakers, clip accuracy"}
+        info["pooled"] = {**pooled(cv, labels), "title": "pooled over the 5 held-out speakers"}
+        info["protocol"] = (
+            f"Leave-one-speaker-out (LOSO): train on four speakers, test on the fifth, for each of the "
+            f"{len(cv)} speakers -- mean clip accuracy **{mean:.3f}**. Official test split (`split:test`, "
+            f"repetitions 0-4 of every speaker, trained on repetitions 5-49): **{test['accuracy']:.3f}**. "
+            "The shipped model is the same recipe trained on all 2500 clips (`--split none`).")
+    elif results:  # the official test split only
+        test = next(r for r in results if r["protocol"] == "split:test")
+        info["headline"] = {"name": "test_accuracy", "value": round(float(test["accuracy"]), 4),
+                            "protocol": "FSDD official test split (repetitions 0-4), model trained on repetitions 5-49"}
+        info["pooled"] = {"confusion": test["confusion"], "per_class": test["per_class"],
+                          "title": "FSDD test split, model trained on the training split"}
+        info["protocol"] = (
+            f"Official test split (`split:test`): trained on repetitions 5-49 of all five speakers, scored on "
+            f"repetitions 0-4 (250 clips): **{test['accuracy']:.3f}**. Every test speaker is also a training "
+            "speaker, so this says nothing about new voices (see the notes). The shipped model is the same recipe "
+            "trained on all 2500 clips (`--split none`).")
+    else:
+        info["headline"] = {"name": "test_accuracy", "value": round(float(final["accuracy"]), 4),
+                            "protocol": "FSDD official test split (repetitions 0-4), clip accuracy"}
+        m = bundle_metrics(target)
+        info["pooled"] = {"confusion": m["confusion"], "per_class": m["per_class"], "title": "FSDD test split"}
+        rows = [{"protocol": "split:test (the shipped model)", "accuracy": final["accuracy"],
+                 "clips": final["val_clips"], "seconds": final["seconds"]}]
+        info["protocol"] = ("Trained on FSDD's training split (repetitions 5-49 of all five speakers) and scored "
+                            "on the official test split (repetitions 0-4, 250 clips). The shipped model is that "
+                            "model.")
+    info["results"] = rows
+    if spec.get("attention_clip"):
+        info["attention_clip"] = str(data_root / spec["data"] / spec["attention_clip"])
+    (work_dir / "info.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    print(make_card(target, info), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Rebuild the pretrained models and their cards.")
+    p.add_argument("--only", action="append", choices=sorted(MODELS), help="build only this model (repeatable)")
+    p.add_argument("--skip-eval", action="store_true",
+                   help="reuse build/pretrained/<name>/results.json instead of re-running the protocol")
+    p.add_argument("--resume", action="store_true",
+                   help="keep protocol bundles already in the work folder instead of retraining them")
+    p.add_argument("--cards-only", action="store_true",
+                   help="keep the shipped bundles as they are and only rewrite their cards (implies --skip-eval)")
+    p.add_argument("--work", default=str(ROOT / "build" / "pretrained"), help="folder for protocol runs")
+    args = p.parse_args(argv)
+    data_root = Path(os.environ.get("AUDIOCLF_DATA", ROOT.parent / "shared" / "data")).resolve()
+    for name in args.only or list(MODELS):
+        run_model(name, MODELS[name], data_root=data_root, work=Path(args.work),
+                  skip_eval=args.skip_eval or args.cards_only, resume=args.resume, skip_final=args.cards_only)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
