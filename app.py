@@ -21,7 +21,7 @@ def home() -> None:
         "pretrained one and watch its per-window predictions and attention."
     )
     cols = st.columns(len(PAGES))
-    for col, page in zip(cols, PAGES):
+    for col, page in zip(cols, PAGES, strict=True):
         with col:
             st.page_link(page, label=page.title, icon=page.icon)
             st.caption(DESCRIPTIONS[page.title])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from audioclf.errors import AudioclfError
-from pages._common import AUDIO_TYPES, session_store
+from pages._common import session_store
 
 AUGMENTS = ["standard", "none", "light", "strong"]
 
@@ -95,7 +95,7 @@ def dataset_section():
             clips = [c for c in ds.clips if c.label == label][:2]
             cols = st.columns(len(clips) + 1)
             cols[0].markdown(f"**{label}**")
-            for col, clip in zip(cols[1:], clips):
+            for col, clip in zip(cols[1:], clips, strict=True):
                 col.audio(str(clip.path))
     return ds
 

@@ -33,7 +33,7 @@ with tab_runs:
 with tab_clips:
     names = st.multiselect("Channels", channel_names(), default=["mel", "mfcc"], key="cmp_channels")
     sides = st.columns(2)
-    for side, col in zip("AB", sides):
+    for side, col in zip("AB", sides, strict=True):
         with col:
             st.markdown(f"**{side}**")
             data, name = clip_picker(f"cmp{side}", default_example="tone_440" if side == "A" else "chirp")

@@ -83,7 +83,6 @@ def waveform_figure(
         The clip after preprocessing, drawn in a second row for before/after.
     """
     _ready()
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     rows = 2 if processed is not None else 1
