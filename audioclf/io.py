@@ -15,7 +15,7 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -44,7 +44,7 @@ __all__ = [
     "write_audio",
 ]
 
-AudioSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
+AudioSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
 DEFAULT_SR = 22050
 #: Ten minutes: long enough for any classroom clip, short enough to bound memory.

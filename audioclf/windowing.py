@@ -114,7 +114,7 @@ def _window(x: np.ndarray, config: WindowConfig, seconds_per_unit: float, total_
     if n == 0:
         raise ParameterError("cannot window an empty signal or a feature with zero frames")
     starts = _starts(n, config.length, config.hop)
-    pieces, padded = zip(*(_take(x, int(s), config.length, config.pad) for s in starts))
+    pieces, padded = zip(*(_take(x, int(s), config.length, config.pad) for s in starts), strict=True)
     start_s = starts * seconds_per_unit
     end_s = np.minimum((starts + config.length) * seconds_per_unit, total_s)
     return Windows(np.stack(pieces), start_s.astype(np.float64), end_s.astype(np.float64), np.array(padded, bool))

@@ -7,9 +7,9 @@
 
 from .core import KINDS, MIN_CLASSES, Clip, Dataset, require_classes
 from .load import KIND_CHOICES, default_cache_dir, detect_kind, load_dataset
+from .recorded import dataset_from_recordings
 from .safezip import MAX_FILES, MAX_RATIO, MAX_TOTAL_BYTES, ExtractReport, safe_extract_zip
 from .sources import load_class_folders, load_esc50, load_fsdd, load_manifest
-from .recorded import dataset_from_recordings
 from .splits import kfold_splits, leaks, split_dataset
 from .summary import DatasetSummary, DurationStats, summarize_dataset
 from .synthetic import SYNTHETIC_CLASSES, SyntheticConfig, make_synthetic_dataset
