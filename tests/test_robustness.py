@@ -1,0 +1,115 @@
+"""Bad and odd input end to end: library, CLI and pages (the corpus in tests/corpus.py)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from audioclf import errors
+from audioclf.features import compute_channels
+from audioclf.io import load_audio
+from audioclf.preprocess import DenoiseConfig, SplitConfig, denoise, split_silence
+from audioclf.store import list_bundles
+from tests.conftest import ROOT, run_cli
+from tests.corpus import bad_cases, odd_cases
+
+ODD = odd_cases()
+BAD = bad_cases()
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    entries = list_bundles(ROOT / "pretrained")
+    if not entries:
+        pytest.skip("no pretrained bundle in pretrained/")
+    from audioclf.bundle import load_bundle
+
+    return load_bundle(next(e.path for e in entries if e.architecture == "sfc_dcnn"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(ODD))
+def test_odd_input_features_and_prediction_are_finite(case, bundle):
+    from audioclf.inference import predict
+
+    data, suffix = ODD[case]
+    y, sr = load_audio(data, sr=22050, name=f"{case}{suffix}")
+    chans = compute_channels(y, sr)
+    assert all(np.all(np.isfinite(c.values)) and np.all(np.isfinite(c.model_input())) for c in chans.values())
+    for stationary in (True, False):
+        assert np.all(np.isfinite(denoise(y, sr, config=DenoiseConfig(stationary=stationary))))
+    assert np.all(np.isfinite(split_silence(y, sr, config=SplitConfig()).y))
+    pred = predict(bundle, data, name=f"{case}{suffix}")
+    assert np.all(np.isfinite(pred.window_probs)) and pred.probs.sum() == pytest.approx(1.0, abs=1e-4)
+    assert len(pred.window_probs) >= 1
+    if case in ("one_sample", "50ms"):
+        assert pred.padded.all()  # shorter than a window: padded, as documented
+
+
+@pytest.mark.slow
+def test_cli_predict_bad_and_odd_files(tmp_path, bundle):
+    files = []
+    for case in ("empty", "text", "truncated", "nan_inf"):
+        p = tmp_path / f"{case}.wav"
+        p.write_bytes(BAD[case][0])
+        files.append(p)
+    r = run_cli("predict", str(bundle.path), *map(str, files), "--json")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error: ")]
+    assert [next(c for c in ("empty", "text", "truncated", "nan_inf") if f"{c}.wav" in ln) for ln in lines] == [
+        "empty", "text", "truncated", "nan_inf"]  # one clear line per bad file
+    odd = tmp_path / "six.wav"
+    odd.write_bytes(ODD["six_channels"][0])
+    r = run_cli("predict", str(bundle.path), str(odd), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out[0]["file"] == str(odd) and out[0]["top"]
+
+
+def test_bad_input_errors_are_distinct():
+    kinds, messages = set(), set()
+    for case, (data, exc, _) in BAD.items():
+        with pytest.raises(exc) as info:
+            load_audio(data, name=case)
+        kinds.add(type(info.value).__name__)
+        messages.add(str(info.value))
+        assert case in str(info.value)  # the message names its source
+    # text/image/random bytes share UnsupportedFormatError; every other problem has its own type
+    assert kinds == {"EmptyAudioError", "UnsupportedFormatError", "TruncatedAudioError", "ZeroFramesError",
+                     "NonFiniteAudioError", "AudioTooLongError"}
+    assert len(messages) == len(BAD)
+
+
+@pytest.mark.parametrize("data", [b"not a zip", b"PK\x03\x04garbage"])
+def test_train_page_bad_zip_shows_error(data):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.switch_page("pages/train.py").run()
+    at.radio(key="tr_source").set_value("Upload a zip").run()
+    at.get("file_uploader")[0].upload("data.zip", data, "application/zip").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "zip" in at.error[0].value.lower()
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_every_real_clip_decodes(real_data):
+    """Every clip of the FSDD and ESC-10 manifests loads (native rate, full decode) without error."""
+    n = 0
+    for name in ("fsdd", "esc10"):
+        root = real_data / name
+        with open(root / "manifest.csv", newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                y, sr = load_audio(root / row["path"], sr=None)
+                assert len(y) > 0 and sr in (8000, 22050)
+                n += 1
+    assert n == 2820
+
+
+def test_error_hierarchy():
+    for exc in (errors.EmptyAudioError, errors.TruncatedAudioError, errors.AudioTooLongError):
+        assert issubclass(exc, errors.AudioError) and issubclass(exc, errors.AudioclfError)
+    assert issubclass(errors.BundleError, errors.ModelError)
