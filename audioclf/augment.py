@@ -1,4 +1,4 @@
-"""Data augmentation of training batches: time shift, noise, SpecAugment, mixup.
+"""Data augmentation of training batches: time shift, noise, SpecAugment, frequency warp, time stretch, mixup.
 
 Applied to standardised training batches only, never to validation or test
 inputs. The order matters for models with a reconstruction output: mixup and
@@ -45,6 +45,17 @@ class AugmentConfig:
     mixup : float
         Mixup's Beta(alpha, alpha) parameter: each window is blended with a
         random other one and the labels likewise; 0 turns it off.
+    freq_warp : float
+        Spectrogram inputs: stretch or squeeze each window's frequency axis
+        by a random factor in [1 - freq_warp, 1 + freq_warp], anchored at the
+        lowest bin (linear interpolation, the top edge repeated). On a mel or
+        log-frequency axis this moves pitch and formants together, as
+        vocal-tract length perturbation (Jaitly & Hinton 2013) does for
+        speech: a different speaker, or a larger or smaller dog.
+    time_stretch : float
+        Spectrogram inputs: play each window faster or slower by a random
+        factor in [1 - time_stretch, 1 + time_stretch] (frames interpolated
+        along time, wrapping around as the time shift does).
 
     Examples
     --------
@@ -59,6 +70,8 @@ class AugmentConfig:
     freq_masks: int = 0
     freq_mask_width: float = 0.1
     mixup: float = 0.0
+    freq_warp: float = 0.0
+    time_stretch: float = 0.0
 
     def __post_init__(self) -> None:
         _fraction("time_shift", self.time_shift, upper=0.5)
@@ -66,6 +79,8 @@ class AugmentConfig:
         _fraction("time_mask_width", self.time_mask_width)
         _fraction("freq_mask_width", self.freq_mask_width)
         _fraction("mixup", self.mixup, upper=10.0)
+        _fraction("freq_warp", self.freq_warp, upper=0.5)
+        _fraction("time_stretch", self.time_stretch, upper=0.5)
         for name in ("time_masks", "freq_masks"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 10:
@@ -74,7 +89,8 @@ class AugmentConfig:
     @property
     def active(self) -> bool:
         """True if any augmentation is switched on."""
-        return bool(self.time_shift or self.noise or self.time_masks or self.freq_masks or self.mixup)
+        return bool(self.time_shift or self.noise or self.time_masks or self.freq_masks or self.mixup
+                    or self.freq_warp or self.time_stretch)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +116,9 @@ AUGMENT_PRESETS: dict[str, AugmentConfig] = {
                               freq_mask_width=0.1, mixup=0.2),
     "strong": AugmentConfig(time_shift=0.5, noise=0.1, time_masks=2, freq_masks=2, time_mask_width=0.15,
                             freq_mask_width=0.15, mixup=0.4),
+    # New voices and new sources: pitch/formant warps and tempo changes on top of the standard set.
+    "speech": AugmentConfig(time_shift=0.25, time_masks=2, freq_masks=2, time_mask_width=0.1,
+                            freq_mask_width=0.1, mixup=0.2, freq_warp=0.12, time_stretch=0.15),
 }
 
 
@@ -150,6 +169,11 @@ def augment_batch(x: np.ndarray, y: np.ndarray, *, config: AugmentConfig, input_
             for i, s in enumerate(shifts):
                 if s:
                     x[i] = np.roll(x[i], int(s), axis=t_axis - 1)
+    if input_kind in ("spectrogram", "multichannel"):
+        if config.freq_warp > 0:
+            _warp(x, axis=1, amount=config.freq_warp, wrap=False, rng=rng)
+        if config.time_stretch > 0:
+            _warp(x, axis=2, amount=config.time_stretch, wrap=True, rng=rng)
     target = x.copy()
     if config.noise > 0:
         x += rng.normal(0.0, config.noise, size=x.shape).astype(np.float32)
@@ -172,3 +196,34 @@ def _masks(x: np.ndarray, *, axis: int, count: int, width: float, rng: np.random
             index = [i, slice(None), slice(None), slice(None)]
             index[axis] = slice(start, start + w)
             x[tuple(index)] = 0.0
+
+
+def _warp(x: np.ndarray, *, axis: int, amount: float, wrap: bool, rng: np.random.Generator) -> None:
+    """Resample each window along ``axis`` by a random factor in [1 - amount, 1 + amount], in place.
+
+    Output index ``i`` reads input position ``i / factor`` (linear interpolation):
+    a factor above 1 stretches the content (a lower voice on a frequency axis,
+    a slower sound on a time axis). Past the end, the time axis wraps around
+    and the frequency axis repeats its top bin.
+    """
+    length = x.shape[axis]
+    if length < 2:
+        return
+    factors = rng.uniform(1.0 - amount, 1.0 + amount, size=len(x))
+    index = np.arange(length, dtype=np.float64)
+    for i, factor in enumerate(factors):
+        pos = index / factor
+        if wrap:
+            pos = np.mod(pos, length)
+            lo = np.floor(pos).astype(int) % length
+            hi = (lo + 1) % length
+        else:
+            pos = np.minimum(pos, length - 1)
+            lo = np.floor(pos).astype(int)
+            hi = np.minimum(lo + 1, length - 1)
+        frac = (pos - np.floor(pos)).astype(np.float32)
+        shape = [1] * (x.ndim - 1)
+        shape[axis - 1] = length
+        frac = frac.reshape(shape)
+        xi = x[i]
+        x[i] = np.take(xi, lo, axis=axis - 1) * (1.0 - frac) + np.take(xi, hi, axis=axis - 1) * frac

@@ -260,7 +260,38 @@ def test_spec_augment_masks_whole_stripes(rng):
     assert np.all(masked_frames.sum(axis=1) >= 1) and np.all(masked_frames.sum(axis=1) <= 6)
 
 
+def test_freq_warp_moves_a_harmonic_by_the_factor_and_keeps_the_floor(rng):
+    x = np.zeros((64, 40, 12, 1), np.float32)
+    x[:, 10, :, 0] = 1.0  # one horizontal line at bin 10
+    seen, target, _ = augment_batch(x, np.eye(64, dtype=np.float32)[:, :2], config=AugmentConfig(freq_warp=0.3),
+                                    input_kind="spectrogram", rng=rng)
+    np.testing.assert_array_equal(seen, target)  # a warp changes the sound itself, as the shift does
+    centre = (seen[:, :, 0, 0] * np.arange(40)).sum(axis=1) / seen[:, :, 0, 0].sum(axis=1)
+    assert centre.min() >= 10 * 0.7 - 1 and centre.max() <= 10 * 1.3 + 1
+    assert centre.max() - centre.min() > 3  # the factors really vary
+    np.testing.assert_array_equal(seen[:, :, :, 0], seen[:, :, :1, 0].repeat(12, axis=2))  # time untouched
+    assert seen[:, 0].max() == 0.0 and seen[:, 25:].max() == 0.0
+
+
+def test_time_stretch_keeps_periodic_structure_and_range(rng):
+    t = np.arange(48)
+    x = np.broadcast_to(np.sin(2 * np.pi * t / 12.0).astype(np.float32), (16, 4, 48))[..., None].copy()
+    seen, _, _ = augment_batch(x, np.eye(16, dtype=np.float32)[:, :2], config=AugmentConfig(time_stretch=0.2),
+                               input_kind="spectrogram", rng=rng)
+    assert seen.min() >= -1.0 and seen.max() <= 1.0 and np.isfinite(seen).all()
+    periods = []
+    for row in seen[:, 0, :, 0]:
+        up = np.flatnonzero((row[:-1] < 0) & (row[1:] >= 0))  # rising zero crossings
+        periods.append(np.median(np.diff(up)))
+    assert 12 * 0.8 - 1 <= min(periods) and max(periods) <= 12 * 1.2 + 1 and max(periods) > min(periods)
+    same, _, _ = augment_batch(x[:, :1], np.eye(16, dtype=np.float32)[:, :2], config=AugmentConfig(freq_warp=0.2),
+                               input_kind="waveform", rng=rng)
+    np.testing.assert_array_equal(same, x[:, :1])  # warps apply to spectrogram inputs only
+
+
 def test_augment_config_validation():
+    with pytest.raises(ParameterError, match="freq_warp"):
+        AugmentConfig(freq_warp=0.9)
     with pytest.raises(ParameterError, match="time_shift"):
         AugmentConfig(time_shift=2.0)
     with pytest.raises(ParameterError, match="unknown augmentation"):

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--batch-size", type=int, default=None, help="default 32")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
-    p.add_argument("--augment", default=None, help="none, light, standard or strong (default: standard for the "
+    p.add_argument("--augment", default=None, help="none, light, standard, strong or speech (default: standard for the "
                                                    "quick recipe, none otherwise)")
     p.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs (default: off)")
     p.add_argument("--keep", choices=("last", "best"), default=None, help="weights kept at the end (default last)")
@@ -42,6 +42,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sr", type=int, default=None, help="sample rate of the pipeline (default 22050)")
     p.add_argument("--input-shape", default=None, metavar="F,T",
                    help="input size, e.g. 64,64 (freq bins, frames) or 16000 (waveform samples)")
+    p.add_argument("--n-fft", type=int, default=None, help="STFT frame length in samples (default 2048)")
+    p.add_argument("--hop-length", type=int, default=None, help="samples between frames (default 512)")
+    p.add_argument("--fmax", type=float, default=None, help="highest mel frequency in Hz (default sr/2)")
+    p.add_argument("--overlap", type=float, default=None,
+                   help="window overlap in [0, 1) (default 0 for the quick recipe, 0.5 otherwise)")
+    p.add_argument("--split-silence", type=float, default=None, metavar="TOP_DB",
+                   help="remove silences quieter than TOP_DB below the loudest frame before features (default off)")
+    p.add_argument("--denoise", choices=("stationary", "nonstationary"), default=None,
+                   help="spectral-gating denoise before features, noise profile from the whole clip (default off)")
     p.add_argument("--pad", choices=("repeat", "constant"), default=None,
                    help="how a clip shorter than one window is filled: repeated (default) or with silence")
     p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 on a GPU (ignored on CPU)")
@@ -72,8 +81,10 @@ def _shape(text: str | None, kind: str, channels: int) -> tuple[int, ...] | None
 def _configs(args: argparse.Namespace):
     from ..augment import AUGMENT_PRESETS
     from ..errors import ParameterError
+    from ..features import FeatureConfig
     from ..models import get_model_spec
     from ..pipeline import expand_channels
+    from ..preprocess import DenoiseConfig, PreprocessConfig, SplitConfig
     from ..recipes import default_pipeline, quick_recipe
     from ..training import TrainConfig
 
@@ -96,6 +107,22 @@ def _configs(args: argparse.Namespace):
             raise ParameterError(f"--channels does not apply to {spec.name}, which reads {spec.input_kind} inputs")
         pipeline = default_pipeline(spec.name, sr=sr, input_shape=shape, channels=channels)
         config = TrainConfig(model=spec.name)
+    feats = {k: v for k, v in (("n_fft", args.n_fft), ("hop_length", args.hop_length), ("fmax", args.fmax))
+             if v is not None}
+    if feats:
+        pipeline = dataclasses.replace(
+            pipeline, features=FeatureConfig(**{**pipeline.features.to_dict(), **feats}))
+    if args.split_silence is not None or args.denoise is not None:
+        pre = pipeline.preprocess
+        pipeline = dataclasses.replace(pipeline, preprocess=PreprocessConfig(
+            denoise=DenoiseConfig(stationary=args.denoise == "stationary") if args.denoise else pre.denoise,
+            split=SplitConfig(top_db=args.split_silence) if args.split_silence is not None else pre.split))
+    if args.overlap is not None:
+        if not 0.0 <= args.overlap < 1.0:
+            raise ParameterError(f"--overlap {args.overlap} must be in [0, 1)")
+        length = pipeline.window.length
+        pipeline = dataclasses.replace(pipeline, window=dataclasses.replace(
+            pipeline.window, hop=max(1, int(round(length * (1.0 - args.overlap))))))
     if args.pad is not None:
         pipeline = dataclasses.replace(pipeline, window=dataclasses.replace(pipeline.window, pad=args.pad))
     if args.augment is not None and args.augment not in AUGMENT_PRESETS:
