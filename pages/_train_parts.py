@@ -7,7 +7,7 @@ import streamlit as st
 from audioclf.errors import AudioclfError
 from pages._common import session_store
 
-AUGMENTS = ["standard", "none", "light", "strong"]
+AUGMENTS = ["standard", "none", "light", "strong", "speech"]
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the dataset…")
@@ -146,7 +146,9 @@ def settings_section(spec, attention, ds):
     batch = c[1].number_input("batch size", 1, 256, 32, key="tr_batch")
     lr = c[2].number_input("learning rate", 1e-5, 0.5, base_cfg.learning_rate if base_cfg else 1e-3,
                            format="%.4f", key="tr_lr")
-    augment = c[3].selectbox("augmentation", [a for a in AUGMENTS if a in AUGMENT_PRESETS], key="tr_aug")
+    augment = c[3].selectbox("augmentation", [a for a in AUGMENTS if a in AUGMENT_PRESETS], key="tr_aug",
+                             help="light: time shift + noise; standard: shift, SpecAugment masks, mixup; strong: "
+                                  "more of each; speech: standard + frequency warp and time stretch (new voices)")
     folds = sorted({c.fold for c in ds.clips if c.fold is not None})
     default_split = f"fold:{folds[-1]}" if folds else ("split:test" if ds.kind == "fsdd" else "ratio:0.2")
     split = st.text_input("validation split (fold:K, group:NAME, split:test or ratio:R)", default_split,
