@@ -39,6 +39,7 @@ from .windowing import WindowConfig, Windows, frame_windows, sample_windows
 __all__ = [
     "INPUT_KINDS",
     "NORMALIZE_OPTIONS",
+    "CENTER_OPTIONS",
     "LEVEL_OPTIONS",
     "SUMMARY_VECTOR_SHAPE",
     "SUMMARY_MATRIX_SHAPE",
@@ -53,6 +54,7 @@ INPUT_KINDS = ("summary", "spectrogram", "multichannel", "waveform")
 #: ``"channel"``: standardise with mean/std per channel (per feature for
 #: summary inputs) measured on the training windows; ``"none"``: raw values.
 NORMALIZE_OPTIONS = ("channel", "none")
+CENTER_OPTIONS = ("none", "time")
 #: ``"peak"``: scale each clip to full-scale peak before features; ``"raw"``: keep the recorded level.
 LEVEL_OPTIONS = ("peak", "raw")
 _SILENT_PEAK = 1e-8  # below -160 dBFS a clip is treated as silence and left as it is
@@ -119,6 +121,12 @@ class PipelineConfig:
         is at full scale before features are computed, so the model does not
         learn recording levels: a speaker recorded 20 dB quieter looks the
         same. ``'raw'`` keeps the level as recorded.
+    center : {'none', 'time'}
+        ``'time'`` subtracts, in each window, every frequency bin's mean over
+        the window's frames (spectrogram-like inputs; cepstral mean
+        normalisation on a log spectrogram): a fixed colouring of the sound
+        -- a microphone's response, a room, a voice's spectral tilt -- is
+        removed and what changes over time is kept.
 
     Examples
     --------
@@ -136,6 +144,7 @@ class PipelineConfig:
     input_shape: tuple[int, ...] = (128, 128, 1)
     normalize: str = "channel"
     level: str = "peak"
+    center: str = "none"
 
     def __post_init__(self) -> None:
         if isinstance(self.sr, bool) or not isinstance(self.sr, (int, np.integer)) or self.sr <= 0:
@@ -146,6 +155,10 @@ class PipelineConfig:
                 raise ParameterError(f"{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
         if self.input_kind not in INPUT_KINDS:
             raise ParameterError(f"input_kind={self.input_kind!r} must be one of {', '.join(INPUT_KINDS)}")
+        if self.center not in CENTER_OPTIONS:
+            raise ParameterError(f"center={self.center!r} must be one of {', '.join(CENTER_OPTIONS)}")
+        if self.center != "none" and self.input_kind not in ("spectrogram", "multichannel"):
+            raise ParameterError(f"center={self.center!r} applies to spectrogram-like inputs, not {self.input_kind}")
         if self.normalize not in NORMALIZE_OPTIONS:
             raise ParameterError(f"normalize={self.normalize!r} must be one of {', '.join(NORMALIZE_OPTIONS)}")
         if self.level not in LEVEL_OPTIONS:
@@ -212,6 +225,7 @@ class PipelineConfig:
             "input_shape": list(self.input_shape),
             "normalize": self.normalize,
             "level": self.level,
+            "center": self.center,
         }
 
     @classmethod
@@ -240,6 +254,7 @@ class PipelineConfig:
                 input_shape=tuple(d["input_shape"]),
                 normalize=d.get("normalize", "channel"),
                 level=d.get("level", "raw"),  # descriptions without the field predate the level step
+                center=d.get("center", "none"),
             )
         except ParameterError:
             raise
@@ -393,6 +408,8 @@ def clip_inputs(y: np.ndarray, sr: int, *, config: PipelineConfig, name: str = "
         w = frame_windows(stacked, sr=sr, hop_length=config.features.hop_length, config=config.window,
                           duration=len(signal) / sr)
         data = w.data  # (n, f, t, c)
+        if config.center == "time":
+            data = data - data.mean(axis=2, keepdims=True)
     if w.any_padded and len(w) == 1:
         notes.append(f"clip ({len(signal) / sr:.2f} s after preprocessing) is shorter than one window "
                      f"({config.window_seconds:.2f} s): padded by '{config.window.pad}'")

@@ -179,12 +179,13 @@ def test_train_feature_and_window_options_reach_the_pipeline():
     args = build_parser().parse_args(["train", "--data", "synthetic", "--out", "x", "--n-fft", "512",
                                       "--hop-length", "128", "--fmax", "4000", "--overlap", "0.75",
                                       "--pad", "constant", "--augment", "speech",
-                                      "--split-silence", "45", "--denoise", "stationary"])
+                                      "--split-silence", "45", "--denoise", "stationary", "--center", "time"])
     config, pipeline = _configs(args)
     f = pipeline.features
     assert (f.n_fft, f.hop_length, f.fmax) == (512, 128, 4000.0)
     assert pipeline.window.length == 64 and pipeline.window.hop == 16 and pipeline.window.pad == "constant"
     assert config.augment.freq_warp > 0 and config.augment.time_stretch > 0
+    assert pipeline.center == "time"
     assert pipeline.preprocess.split.top_db == 45.0 and pipeline.preprocess.denoise.stationary is True
 
 
@@ -193,5 +194,8 @@ def test_train_rejects_bad_feature_options(capsys):
     assert code == 2 and "error: --overlap 1.0 must be in [0, 1)" in err
     code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--split-silence", "-3")
     assert code == 2 and "error: top_db=-3.0 must be positive" in err
+    code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--model", "soundnet_cnn",
+                        "--center", "time")
+    assert code == 2 and "error: center='time' applies to spectrogram-like inputs, not waveform" in err
     code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--n-fft", "511")
     assert code == 2 and err.startswith("error: ") and "n_fft" in err

@@ -62,6 +62,7 @@ def test_config_round_trip_through_json():
     ({"input_kind": "picture"}, "input_kind"),
     ({"input_shape": (32, 16)}, r"\(freq, time, channels\)"),
     ({"normalize": "minmax"}, "normalize"),
+    ({"center": "freq"}, "center='freq' must be one of none, time"),
     ({"sr": 0}, "sr=0"),
 ])
 def test_config_refuses_inconsistent_settings(changes, message):
@@ -82,6 +83,21 @@ def test_cache_key_changes_with_every_input_parameter_but_not_normalize():
         != cfg.cache_key()
     assert spec_config(window=WindowConfig(length=16, hop=4)).cache_key() != cfg.cache_key()
     assert spec_config(normalize="none").cache_key() == cfg.cache_key()
+    assert spec_config(center="time").cache_key() != cfg.cache_key()
+
+
+def test_center_time_removes_each_bands_mean_and_keeps_changes(rng):
+    y = np.concatenate([synth.tone(300.0, 0.5, SR), synth.tone(900.0, 0.5, SR)]) + synth.noise(1.0, SR, amp=0.01, rng=1)
+    plain = clip_inputs(y.astype(np.float32), SR, config=spec_config())
+    centred = clip_inputs(y.astype(np.float32), SR, config=spec_config(center="time"))
+    np.testing.assert_allclose(centred.x.mean(axis=2), 0.0, atol=1e-3)  # every (window, band) averages to 0
+    np.testing.assert_allclose(centred.x, plain.x - plain.x.mean(axis=2, keepdims=True), atol=1e-4)
+    assert centred.x.std() > 1.0  # the change from 300 to 900 Hz is kept
+    again = PipelineConfig.from_dict(json.loads(json.dumps(spec_config(center="time").to_dict())))
+    assert again.center == "time"
+    legacy = spec_config().to_dict()
+    del legacy["center"]  # bundles saved before the option existed
+    assert PipelineConfig.from_dict(legacy).center == "none"
 
 
 def test_default_pipelines_fit_their_models():

@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="remove silences quieter than TOP_DB below the loudest frame before features (default off)")
     p.add_argument("--denoise", choices=("stationary", "nonstationary"), default=None,
                    help="spectral-gating denoise before features, noise profile from the whole clip (default off)")
+    p.add_argument("--center", choices=("none", "time"), default=None,
+                   help="'time': subtract each frequency bin's mean over the window (cepstral mean normalisation; "
+                        "removes a fixed colouring such as a microphone or a voice's tilt)")
     p.add_argument("--pad", choices=("repeat", "constant"), default=None,
                    help="how a clip shorter than one window is filled: repeated (default) or with silence")
     p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 on a GPU (ignored on CPU)")
@@ -123,6 +126,8 @@ def _configs(args: argparse.Namespace):
         length = pipeline.window.length
         pipeline = dataclasses.replace(pipeline, window=dataclasses.replace(
             pipeline.window, hop=max(1, int(round(length * (1.0 - args.overlap))))))
+    if args.center is not None:
+        pipeline = dataclasses.replace(pipeline, center=args.center)
     if args.pad is not None:
         pipeline = dataclasses.replace(pipeline, window=dataclasses.replace(pipeline.window, pad=args.pad))
     if args.augment is not None and args.augment not in AUGMENT_PRESETS:
