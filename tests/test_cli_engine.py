@@ -186,6 +186,10 @@ def test_train_feature_and_window_options_reach_the_pipeline():
     assert pipeline.window.length == 64 and pipeline.window.hop == 16 and pipeline.window.pad == "constant"
     assert config.augment.freq_warp > 0 and config.augment.time_stretch > 0
     assert pipeline.center == "time"
+    args = build_parser().parse_args(["train", "--data", "synthetic", "--out", "x", "--augment",
+                                      "speech,freq_warp=0.2,time_masks=1"])
+    aug = _configs(args)[0].augment
+    assert (aug.freq_warp, aug.time_masks, aug.time_stretch) == (0.2, 1, 0.15)
     assert pipeline.preprocess.split.top_db == 45.0 and pipeline.preprocess.denoise.stationary is True
 
 
@@ -197,5 +201,11 @@ def test_train_rejects_bad_feature_options(capsys):
     code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--model", "soundnet_cnn",
                         "--center", "time")
     assert code == 2 and "error: center='time' applies to spectrogram-like inputs, not waveform" in err
+    code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--augment", "speech,pitch=2")
+    assert code == 2 and "error: --augment: 'pitch=2' must be field=value" in err
+    code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--augment", "loud")
+    assert code == 2 and "error: --augment 'loud' must be one of none, light, standard, strong, speech" in err
+    code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--augment", "speech,freq_warp=0.9")
+    assert code == 2 and "error: freq_warp=0.9 must be a number in [0, 0.5]" in err
     code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--n-fft", "511")
     assert code == 2 and err.startswith("error: ") and "n_fft" in err

@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--batch-size", type=int, default=None, help="default 32")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
-    p.add_argument("--augment", default=None, help="none, light, standard, strong or speech (default: standard for the "
+    p.add_argument("--augment", default=None, help="none, light, standard, strong or speech, optionally with fields changed: "
+                        "'speech,freq_warp=0.2,mixup=0' (default: standard for the "
                                                    "quick recipe, none otherwise)")
     p.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs (default: off)")
     p.add_argument("--keep", choices=("last", "best"), default=None, help="weights kept at the end (default last)")
@@ -81,8 +82,29 @@ def _shape(text: str | None, kind: str, channels: int) -> tuple[int, ...] | None
     raise ParameterError(f"--input-shape {text!r} does not apply to {kind} models")
 
 
+def _augment(text: str):
+    """``NAME[,field=value,...]``: a preset, optionally with some of its fields changed."""
+    from ..augment import AUGMENT_PRESETS, AugmentConfig
+    from ..errors import ParameterError
+
+    name, *pairs = [part.strip() for part in text.split(",")]
+    if name not in AUGMENT_PRESETS:
+        raise ParameterError(f"--augment {name!r} must be one of {', '.join(AUGMENT_PRESETS)} "
+                             "(optionally followed by ,field=value pairs)")
+    fields = AUGMENT_PRESETS[name].to_dict()
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key.strip() not in fields:
+            raise ParameterError(f"--augment: {pair!r} must be field=value with field one of {', '.join(fields)}")
+        key = key.strip()
+        try:
+            fields[key] = int(value) if key in ("time_masks", "freq_masks") else float(value)
+        except ValueError:
+            raise ParameterError(f"--augment: {key}={value!r} is not a number") from None
+    return AugmentConfig.from_dict(fields)
+
+
 def _configs(args: argparse.Namespace):
-    from ..augment import AUGMENT_PRESETS
     from ..errors import ParameterError
     from ..features import FeatureConfig
     from ..models import get_model_spec
@@ -130,16 +152,15 @@ def _configs(args: argparse.Namespace):
         pipeline = dataclasses.replace(pipeline, center=args.center)
     if args.pad is not None:
         pipeline = dataclasses.replace(pipeline, window=dataclasses.replace(pipeline.window, pad=args.pad))
-    if args.augment is not None and args.augment not in AUGMENT_PRESETS:
-        raise ParameterError(f"--augment {args.augment!r} must be one of {', '.join(AUGMENT_PRESETS)}")
+    augment = _augment(args.augment) if args.augment is not None else None
     changes = {"split": args.split, "seed": args.seed, "attention": args.attention,
                "mixed_precision": args.mixed_precision}
     for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("learning_rate", args.lr),
                        ("patience", args.patience), ("keep", args.keep), ("class_weight", args.class_weight)):
         if value is not None:
             changes[key] = value
-    if args.augment is not None:
-        changes["augment"] = AUGMENT_PRESETS[args.augment]
+    if augment is not None:
+        changes["augment"] = augment
     config = dataclasses.replace(config, **changes)
     config.check_model()  # before any data is read
     return config, pipeline
