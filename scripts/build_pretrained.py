@@ -83,6 +83,34 @@ def bundle_metrics(path: str | Path) -> dict:
     return json.loads((Path(path) / "bundle.json").read_text(encoding="utf-8"))["metrics"]
 
 
+# What was tried on FSDD, for both FSDD cards (all: compact sfc_dcnn, seed 0, 20 epochs unless said).
+FSDD_NOTES = (
+    "**The leave-one-speaker-out (LOSO) target is not reached**: the issue asks for at least 90 % mean LOSO "
+    "accuracy; the best recipe found reaches {loso} here. What was tried (`python -m audioclf train` options; "
+    "LOSO = george / jackson / lucas / nicolas / theo held out):\n\n"
+    "| recipe | split:test | LOSO |\n| --- | ---: | --- |\n"
+    "| CLI default: 22 050 Hz, n_fft 2048 / hop 512 (93-ms frames), 64 mel bands to 11 kHz, 1.5-s windows, "
+    "`standard` augmentation | 100 % | theo 81.8 % |\n"
+    "| `--sr 8000 --input-shape 64,16 --augment strong --attention cnn --epochs 15` (ReLU gates) | 66.4 % | "
+    "17.6 / 46.2 / 48.2 / 37.4 / 49.6, mean 39.8 % |\n"
+    "| default STFT + `--augment speech` | – | theo 77.0 % |\n"
+    "| **this recipe** (`--fmax 4000 --n-fft 1024 --hop-length 256 --overlap 0.5 --augment speech`), no "
+    "attention: `fsdd_sfc_dcnn` | 100 % | 72.2 / 85.2 / 61.2 / 74.8 / 82.6, **mean 75.2 %** |\n"
+    "| the same + `--attention cnn`, paper's ReLU gates | 68.8 % (underfits: first-epoch loss 5.8 vs 2.3 at "
+    "chance) | – |\n"
+    "| the same + `--attention cnn`, bounded sigmoid gates (now the default): `fsdd_sfc_dcnn_att` | 98.4 % | "
+    "65.4 / 81.6 / 69.4 / 69.4 / 83.4, **mean 73.8 %** |\n"
+    "| this recipe + `--center time` (per-window cepstral mean normalisation) | – | george 68.8 % |\n"
+    "| this recipe with n_fft 512 and 40 mel bands (`--input-shape 40,64`) | – | george 60.4 %, lucas 57.0 % |\n"
+    "{extra}"
+    "\nA plain baseline outside the CLI (20 MFCCs over 32-ms frames, averaged over 5 segments, logistic "
+    "regression) reaches a LOSO mean of 64 %. What moved LOSO most was the front end: speech-sized frames and "
+    "mel bands spent below 4 kHz (FSDD is 8-kHz audio; the default spends a third of its bands on the empty "
+    "4-11 kHz range) took the 8-kHz attempt's 40 % to 75 %. The rest of the gap is four training voices: a "
+    "new voice (george, lucas) is the main failure, and the confusions are between digits that share vowels "
+    "(see the pooled matrix). More speakers (FSDD's absent sixth one, or any other speech), and waveform-level "
+    "pitch and tempo augmentation, are the next steps.")
+
 FSDD_RECIPE = ["--epochs", "20", "--augment", "speech", "--fmax", "4000", "--n-fft", "1024", "--hop-length", "256",
                "--overlap", "0.5"]
 
@@ -146,7 +174,8 @@ MODELS = {
             "The reproducible check scores the shipped model on FSDD's test split, which it was trained on "
             "(the shipped model saw every clip); the held-out figures are the LOSO and split:test rows.",
         ],
-        "notes": "",  # set below from FSDD_NOTES
+        "notes": ("Meets the test-split target (**100 %** on `split:test`, at least 98 % asked). "
+                  + FSDD_NOTES.format(loso="75.2 % (this model's recipe)", extra="")),
     },
     "fsdd_sfc_dcnn_att": {
         "data": "fsdd",
@@ -172,7 +201,10 @@ MODELS = {
             "The reproducible check scores the shipped model on FSDD's test split, which it was trained on "
             "(the shipped model saw every clip); the held-out figures are the LOSO and split:test rows.",
         ],
-        "notes": "",  # filled in below, from the measured results
+        "notes": ("Meets the test-split target (**98.4 %** on `split:test`, at least 98 % asked). The attention "
+                  "gates cost 1.4 points of LOSO against the same recipe without them (`fsdd_sfc_dcnn`, 75.2 %); "
+                  "this model ships to show attention. "
+                  + FSDD_NOTES.format(loso="73.8 % for this model and 75.2 % without attention", extra="")),
     },
     "fsdd_soundnet": {
         "data": "fsdd",
@@ -184,7 +216,7 @@ MODELS = {
         "title": "FSDD spoken digits from the raw waveform: soundnet_cnn",
         "summary": ("A raw-waveform model (SoundNet-style 1-D convolutions, no spectrogram) that recognises the "
                     "spoken digits zero to nine from 1-s windows at 8 kHz. Shipped to demonstrate the waveform "
-                    "family; it is also the more accurate of the two FSDD models here."),
+                    "family (97.2 % on the test split; `fsdd_sfc_dcnn` is the better digit model)."),
         "limits": [
             "Five adult male English speakers only, recorded at 8 kHz; the test split shares its speakers with "
             "the training split, so the headline says nothing about new speakers.",
