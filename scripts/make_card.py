@@ -98,19 +98,49 @@ def attention_png(path: Path, bundle_dir: Path, clip: Path) -> str:
     att_t = np.interp(np.linspace(0, 1, len(energy)), np.linspace(0, 1, len(att_t)), att_t)
     loud = energy > np.median(energy)
     ratio = float(att_t[loud].mean() / max(att_t[~loud].mean(), 1e-9)) if (~loud).any() else float("nan")
-    return (f"`attention.png`: clip `{clip.name}` (predicted **{p.label}**), window {w + 1} of {len(p.inputs)} "
+    text = (f"`attention.png`: clip `{clip.name}` (predicted **{p.label}**), window {w + 1} of {len(p.inputs)} "
             f"({t0:.2f}-{t1:.2f} s); top: the standardised log-mel input, bottom: the mean gate of attention "
             f"`{name}` stretched over the input. Mean attention on the louder half of the frames is "
             f"{ratio:.2f}x that on the quieter half.")
+    others = sorted(p for p in clip.parent.iterdir() if p.suffix.lower() in (".wav", ".flac"))[::max(1, len(
+        list(clip.parent.iterdir())) // 60)][:60] if clip.parent.is_dir() else []
+    rs = []
+    for other in others:
+        q = predict(b, other)
+        amap_o = q.attention.get(name)
+        if amap_o is None or q.inputs is None:
+            continue
+        for k in range(len(q.inputs)):
+            e = q.inputs[k, ..., 0].mean(axis=0)
+            a = amap_o.values[k]
+            a = a.mean(axis=0) if a.ndim == 2 else a
+            a = np.interp(np.linspace(0, 1, len(e)), np.linspace(0, 1, len(a)), a)
+            if e.std() > 1e-6 and a.std() > 1e-6:
+                rs.append(float(np.corrcoef(e, a)[0, 1]))
+    if rs:
+        text += (f" Over {len(rs)} windows of {len(others)} clips spread through the same folder, the correlation "
+                 f"between a frame's loudness and the attention it gets has median r = {np.median(rs):.2f} "
+                 f"(positive in {100 * np.mean(np.array(rs) > 0):.0f} % of windows): "
+                 + ("the gates open where the sound is and close over silence." if np.median(rs) > 0.3 else
+                    "the gates lean towards the louder frames, but only weakly." if np.median(rs) > 0 else
+                    "the gates do not follow loudness."))
+    return text
 
 
 def strip_optimizer(folder: Path) -> None:
     """Re-save ``model.keras`` without the optimizer's state (Adam's moments triple the file); inference needs none."""
+    import io
     import os
+    import zipfile
+
+    import h5py
 
     from audioclf.models import load_model_file
 
     path = folder / "model.keras"
+    with zipfile.ZipFile(path) as zf, h5py.File(io.BytesIO(zf.read("model.weights.h5")), "r") as h5:
+        if "optimizer" not in h5 or not len(h5["optimizer"].get("vars", {})):
+            return  # already stripped: re-saving would only churn the file's bytes
     model = load_model_file(path)  # uncompiled: saving it keeps the weights only
     tmp = folder / "model.tmp.keras"
     model.save(tmp)
