@@ -224,7 +224,7 @@ def test_cnn_attention_gate_kinds(rng):
         model = build_model("sfc_dcnn", input_shape=(32, 32, 1), num_classes=3, attention="cnn", gate=gate)
         layer = model.get_layer("attn_cnn_b1")
         probe = keras.Model(model.inputs, layer.output)
-        g = np.asarray(probe(x))
+        g = np.asarray(probe([x]))
         assert (g >= 0).all()
         assert (g.max() <= 1.0) if bounded else (g.max() > 1.0)  # ReLU gates can amplify; sigmoid ones cannot
         assert layer.__class__.__name__ == ("Activation" if gate == "sigmoid" else "ReLU")
