@@ -107,8 +107,8 @@ FSDD_NOTES = (
     "regression) reaches a LOSO mean of 64 %. What moved LOSO most was the front end: speech-sized frames and "
     "mel bands spent below 4 kHz (FSDD is 8-kHz audio; the default spends a third of its bands on the empty "
     "4-11 kHz range) took the 8-kHz attempt's 40 % to 75 %. The rest of the gap is four training voices: a "
-    "new voice (george, lucas) is the main failure, and the confusions are between digits that share vowels "
-    "(see the pooled matrix). More speakers (FSDD's absent sixth one, or any other speech), and waveform-level "
+    "new voice (george, lucas) is the main failure; the pooled matrix below shows where (for `fsdd_sfc_dcnn`: "
+    "three heard as eight, and six, seven and two mixed up). More speakers (FSDD's absent sixth one, or any other speech), and waveform-level "
     "pitch and tempo augmentation, are the next steps.")
 
 FSDD_RECIPE = ["--epochs", "20", "--augment", "speech", "--fmax", "4000", "--n-fft", "1024", "--hop-length", "256",
