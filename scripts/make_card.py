@@ -102,8 +102,9 @@ def attention_png(path: Path, bundle_dir: Path, clip: Path) -> str:
             f"({t0:.2f}-{t1:.2f} s); top: the standardised log-mel input, bottom: the mean gate of attention "
             f"`{name}` stretched over the input. Mean attention on the louder half of the frames is "
             f"{ratio:.2f}x that on the quieter half.")
-    others = sorted(p for p in clip.parent.iterdir() if p.suffix.lower() in (".wav", ".flac"))[::max(1, len(
-        list(clip.parent.iterdir())) // 60)][:60] if clip.parent.is_dir() else []
+    # Up to 60 clips spread evenly through the clip's folder.
+    folder_clips = sorted(p for p in clip.parent.iterdir() if p.suffix.lower() in (".wav", ".flac"))
+    others = folder_clips[::max(1, len(folder_clips) // 60)][:60]
     rs = []
     for other in others:
         q = predict(b, other)

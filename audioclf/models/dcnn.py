@@ -69,9 +69,16 @@ def _block(x, *, index: int, filters: int, kernels: Sequence[tuple[int, int]],
     return layers.Multiply(name=f"{b}_att_gate")([x, a])
 
 
-def _check_gate(gate: str) -> None:
+def _stack(x, plan, filters, *, attention: str | None, gate: str):
+    """One :func:`_block` per ``(kernels, pool)`` entry of ``plan``, ``filters`` wide."""
     if gate not in GATES:
         raise ModelError(f"gate={gate!r} must be one of {', '.join(GATES)}")
+    if len(filters) != len(plan):
+        raise ModelError(f"filters={filters!r} must list {len(plan)} block widths")
+    for i, ((kernels, pool), n) in enumerate(zip(plan, filters, strict=True)):
+        x = _block(x, index=i + 1, filters=positive_int("filters", n), kernels=kernels,
+                   pool=pool, attention=attention == "cnn", gate=gate)
+    return x
 
 
 def _dense_head(x, num_classes, units, dropout):
@@ -138,18 +145,12 @@ def build_sfc_dcnn(
         Outputs ``{"probs": (batch, num_classes)}``.
     """
     fraction("dropout", dropout)
-    _check_gate(gate)
     plan = (
         ([(3, 1), (3, 1), (1, 1)], (2, 1)),  # along frequency
         ([(1, 3), (1, 3), (1, 1)], (1, 2)),  # along time
     ) * 2 + (([(3, 3), (3, 3), (1, 1)], (2, 2)),) * 2
-    if len(filters) != len(plan):
-        raise ModelError(f"filters={filters!r} must list {len(plan)} block widths")
     inputs = keras.Input(shape=input_shape, name="spectrogram")  # (batch, freq, time, 1)
-    x = inputs
-    for i, ((kernels, pool), n) in enumerate(zip(plan, filters, strict=True)):
-        x = _block(x, index=i + 1, filters=positive_int("filters", n), kernels=kernels,
-                   pool=pool, attention=attention == "cnn", gate=gate)
+    x = _stack(inputs, plan, filters, attention=attention, gate=gate)
     probs = _dense_head(x, num_classes, dense_units, dropout)
     return functional_model(inputs, {"probs": probs}, "sfc_dcnn")
 
@@ -213,17 +214,11 @@ def build_mfc_dcnn(
         Outputs ``{"probs": (batch, num_classes)}``.
     """
     fraction("dropout", dropout)
-    _check_gate(gate)
     plan = (
         ([(3, 1)] * 2, (2, 1)),  # feature axis
         ([(1, 7)] * 2, (1, 4)),  # time axis
     ) * 3 + (([(3, 7)] * 2, (2, 4)),) * 2
-    if len(filters) != len(plan):
-        raise ModelError(f"filters={filters!r} must list {len(plan)} block widths")
     inputs = keras.Input(shape=input_shape, name="features")  # (batch, freq, time, channels)
-    x = inputs
-    for i, ((kernels, pool), n) in enumerate(zip(plan, filters, strict=True)):
-        x = _block(x, index=i + 1, filters=positive_int("filters", n), kernels=kernels,
-                   pool=pool, attention=attention == "cnn", gate=gate)
+    x = _stack(inputs, plan, filters, attention=attention, gate=gate)
     probs = _dense_head(x, num_classes, dense_units, dropout)
     return functional_model(inputs, {"probs": probs}, "mfc_dcnn")

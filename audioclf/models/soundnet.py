@@ -84,6 +84,7 @@ def build_soundnet_cnn(
     ``padding="valid"``. With valid convolutions a 30 000-sample clip reaches the
     k4 stride-1 convolutions with 3 steps and the stack fails; with this choice
     every layer runs and ``soundnet_rnn`` gets a 13-step sequence.
+
     Parameters
     ----------
     input_shape : tuple [shape=(n_samples, 1)]
@@ -127,10 +128,9 @@ def build_soundnet_rnn(
 ) -> keras.Model:
     """SoundNet front (conv2 stride 4, no 1024 conv) -> LSTM 256 -> LSTM 256 -> Dense 512 -> 128 -> softmax.
 
-    Adaptation: the convolutions use ``padding="same"`` and the max-pools
-    ``padding="valid"``. With valid convolutions a 30 000-sample clip reaches the
-    k4 stride-1 convolutions with 3 steps and the stack fails; with this choice
-    every layer runs and ``soundnet_rnn`` gets a 13-step sequence.
+    Adaptation: the padding of :func:`build_soundnet_cnn` (same-padded
+    convolutions, valid pools), which gives a 13-step sequence.
+
     Parameters
     ----------
     input_shape : tuple [shape=(n_samples, 1)]
