@@ -32,7 +32,8 @@ def home() -> None:
     c1.metric("Keras backend", backend)
     c2.metric("Device for training", ", ".join(gpus) if gpus else "CPU")
     with st.expander("Library versions"):
-        st.table({"library": list(sysinfo.library_versions()), "version": list(sysinfo.library_versions().values())})
+        versions = sysinfo.library_versions()
+        st.table({"library": list(versions), "version": list(versions.values())})
     st.subheader("Pretrained models")
     table = pretrained_table()
     if table:

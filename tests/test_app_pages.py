@@ -48,6 +48,8 @@ def test_home_lists_pretrained(app):
     assert not app.exception
     table = app.dataframe[0].value
     assert set(table["name"]) == {"tiny_cldnn", "tiny_sfc_dcnn"}
+    assert list(table.columns) == ["name", "model", "dataset", "classes", "headline", "measured as"]
+    assert table["headline"].str.endswith("%").all()
 
 
 def test_classify_pretrained_shows_timeline_and_rnn_attention(app):
