@@ -98,7 +98,7 @@ FSDD_NOTES = (
     "attention: `fsdd_sfc_dcnn` | 100 % | 72.2 / 85.2 / 61.2 / 74.8 / 82.6, **mean 75.2 %** |\n"
     "| the same + `--attention cnn`, paper's ReLU gates | 68.8 % (underfits: first-epoch loss 5.8 vs 2.3 at "
     "chance) | – |\n"
-    "| the same + `--attention cnn`, bounded sigmoid gates (now the default): `fsdd_sfc_dcnn_att` | 98.4 % | "
+    "| the same + `--attention cnn`, bounded sigmoid gates (`gate='sigmoid'`, now in the quick recipe): `fsdd_sfc_dcnn_att` | 98.4 % | "
     "65.4 / 81.6 / 69.4 / 69.4 / 83.4, **mean 73.8 %** |\n"
     "| this recipe + `--center time` (per-window cepstral mean normalisation) | – | george 68.8 % |\n"
     "| this recipe with n_fft 512 and 40 mel bands (`--input-shape 40,64`) | – | george 60.4 %, lucas 57.0 % |\n"

@@ -145,7 +145,7 @@ def test_unknown_model_lists_valid_names():
         ({"name": "crnn_resnet", "num_classes": 3, "front": "vgg"}, "front='vgg'"),
         ({"name": "mobilenet_v2", "num_classes": 3, "input_shape": (16, 16, 1)}, ">= 32"),
         ({"name": "sfc_dcnn", "num_classes": 3, "dropout": 1.5}, r"dropout=1.5 must be a number in \[0, 1\)"),
-        ({"name": "mfc_dcnn", "num_classes": 3, "gate": "tanh"}, "gate='tanh' must be one of sigmoid, relu"),
+        ({"name": "mfc_dcnn", "num_classes": 3, "gate": "tanh"}, "gate='tanh' must be one of relu, sigmoid"),
     ],
 )
 def test_build_model_rejects_bad_requests(kwargs, match):
@@ -228,6 +228,11 @@ def test_cnn_attention_gate_kinds(rng):
         assert (g >= 0).all()
         assert (g.max() <= 1.0) if bounded else (g.max() > 1.0)  # ReLU gates can amplify; sigmoid ones cannot
         assert layer.__class__.__name__ == ("Activation" if gate == "sigmoid" else "ReLU")
+    paper = build_model("sfc_dcnn", input_shape=(32, 32, 1), num_classes=3, attention="cnn")
+    assert paper.get_layer("attn_cnn_b1").__class__.__name__ == "ReLU"  # the paper's block by default
+    from audioclf.recipes import quick_recipe
+
+    assert quick_recipe()[0].model_options["gate"] == "sigmoid"  # the compact recipe's bounded gates
 
 
 def test_options_change_the_model():
@@ -281,7 +286,7 @@ def _check_attention(ex, attention, shape):
         assert amap.meaning and amap.block
         if attention == "cnn":
             assert amap.axes == ("batch", "freq", "time")
-            assert (amap.values >= 0).all() and (amap.values <= 1).all()  # a sigmoid gate (the default)
+            assert (amap.values >= 0).all()  # a ReLU gate (the paper's, the default)
             f, t = amap.values.shape[1:]
             assert amap.stride == {"freq": shape[0] / f, "time": shape[1] / t}
         elif attention == "rnn":
