@@ -86,3 +86,16 @@ def test_classify_upload_with_pretrained_shows_timeline(browser, app_url, tmp_pa
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SHOTS / "classify.png"), full_page=True)
     page.close()
+
+
+@pytest.mark.parametrize(("link", "ready"), [("Home", ("heading", "Pretrained models")),
+                                             ("Train", ("button", "Train")),  # drawn after the model diagram
+                                             ("Compare", ("heading", "Compare"))])
+def test_other_pages_render_in_the_browser(browser, app_url, link, ready):
+    SHOTS.mkdir(exist_ok=True)
+    page = _open_page(browser, app_url, link)
+    page.get_by_role(ready[0], name=ready[1], exact=True).first.wait_for(timeout=LOAD)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    page.screenshot(path=str(SHOTS / f"{link.lower()}.png"), full_page=True)
+    page.close()
