@@ -73,7 +73,7 @@ def test_explore_upload_wav(explore):
     assert any("chirp.wav" in c.value for c in at.caption)
 
 
-@pytest.mark.parametrize("case", ["empty", "text", "truncated", "nan_inf"])
+@pytest.mark.parametrize("case", sorted(bad_cases()))
 def test_explore_bad_upload_shows_error_not_exception(explore, case):
     at = explore
     at.radio(key="ex_source").set_value("Upload").run()

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from tests.corpus import bad_cases
+from tests.corpus import bad_cases, odd_cases
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 300
@@ -69,13 +69,28 @@ def test_classify_cnn_attention_maps(app):
     assert sum("Attention: cnn" in s.value for s in at.subheader) >= 2  # one map per attention block
 
 
-@pytest.mark.parametrize("case", ["text", "truncated", "too_long"])
+@pytest.mark.parametrize("case", sorted(bad_cases()))
 def test_classify_bad_upload_shows_error(app, case):
     at = _classify(app, "tiny_cldnn")
     at.radio(key="cl_source").set_value("Upload").run()
     at.get("file_uploader")[0].upload(f"{case}.wav", bad_cases()[case][0], "audio/wav").run()
     assert not at.exception
     assert len(at.error) == 1 and f"{case}.wav" in at.error[0].value
+    # nothing else is lost: the chosen model stays, and the next good clip is classified
+    assert at.selectbox(key="cl_pretrained").value.name == "tiny_cldnn"
+    at.get("file_uploader")[0].upload("good.wav", odd_cases()["flac"][0], "audio/flac").run()
+    assert not at.exception and not at.error and at.metric
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(odd_cases()))
+def test_classify_odd_but_valid_upload(app, case):
+    at = _classify(app, "tiny_cldnn")
+    at.radio(key="cl_source").set_value("Upload").run()
+    data, ext = odd_cases()[case]
+    at.get("file_uploader")[0].upload(f"{case}{ext}", data, "application/octet-stream").run()
+    assert not at.exception and not at.error
+    assert at.metric[0].value in {"chirp", "clicks", "harmonics", "noise_band", "tone"}
 
 
 def test_classify_uploaded_bundle_zip(app, bundle_dir):
