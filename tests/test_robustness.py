@@ -113,3 +113,42 @@ def test_error_hierarchy():
     for exc in (errors.EmptyAudioError, errors.TruncatedAudioError, errors.AudioTooLongError):
         assert issubclass(exc, errors.AudioError) and issubclass(exc, errors.AudioclfError)
     assert issubclass(errors.BundleError, errors.ModelError)
+
+
+@pytest.mark.slow
+def test_training_process_killed_mid_epoch_leaves_the_last_good_bundle(tmp_path):
+    """SIGKILL a real `train` process while it trains over an existing bundle: the old bundle still loads,
+    the half-done run is never listed as a bundle, and the best-so-far checkpoint loads."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from audioclf.bundle import load_bundle
+    from audioclf.models import load_model_file
+
+    env = {**os.environ, "AUDIOCLF_CACHE": str(tmp_path / "cache")}
+    data, out, ck = f"synthetic:{tmp_path / 'synth'}", tmp_path / "models" / "run", tmp_path / "best.keras"
+    base = [sys.executable, "-m", "audioclf", "train", "--data", data, "--out", str(out), "--workers", "1",
+            "--quiet", "--split", "fold:5"]
+    first = subprocess.run([*base, "--epochs", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = json.loads((out / "bundle.json").read_text(encoding="utf-8"))["created"]
+    proc = subprocess.Popen([*base, "--epochs", "200", "--checkpoint", str(ck)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not ck.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert ck.exists() and proc.poll() is None, "training did not reach its first checkpoint"
+        time.sleep(1.0)  # well inside the next epochs
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    b = load_bundle(out)  # the last good bundle, untouched
+    assert json.loads((out / "bundle.json").read_text(encoding="utf-8"))["created"] == before
+    assert len(b.classes) == 5
+    assert [e.path.name for e in list_bundles(out.parent)] == ["run"]  # no half-written bundle offered
+    assert load_model_file(ck) is not None  # the best model so far survives the kill
