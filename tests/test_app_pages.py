@@ -23,10 +23,13 @@ def bundle_dir(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("pretrained")
     ds = make_synthetic_dataset(root.parent / "synth", config=SyntheticConfig(clips_per_class=6))
-    for name, attention, shape in (("cldnn", "rnn", (32, 32, 1)), ("sfc_dcnn", "cnn", (32, 32, 1))):
+    for name, attention, shape, folder in (
+            ("cldnn", "rnn", (32, 32, 1), "tiny_cldnn"), ("sfc_dcnn", "cnn", (32, 32, 1), "tiny_sfc_dcnn"),
+            ("cldnn", "self", (32, 32, 1), "tiny_cldnn_self"), ("jae", None, (32, 32, 1), "tiny_jae"),
+            ("subspectralnet", None, (40, 32, 1), "tiny_subspectralnet")):
         pipe = default_pipeline(name, sr=16000, input_shape=shape)
         train(ds, config=TrainConfig(model=name, attention=attention, epochs=1, split="fold:3"), pipeline=pipe,
-              out=root / f"tiny_{name}", cache=False)
+              out=root / folder, cache=False)
     return root
 
 
@@ -47,7 +50,8 @@ def _classify(app: AppTest, bundle: str) -> AppTest:
 def test_home_lists_pretrained(app):
     assert not app.exception
     table = app.dataframe[0].value
-    assert set(table["name"]) == {"tiny_cldnn", "tiny_sfc_dcnn"}
+    assert set(table["name"]) == {"tiny_cldnn", "tiny_sfc_dcnn", "tiny_cldnn_self", "tiny_jae",
+                                  "tiny_subspectralnet"}
     assert list(table.columns) == ["name", "model", "dataset", "classes", "headline", "measured as"]
     assert table["headline"].str.endswith("%").all()
 
@@ -67,6 +71,19 @@ def test_classify_cnn_attention_maps(app):
     at = _classify(app, "tiny_sfc_dcnn")
     assert not at.exception and not at.error
     assert sum("Attention: cnn" in s.value for s in at.subheader) >= 2  # one map per attention block
+
+
+@pytest.mark.parametrize(("bundle", "heading", "chart"), [
+    ("tiny_cldnn_self", "Attention: self", "Self-attention"),
+    ("tiny_jae", "What the autoencoder rebuilt", "reconstruction"),
+    ("tiny_subspectralnet", "What each frequency band voted", "Sub-band predictions"),
+])
+def test_classify_shows_self_attention_reconstruction_and_subbands(app, bundle, heading, chart):
+    at = _classify(app, bundle)
+    assert not at.exception and not at.error
+    assert any(heading in s.value for s in at.subheader)
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any(chart in s for s in specs)
 
 
 @pytest.mark.parametrize("case", sorted(bad_cases()))
