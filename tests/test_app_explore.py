@@ -91,3 +91,24 @@ def test_explore_record(explore):
     at.audio_input(key="ex_record").set_value(("rec.wav", buf.getvalue(), "audio/wav")).run()
     assert not at.exception and not at.error
     assert any("recording.wav" in c.value for c in at.caption)
+
+
+def test_compare_two_clips_and_two_settings_on_the_same_channels():
+    import json
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception and not at.error
+    figs = {c.proto.id: c for c in at.get("plotly_chart")}
+    assert len(figs) == 2  # A and B, each with the chosen channels (mel, mfcc)
+
+    def mel_width(side: str) -> int:
+        chart = next(c for c in at.get("plotly_chart") if f"cmp{side}_fig" in c.proto.id)
+        spec = json.loads(chart.proto.spec)
+        z = spec["data"][0]["z"]  # the first channel's heatmap: plain lists or plotly's typed array
+        return int(str(z["shape"]).split(",")[-1]) if isinstance(z, dict) else len(z[0])  # its frames
+
+    a_before, b_before = mel_width("A"), mel_width("B")
+    at.selectbox(key="cmpB_hop").set_value(128).run()  # a different parameter set on B only (hop 512 -> 128)
+    assert not at.exception and not at.error
+    assert mel_width("B") > 3 * b_before and mel_width("A") == a_before
