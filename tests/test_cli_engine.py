@@ -209,3 +209,38 @@ def test_train_rejects_bad_feature_options(capsys):
     assert code == 2 and "error: freq_warp=0.9 must be a number in [0, 0.5]" in err
     code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--n-fft", "511")
     assert code == 2 and err.startswith("error: ") and "n_fft" in err
+
+
+def test_train_model_options_reach_the_builder(capsys, tmp_path):
+    from audioclf.cli import build_parser
+    from audioclf.cli._train import _configs
+
+    args = build_parser().parse_args(["train", "--data", "synthetic", "--out", "x",
+                                      "--model-option", "filters=32,32,64,64,128,128",
+                                      "--model-option", "dropout=0.25", "--model-option", "dense_units="])
+    config = _configs(args)[0]
+    # the quick recipe's own options (its sigmoid gate) are kept, the named ones replaced
+    assert config.model_options == {"filters": (32, 32, 64, 64, 128, 128), "dense_units": (),
+                                    "gate": "sigmoid", "dropout": 0.25}
+    args = build_parser().parse_args(["train", "--data", "synthetic", "--out", "x", "--model", "cldnn",
+                                      "--model-option", "units=8"])
+    assert _configs(args)[0].model_options == {"units": 8}
+    # and the built model really is wider
+    out = tmp_path / "wide"
+    code, _, _ = _cli(capsys, "train", "--data", "synthetic", "--out", str(out), "--epochs", "1", "--quiet",
+                      "--no-cache", "--model-option", "filters=8,8,8,8,8,12")
+    assert code == 0
+    from audioclf.bundle import load_bundle
+
+    model = load_bundle(out).model
+    widths = {layer.name: layer.filters for layer in model.layers if layer.name.startswith(("b1_conv", "b6_conv"))}
+    assert widths["b6_conv_3"] == 12 and widths["b1_conv_3"] == 8
+
+
+def test_train_rejects_bad_model_options(capsys):
+    code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--model-option", "filters")
+    assert code == 2 and "error: --model-option 'filters' must be KEY=VALUE" in err
+    code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--model-option", "width=3")
+    assert code == 2 and "error: unknown option(s) ['width'] for sfc_dcnn" in err
+    code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--model-option", "filters=8,8")
+    assert code == 2 and "error: " in err and "filters" in err

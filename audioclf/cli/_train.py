@@ -31,6 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="validation split: fold:K, group:NAME, split:test or ratio:R (default ratio:0.2); "
                         "'none' trains on every clip and scores the training clips")
     p.add_argument("--attention", default=None, help="attention kind the model supports: cnn, rnn or self")
+    p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="builder option of the architecture, repeatable: 'filters=32,32,64,64,128,128', "
+                        "'dropout=0.3', 'gate=sigmoid', 'dense_units=' (empty: none); see "
+                        "`python -m audioclf models --json` for each model's options. With the quick recipe "
+                        "these change its own options")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--batch-size", type=int, default=None, help="default 32")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
@@ -104,6 +109,38 @@ def _augment(text: str):
     return AugmentConfig.from_dict(fields)
 
 
+def _option_value(text: str):
+    """A builder option's value: a number, true/false/none, a comma list (a tuple), or text."""
+    text = text.strip()
+    if text == "":
+        return ()
+    if "," in text:
+        return tuple(_option_value(part) for part in text.split(",") if part.strip())
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _model_options(pairs: list[str]) -> dict:
+    from ..errors import ParameterError
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--model-option {pair!r} must be KEY=VALUE, e.g. filters=32,32,64,64,128,128")
+        options[key.strip()] = _option_value(value)
+    return options
+
+
 def _configs(args: argparse.Namespace):
     from ..errors import ParameterError
     from ..features import FeatureConfig
@@ -161,6 +198,9 @@ def _configs(args: argparse.Namespace):
             changes[key] = value
     if augment is not None:
         changes["augment"] = augment
+    options = _model_options(args.model_option)
+    if options:
+        changes["model_options"] = {**config.model_options, **options}
     config = dataclasses.replace(config, **changes)
     config.check_model()  # before any data is read
     return config, pipeline
