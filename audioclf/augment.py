@@ -56,6 +56,14 @@ class AugmentConfig:
         Spectrogram inputs: play each window faster or slower by a random
         factor in [1 - time_stretch, 1 + time_stretch] (frames interpolated
         along time, wrapping around as the time shift does).
+    filter_gain : float
+        Spectrogram inputs: FilterAugment (Nam et al. 2022). Each window gets
+        a random equaliser: a piecewise-linear gain curve over the frequency
+        axis through 3-6 random knots, each in [-filter_gain, filter_gain]
+        (standardised units, so 0.5 is half the training data's spread; on
+        log-mel about 8-10 dB), the same at every frame. It stands for a
+        different microphone, room or distance: the spectral colouring that
+        separates one recording set-up from another.
 
     Examples
     --------
@@ -72,6 +80,7 @@ class AugmentConfig:
     mixup: float = 0.0
     freq_warp: float = 0.0
     time_stretch: float = 0.0
+    filter_gain: float = 0.0
 
     def __post_init__(self) -> None:
         _fraction("time_shift", self.time_shift, upper=0.5)
@@ -81,6 +90,7 @@ class AugmentConfig:
         _fraction("mixup", self.mixup, upper=10.0)
         _fraction("freq_warp", self.freq_warp, upper=0.5)
         _fraction("time_stretch", self.time_stretch, upper=0.5)
+        _fraction("filter_gain", self.filter_gain, upper=5.0)
         for name in ("time_masks", "freq_masks"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 10:
@@ -90,7 +100,7 @@ class AugmentConfig:
     def active(self) -> bool:
         """True if any augmentation is switched on."""
         return bool(self.time_shift or self.noise or self.time_masks or self.freq_masks or self.mixup
-                    or self.freq_warp or self.time_stretch)
+                    or self.freq_warp or self.time_stretch or self.filter_gain)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -174,6 +184,8 @@ def augment_batch(x: np.ndarray, y: np.ndarray, *, config: AugmentConfig, input_
             _warp(x, axis=1, amount=config.freq_warp, wrap=False, rng=rng)
         if config.time_stretch > 0:
             _warp(x, axis=2, amount=config.time_stretch, wrap=True, rng=rng)
+        if config.filter_gain > 0:
+            _filter(x, gain=config.filter_gain, rng=rng)
     target = x.copy()
     if config.noise > 0:
         x += rng.normal(0.0, config.noise, size=x.shape).astype(np.float32)
@@ -196,6 +208,20 @@ def _masks(x: np.ndarray, *, axis: int, count: int, width: float, rng: np.random
             index = [i, slice(None), slice(None), slice(None)]
             index[axis] = slice(start, start + w)
             x[tuple(index)] = 0.0
+
+
+def _filter(x: np.ndarray, *, gain: float, rng: np.random.Generator) -> None:
+    """Add a random piecewise-linear curve over frequency (axis 1) to each window, in place (FilterAugment)."""
+    bins = x.shape[1]
+    if bins < 2:
+        return
+    grid = np.arange(bins, dtype=np.float64)
+    for i in range(len(x)):
+        inner = int(rng.integers(1, 5))  # 3-6 knots: both edges and 1-4 inside
+        knots = np.concatenate([[0.0], np.sort(rng.uniform(0, bins - 1, size=inner)), [bins - 1.0]])
+        gains = rng.uniform(-gain, gain, size=len(knots))
+        curve = np.interp(grid, knots, gains).astype(np.float32)
+        x[i] += curve.reshape((bins,) + (1,) * (x.ndim - 2))
 
 
 def _warp(x: np.ndarray, *, axis: int, amount: float, wrap: bool, rng: np.random.Generator) -> None:

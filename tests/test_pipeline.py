@@ -305,7 +305,28 @@ def test_time_stretch_keeps_periodic_structure_and_range(rng):
     np.testing.assert_array_equal(same, x[:, :1])  # warps apply to spectrogram inputs only
 
 
+def test_filter_augment_adds_one_bounded_piecewise_linear_curve_per_window(rng):
+    x = rng.normal(size=(32, 24, 10, 2)).astype(np.float32)
+    seen, target, _ = augment_batch(x, np.eye(32, dtype=np.float32)[:, :2], config=AugmentConfig(filter_gain=0.7),
+                                    input_kind="multichannel", rng=rng)
+    np.testing.assert_array_equal(seen, target)  # an equaliser changes the sound itself, as a warp does
+    curve = seen - x
+    # the same gain at every frame and in every plane: a colouring, not noise
+    np.testing.assert_allclose(curve, curve[:, :, :1, :1].repeat(10, axis=2).repeat(2, axis=3), atol=1e-5)
+    c = curve[:, :, 0, 0]
+    assert np.abs(c).max() <= 0.7 + 1e-5 and np.abs(c).max() > 0.3
+    # piecewise linear through at most 6 knots: at most 4 bends inside
+    bends = (np.abs(np.diff(c, n=2, axis=1)) > 1e-4).sum(axis=1)
+    assert bends.max() <= 8 and np.ptp(c, axis=1).min() > 0  # (a knot between bins bends two steps)
+    assert len({tuple(np.round(row, 3)) for row in c}) == 32  # every window its own curve
+    same, _, _ = augment_batch(x[:, :, 0, :1], np.eye(32, dtype=np.float32)[:, :2],
+                               config=AugmentConfig(filter_gain=0.7), input_kind="waveform", rng=rng)
+    np.testing.assert_array_equal(same, x[:, :, 0, :1])  # waveforms have no frequency axis
+
+
 def test_augment_config_validation():
+    with pytest.raises(ParameterError, match="filter_gain"):
+        AugmentConfig(filter_gain=-1.0)
     with pytest.raises(ParameterError, match="freq_warp"):
         AugmentConfig(freq_warp=0.9)
     with pytest.raises(ParameterError, match="time_shift"):
