@@ -177,12 +177,12 @@ def test_train_feature_and_window_options_reach_the_pipeline():
     from audioclf.cli._train import _configs
 
     args = build_parser().parse_args(["train", "--data", "synthetic", "--out", "x", "--n-fft", "512",
-                                      "--hop-length", "128", "--fmax", "4000", "--overlap", "0.75",
+                                      "--hop-length", "128", "--fmin", "300", "--fmax", "4000", "--overlap", "0.75",
                                       "--pad", "constant", "--augment", "speech",
                                       "--split-silence", "45", "--denoise", "stationary", "--center", "time"])
     config, pipeline = _configs(args)
     f = pipeline.features
-    assert (f.n_fft, f.hop_length, f.fmax) == (512, 128, 4000.0)
+    assert (f.n_fft, f.hop_length, f.fmin, f.fmax) == (512, 128, 300.0, 4000.0)
     assert pipeline.window.length == 64 and pipeline.window.hop == 16 and pipeline.window.pad == "constant"
     assert config.augment.freq_warp > 0 and config.augment.time_stretch > 0
     assert pipeline.center == "time"

@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input size, e.g. 64,64 (freq bins, frames) or 16000 (waveform samples)")
     p.add_argument("--n-fft", type=int, default=None, help="STFT frame length in samples (default 2048)")
     p.add_argument("--hop-length", type=int, default=None, help="samples between frames (default 512)")
+    p.add_argument("--fmin", type=float, default=None, help="lowest mel frequency in Hz (default 0)")
     p.add_argument("--fmax", type=float, default=None, help="highest mel frequency in Hz (default sr/2)")
     p.add_argument("--overlap", type=float, default=None,
                    help="window overlap in [0, 1) (default 0 for the quick recipe, 0.5 otherwise)")
@@ -169,7 +170,8 @@ def _configs(args: argparse.Namespace):
             raise ParameterError(f"--channels does not apply to {spec.name}, which reads {spec.input_kind} inputs")
         pipeline = default_pipeline(spec.name, sr=sr, input_shape=shape, channels=channels)
         config = TrainConfig(model=spec.name)
-    feats = {k: v for k, v in (("n_fft", args.n_fft), ("hop_length", args.hop_length), ("fmax", args.fmax))
+    feats = {k: v for k, v in (("n_fft", args.n_fft), ("hop_length", args.hop_length),
+                                             ("fmin", args.fmin), ("fmax", args.fmax))
              if v is not None}
     if feats:
         pipeline = dataclasses.replace(
