@@ -191,6 +191,10 @@ def test_train_feature_and_window_options_reach_the_pipeline():
     aug = _configs(args)[0].augment
     assert (aug.freq_warp, aug.time_masks, aug.time_stretch) == (0.2, 1, 0.15)
     assert pipeline.preprocess.split.top_db == 45.0 and pipeline.preprocess.denoise.stationary is True
+    args = build_parser().parse_args(["train", "--data", "synthetic", "--out", "x", "--channels", "mfcc",
+                                      "--input-shape", "20,64", "--n-mels", "64", "--n-mfcc", "20"])
+    pipeline = _configs(args)[1]
+    assert (pipeline.features.n_mels, pipeline.features.n_mfcc, pipeline.input_shape) == (64, 20, (20, 64, 1))
 
 
 def test_train_rejects_bad_feature_options(capsys):
@@ -207,6 +211,11 @@ def test_train_rejects_bad_feature_options(capsys):
     assert code == 2 and "error: --augment 'loud' must be one of none, light, standard, strong, speech" in err
     code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--augment", "speech,freq_warp=0.9")
     assert code == 2 and "error: freq_warp=0.9 must be a number in [0, 0.5]" in err
+    code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--n-mels", "32")
+    assert code == 2 and "error: --n-mels 32: the mel channel has as many bands as the input has" in err
+    code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--channels", "mfcc",
+                        "--n-mels", "32")
+    assert code == 2 and "error: n_mfcc=40 must be <= n_mels=32" in err
     code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--n-fft", "511")
     assert code == 2 and err.startswith("error: ") and "n_fft" in err
 

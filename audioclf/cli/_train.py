@@ -50,6 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input size, e.g. 64,64 (freq bins, frames) or 16000 (waveform samples)")
     p.add_argument("--n-fft", type=int, default=None, help="STFT frame length in samples (default 2048)")
     p.add_argument("--hop-length", type=int, default=None, help="samples between frames (default 512)")
+    p.add_argument("--n-mels", type=int, default=None,
+                   help="mel bands of channels built on mel (mfcc, delta...; the mel channel itself takes the "
+                        "input's frequency size)")
+    p.add_argument("--n-mfcc", type=int, default=None, help="MFCC coefficients kept (default 40)")
     p.add_argument("--fmin", type=float, default=None, help="lowest mel frequency in Hz (default 0)")
     p.add_argument("--fmax", type=float, default=None, help="highest mel frequency in Hz (default sr/2)")
     p.add_argument("--overlap", type=float, default=None,
@@ -171,8 +175,14 @@ def _configs(args: argparse.Namespace):
         pipeline = default_pipeline(spec.name, sr=sr, input_shape=shape, channels=channels)
         config = TrainConfig(model=spec.name)
     feats = {k: v for k, v in (("n_fft", args.n_fft), ("hop_length", args.hop_length),
-                                             ("fmin", args.fmin), ("fmax", args.fmax))
+                                             ("fmin", args.fmin), ("fmax", args.fmax),
+                                             ("n_mels", args.n_mels), ("n_mfcc", args.n_mfcc))
              if v is not None}
+    if (args.n_mels is not None and "mel" in expand_channels(pipeline.channels)
+            and args.n_mels != pipeline.input_shape[0]):
+        raise ParameterError(f"--n-mels {args.n_mels}: the mel channel has as many bands as the input has "
+                             f"frequency bins ({pipeline.input_shape[0]}); set --input-shape "
+                             f"{args.n_mels},{pipeline.input_shape[1]} instead")
     if feats:
         pipeline = dataclasses.replace(
             pipeline, features=FeatureConfig(**{**pipeline.features.to_dict(), **feats}))
