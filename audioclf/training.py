@@ -122,6 +122,9 @@ class TrainConfig:
             raise ParameterError(f"warmup_epochs={self.warmup_epochs!r} must be between 0 and epochs={self.epochs}")
         if not isinstance(self.weight_decay, (int, float)) or not 0 <= self.weight_decay < 1:
             raise ParameterError(f"weight_decay={self.weight_decay!r} must be in [0, 1)")
+        if (isinstance(self.label_smoothing, bool) or not isinstance(self.label_smoothing, (int, float))
+                or not 0 <= self.label_smoothing < 1):
+            raise ParameterError(f"label_smoothing={self.label_smoothing!r} must be in [0, 1)")
         checks = (("schedule", _SCHEDULES), ("monitor", _MONITORS), ("keep", _KEEP), ("vote", ("mean", "majority")),
                   ("class_weight", (None, "balanced")))
         for name, allowed in checks:

@@ -246,6 +246,19 @@ def test_train_model_options_reach_the_builder(capsys, tmp_path):
     assert widths["b6_conv_3"] == 12 and widths["b1_conv_3"] == 8
 
 
+def test_train_regularisation_options(capsys):
+    from audioclf.cli import build_parser
+    from audioclf.cli._train import _configs
+
+    config = _configs(build_parser().parse_args(["train", "--data", "synthetic", "--out", "x", "--weight-decay",
+                                                 "0.05", "--label-smoothing", "0.1"]))[0]
+    assert (config.weight_decay, config.label_smoothing) == (0.05, 0.1)
+    code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--label-smoothing", "1.5")
+    assert code == 2 and "error: label_smoothing=1.5 must be in [0, 1)" in err
+    code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--weight-decay", "-0.1")
+    assert code == 2 and "error: weight_decay=-0.1 must be in [0, 1)" in err
+
+
 def test_train_rejects_bad_model_options(capsys):
     code, _, err = _cli(capsys, "train", "--data", "synthetic", "--out", "x", "--model-option", "filters")
     assert code == 2 and "error: --model-option 'filters' must be KEY=VALUE" in err

@@ -39,6 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--batch-size", type=int, default=None, help="default 32")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
+    p.add_argument("--weight-decay", type=float, default=None,
+                   help="decoupled weight decay (AdamW) in [0, 1) (default 0: plain Adam)")
+    p.add_argument("--label-smoothing", type=float, default=None,
+                   help="spread this much of each target's probability over the classes, in [0, 1) (default 0)")
     p.add_argument("--augment", default=None, help="none, light, standard, strong or speech, optionally with fields changed: "
                         "'speech,freq_warp=0.2,mixup=0' (default: standard for the "
                                                    "quick recipe, none otherwise)")
@@ -205,7 +209,8 @@ def _configs(args: argparse.Namespace):
     changes = {"split": args.split, "seed": args.seed, "attention": args.attention,
                "mixed_precision": args.mixed_precision}
     for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("learning_rate", args.lr),
-                       ("patience", args.patience), ("keep", args.keep), ("class_weight", args.class_weight)):
+                       ("patience", args.patience), ("keep", args.keep), ("class_weight", args.class_weight),
+                       ("weight_decay", args.weight_decay), ("label_smoothing", args.label_smoothing)):
         if value is not None:
             changes[key] = value
     if augment is not None:
