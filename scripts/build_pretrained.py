@@ -148,9 +148,10 @@ FSDD_RECIPE = ["--epochs", "20", "--augment", "speech", "--fmax", "4000", "--n-f
 MODELS = {
     "esc10_sfc_dcnn": {
         "data": "esc10",
-        # The quick recipe (compact sfc_dcnn on 64x64 log-mel, SpecAugment + mixup) trained twice as long:
-        # 4-fold CV 87.8 % against 85.6 % at its default 30 epochs.
-        "args": ["--epochs", "60"],
+        # The quick recipe (compact sfc_dcnn on 64x64 log-mel, SpecAugment + mixup) trained twice as long, with
+        # AdamW weight decay and label smoothing: 4-fold CV 88.75 %, against 87.8 % without the two regularisers
+        # and 85.6 % at the CLI's default 30 epochs.
+        "args": ["--epochs", "60", "--weight-decay", "0.1", "--label-smoothing", "0.1"],
         "protocol": [f"fold:{k}" for k in (1, 2, 3, 4)],
         "final_split": "none",
         "check_split": None,
@@ -171,11 +172,13 @@ MODELS = {
         ],
         "notes": (
             "**Target not reached.** The issue asked for at least 90 % clip accuracy in cross-validation; this "
-            "recipe reaches 87.8 % (4-fold: 82.5 / 90.0 / 87.5 / 91.25 %). Recipes compared by the same 4-fold "
-            "CV or on fold 1 (seed 0; fold-1 figure of the shipped recipe: 82.5 %):\n\n"
+            "recipe reaches 88.75 % (4-fold: 83.75 / 92.5 / 87.5 / 91.25 %). Recipes compared by the same 4-fold "
+            "CV or on fold 1 (seed 0; fold-1 figure of the recipe shipped before this one: 82.5 %):\n\n"
             "| recipe | fold 1 | 4-fold CV (or other folds) |\n| --- | ---: | ---: |\n"
             "| quick recipe, 30 epochs (the CLI default; shipped before) | 80.0 % | 85.6 % |\n"
-            "| **quick recipe, 60 epochs (shipped)** | 82.5 % | **87.8 %** |\n"
+            "| quick recipe, 60 epochs (shipped before) | 82.5 % | 87.8 % (82.5 / 90.0 / 87.5 / 91.25) |\n"
+            "| **quick recipe, 60 epochs, AdamW weight decay 0.1 and label smoothing 0.1 (`--weight-decay 0.1 "
+            "--label-smoothing 0.1`; shipped)** | 83.75 % | **88.75 %** |\n"
             "| 30 epochs + silence removal (`--split-silence 50`) + `speech` augmentation | 76.25 % | – |\n"
             "| 30 epochs + `--attention cnn` (sigmoid gates) | 80.0 % | – |\n"
             "| 100 epochs | 83.75 % | – |\n"
@@ -188,15 +191,16 @@ MODELS = {
             "Scoring the four CV models differently does not help either: with windows overlapping by half or "
             "three quarters at inference the 4-fold figure drops to 85.3 % / 84.7 %, and a maximum, "
             "log-probability, confidence- or loudness-weighted vote gives 86.3-87.8 % (the mean vote, shipped, "
-            "is the best).\n\n"
+            "is the best; measured on the models of the recipe shipped before).\n\n"
             "The recipe keeps the choices made for generalisation (strong augmentation + mixup, a 166 k-parameter "
-            "network, no setting tuned per fold); only the length of training was chosen by CV. Rain and "
+            "network, no setting tuned per fold); only the length of training and the two regularisers (weight decay, "
+            "label smoothing) were chosen by CV: 60 epochs added 2.2 points, the regularisers 0.95 more. Rain and "
             "helicopter (steady broadband noise) are the weak classes. Longer windows, more epochs and a compact "
             "three-channel network (above) all stayed within a fold's noise (one clip is 1.25 points). Reaching "
             "90 % from scratch on 240 training clips probably needs what the published results use and this "
             "2-core CPU did not allow in a session: wider networks on 128 x 128 or larger inputs, several "
-            "feature channels at full width (Sharma et al.), and hundreds of epochs. Training on a multi-threaded CPU is not bit-for-bit reproducible: expect a point or two of "
-            "spread per fold."),
+            "feature channels at full width (Sharma et al.), and hundreds of epochs. Training on a "
+            "multi-threaded CPU is not bit-for-bit reproducible: expect a point or two of spread per fold."),
     },
     "fsdd_sfc_dcnn": {
         "data": "fsdd",
@@ -314,7 +318,7 @@ def run_model(name: str, spec: dict, *, data_root: Path, work: Path, skip_eval: 
         info["pooled"] = {**pooled(cv, labels), "title": "pooled over the 4 validation folds"}
         info["protocol"] = (
             f"4-fold cross-validation over ESC-50 folds 1-4 (train on three, validate on the fourth; the "
-            f"takes of one Freesound recording never straddle folds). Mean clip accuracy **{mean:.3f}**; the "
+            f"takes of one Freesound recording never straddle folds). Mean clip accuracy **{mean:.4f}**; the "
             "shipped model is the same recipe trained on all four folds (`--split none`), so it has no held-out "
             "score of its own.")
     elif cv:
@@ -325,7 +329,7 @@ def run_model(name: str, spec: dict, *, data_root: Path, work: Path, skip_eval: 
         info["pooled"] = {**pooled(cv, labels), "title": "pooled over the 5 held-out speakers"}
         info["protocol"] = (
             f"Leave-one-speaker-out (LOSO): train on four speakers, test on the fifth, for each of the "
-            f"{len(cv)} speakers -- mean clip accuracy **{mean:.3f}**. Official test split (`split:test`, "
+            f"{len(cv)} speakers -- mean clip accuracy **{mean:.4f}**. Official test split (`split:test`, "
             f"repetitions 0-4 of every speaker, trained on repetitions 5-49): **{test['accuracy']:.3f}**. "
             "The shipped model is the same recipe trained on all 2500 clips (`--split none`).")
     elif results:  # the official test split only

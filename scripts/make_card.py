@@ -198,7 +198,7 @@ def make_card(bundle_dir: str | Path, info: dict[str, Any]) -> Path:
     pool = info["pooled"]
     confusion_png(folder / "confusion.png", np.asarray(pool["confusion"]), labels, pool.get("title", "confusion"))
     lines = [f"# {info['title']}", "", info["summary"], "",
-             f"**Headline: {info['headline']['name']} = {info['headline']['value']:.3f}** "
+             f"**Headline: {info['headline']['name']} = {info['headline']['value']:.4f}** "
              f"({info['headline']['protocol']}).", "",
              "## Classes", "", f"{len(labels)} classes, in the model's output order: "
              + ", ".join(f"`{c}`" for c in labels) + ".", "",
@@ -223,12 +223,16 @@ def make_card(bundle_dir: str | Path, info: dict[str, Any]) -> Path:
              f"bundle {size / 1e6:.1f} MB on disk.", "",
              "## Training", "",
              f"- Command (from the repository root): `{info['command']}`",
-             f"- Optimisation: {cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, Adam lr "
-             f"{cfg.get('learning_rate')} ({cfg.get('schedule')}), augmentation "
+             f"- Optimisation: {cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, "
+             + (f"AdamW (weight decay {cfg['weight_decay']})" if cfg.get("weight_decay") else "Adam")
+             + f" lr {cfg.get('learning_rate')} ({cfg.get('schedule')}), "
+             + (f"label smoothing {cfg['label_smoothing']}, " if cfg.get("label_smoothing") else "")
+             + "augmentation "
              f"`{json.dumps(cfg.get('augment'))}`, seed {cfg.get('seed')}.",
              f"- Time: {info['train_seconds']:.0f} s for this final model on {info['machine']}.",
              f"- Library versions: {', '.join(f'{k} {v}' for k, v in versions.items())}.",
-             f"- Date: {info.get('date', '2026-11-23')}.", "",
+             # the day this bundle was trained (its own record), not the day the card was rewritten
+             f"- Date: {(desc.get('created') or '')[:10] or info.get('date', '')}.", "",
              "## Evaluation", "", info["protocol"], "",
              "| protocol | clip accuracy | clips | training time |", "| --- | ---: | ---: | ---: |"]
     for r in info["results"]:

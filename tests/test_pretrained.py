@@ -60,11 +60,11 @@ def test_card_matches_bundle(folder):
     assert re.findall(r"`([^`]+)`", line) == d["classes"]
     head = d["metrics"]["headline"]
     assert {"name", "value", "protocol"} <= set(head)
-    assert f"{head['name']} = {head['value']:.3f}" in card
+    assert f"{head['name']} = {head['value']:.4f}" in card
     assert f"{d['metrics']['check']['accuracy']:.4f}" in card
     for png in re.findall(r"`(\w+\.png)`", card):
         assert (folder / png).is_file(), png
-    assert "2026-11-23" in card
+    assert f"- Date: {d['created'][:10]}." in card  # the day the bundle itself was trained
 
 
 def test_cli_lists_them():
