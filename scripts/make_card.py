@@ -195,6 +195,9 @@ def make_card(bundle_dir: str | Path, info: dict[str, Any]) -> Path:
     size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
     cfg = desc["training"].get("config", {})
     versions = desc.get("versions", {})
+    optimiser = (f"AdamW (weight decay {cfg['weight_decay']})" if cfg.get("weight_decay") else "Adam") \
+        + f" lr {cfg.get('learning_rate')} ({cfg.get('schedule')})" \
+        + (f", label smoothing {cfg['label_smoothing']}" if cfg.get("label_smoothing") else "")
     pool = info["pooled"]
     confusion_png(folder / "confusion.png", np.asarray(pool["confusion"]), labels, pool.get("title", "confusion"))
     lines = [f"# {info['title']}", "", info["summary"], "",
@@ -223,12 +226,8 @@ def make_card(bundle_dir: str | Path, info: dict[str, Any]) -> Path:
              f"bundle {size / 1e6:.1f} MB on disk.", "",
              "## Training", "",
              f"- Command (from the repository root): `{info['command']}`",
-             f"- Optimisation: {cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, "
-             + (f"AdamW (weight decay {cfg['weight_decay']})" if cfg.get("weight_decay") else "Adam")
-             + f" lr {cfg.get('learning_rate')} ({cfg.get('schedule')}), "
-             + (f"label smoothing {cfg['label_smoothing']}, " if cfg.get("label_smoothing") else "")
-             + "augmentation "
-             f"`{json.dumps(cfg.get('augment'))}`, seed {cfg.get('seed')}.",
+             f"- Optimisation: {cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, {optimiser}, "
+             f"augmentation `{json.dumps(cfg.get('augment'))}`, seed {cfg.get('seed')}.",
              f"- Time: {info['train_seconds']:.0f} s for this final model on {info['machine']}.",
              f"- Library versions: {', '.join(f'{k} {v}' for k, v in versions.items())}.",
              # the day this bundle was trained (its own record), not the day the card was rewritten

@@ -178,9 +178,8 @@ def _configs(args: argparse.Namespace):
             raise ParameterError(f"--channels does not apply to {spec.name}, which reads {spec.input_kind} inputs")
         pipeline = default_pipeline(spec.name, sr=sr, input_shape=shape, channels=channels)
         config = TrainConfig(model=spec.name)
-    feats = {k: v for k, v in (("n_fft", args.n_fft), ("hop_length", args.hop_length),
-                                             ("fmin", args.fmin), ("fmax", args.fmax),
-                                             ("n_mels", args.n_mels), ("n_mfcc", args.n_mfcc))
+    feats = {k: v for k, v in (("n_fft", args.n_fft), ("hop_length", args.hop_length), ("fmin", args.fmin),
+                               ("fmax", args.fmax), ("n_mels", args.n_mels), ("n_mfcc", args.n_mfcc))
              if v is not None}
     if (args.n_mels is not None and "mel" in expand_channels(pipeline.channels)
             and args.n_mels != pipeline.input_shape[0]):
