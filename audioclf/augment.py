@@ -64,6 +64,16 @@ class AugmentConfig:
         log-mel about 8-10 dB), the same at every frame. It stands for a
         different microphone, room or distance: the spectral colouring that
         separates one recording set-up from another.
+    band_limit : float
+        Spectrogram inputs: simulate a band-limited recording chain. Each
+        window, with probability 1/2, loses its low end (a high-pass edge at a
+        random bin in the lowest ``band_limit`` of the frequency axis) and,
+        independently with probability 1/2, its top (a low-pass edge in the
+        highest ``band_limit``). Past an edge each bin drops by a random 0.25-1
+        standardised units per bin further out (a steep roll-off), never below
+        the window's own floor (its quietest value). It stands for a
+        microphone or codec that cuts the bass or the treble -- the
+        FilterAugment curves are too gentle for that.
 
     Examples
     --------
@@ -81,6 +91,7 @@ class AugmentConfig:
     freq_warp: float = 0.0
     time_stretch: float = 0.0
     filter_gain: float = 0.0
+    band_limit: float = 0.0
 
     def __post_init__(self) -> None:
         _fraction("time_shift", self.time_shift, upper=0.5)
@@ -91,6 +102,7 @@ class AugmentConfig:
         _fraction("freq_warp", self.freq_warp, upper=0.5)
         _fraction("time_stretch", self.time_stretch, upper=0.5)
         _fraction("filter_gain", self.filter_gain, upper=5.0)
+        _fraction("band_limit", self.band_limit, upper=0.5)
         for name in ("time_masks", "freq_masks"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 10:
@@ -100,7 +112,7 @@ class AugmentConfig:
     def active(self) -> bool:
         """True if any augmentation is switched on."""
         return bool(self.time_shift or self.noise or self.time_masks or self.freq_masks or self.mixup
-                    or self.freq_warp or self.time_stretch or self.filter_gain)
+                    or self.freq_warp or self.time_stretch or self.filter_gain or self.band_limit)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,6 +198,8 @@ def augment_batch(x: np.ndarray, y: np.ndarray, *, config: AugmentConfig, input_
             _warp(x, axis=2, amount=config.time_stretch, wrap=True, rng=rng)
         if config.filter_gain > 0:
             _filter(x, gain=config.filter_gain, rng=rng)
+        if config.band_limit > 0:
+            _band_limit(x, fraction=config.band_limit, rng=rng)
     target = x.copy()
     if config.noise > 0:
         x += rng.normal(0.0, config.noise, size=x.shape).astype(np.float32)
@@ -222,6 +236,27 @@ def _filter(x: np.ndarray, *, gain: float, rng: np.random.Generator) -> None:
         gains = rng.uniform(-gain, gain, size=len(knots))
         curve = np.interp(grid, knots, gains).astype(np.float32)
         x[i] += curve.reshape((bins,) + (1,) * (x.ndim - 2))
+
+
+def _band_limit(x: np.ndarray, *, fraction: float, rng: np.random.Generator) -> None:
+    """Cut each window's low and/or high end along frequency (axis 1) with a steep roll-off, in place."""
+    bins = x.shape[1]
+    reach = int(round(fraction * bins))
+    if bins < 2 or reach < 1:
+        return
+    grid = np.arange(bins, dtype=np.float64)
+    for i in range(len(x)):
+        drop = np.zeros(bins)
+        if rng.random() < 0.5:  # high-pass: bins below the edge fall away
+            edge = rng.uniform(0, reach)
+            drop += np.maximum(edge - grid, 0.0) * rng.uniform(0.25, 1.0)
+        if rng.random() < 0.5:  # low-pass: bins above the edge fall away
+            edge = rng.uniform(bins - 1 - reach, bins - 1)
+            drop += np.maximum(grid - edge, 0.0) * rng.uniform(0.25, 1.0)
+        if not drop.any():
+            continue
+        floor = x[i].min(axis=(0, 1), keepdims=True)  # per channel: the window's quietest value
+        x[i] = np.maximum(x[i] - drop.astype(np.float32).reshape((bins,) + (1,) * (x.ndim - 2)), floor)
 
 
 def _warp(x: np.ndarray, *, axis: int, amount: float, wrap: bool, rng: np.random.Generator) -> None:

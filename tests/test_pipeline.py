@@ -324,9 +324,32 @@ def test_filter_augment_adds_one_bounded_piecewise_linear_curve_per_window(rng):
     np.testing.assert_array_equal(same, x[:, :, 0, :1])  # waveforms have no frequency axis
 
 
+def test_band_limit_cuts_the_edges_steeply_down_to_the_window_floor(rng):
+    x = rng.normal(size=(400, 40, 8, 1)).astype(np.float32)
+    seen, target, _ = augment_batch(x, np.eye(2, dtype=np.float32)[rng.integers(0, 2, 400)],
+                                    config=AugmentConfig(band_limit=0.25), input_kind="spectrogram", rng=rng)
+    np.testing.assert_array_equal(seen, target)  # a recording chain, like the equaliser: part of the sound
+    drop = x - seen
+    assert (drop >= -1e-6).all()  # only ever attenuates
+    floor = x.min(axis=(1, 2), keepdims=True)
+    assert (seen >= floor - 1e-6).all()  # never below the window's quietest value
+    np.testing.assert_array_equal(seen[:, 11:29], x[:, 11:29])  # the middle half is untouched (edges reach 10 bins)
+    low, high = (drop[:, :10] > 1e-6).any(axis=(1, 2, 3)), (drop[:, 30:] > 1e-6).any(axis=(1, 2, 3))
+    # each edge is cut in about half the windows, independently of the other
+    assert 0.35 < low.mean() < 0.65 and 0.35 < high.mean() < 0.65 and 0.1 < (low & high).mean() < 0.4
+    # a cut deepens towards the edge: the outermost bin loses at least as much as its neighbour (before the floor)
+    cut = np.flatnonzero(low)[0]
+    assert drop[cut, 0].mean() >= drop[cut, 1].mean() - 1e-6 and drop[cut, 0].mean() > 0
+    same, _, _ = augment_batch(x[:, :, 0], np.eye(2, dtype=np.float32)[np.zeros(400, int)],
+                               config=AugmentConfig(band_limit=0.25), input_kind="waveform", rng=rng)
+    np.testing.assert_array_equal(same, x[:, :, 0])  # waveforms have no frequency axis
+
+
 def test_augment_config_validation():
     with pytest.raises(ParameterError, match="filter_gain"):
         AugmentConfig(filter_gain=-1.0)
+    with pytest.raises(ParameterError, match="band_limit"):
+        AugmentConfig(band_limit=0.6)
     with pytest.raises(ParameterError, match="freq_warp"):
         AugmentConfig(freq_warp=0.9)
     with pytest.raises(ParameterError, match="time_shift"):
