@@ -1,6 +1,6 @@
 """Rebuild every model in ``pretrained/`` from the data, with the project's CLI, and write the model cards.
 
-    AUDIOCLF_DATA=../shared/data python scripts/build_pretrained.py            # everything (about 1 h on 2 cores)
+    AUDIOCLF_DATA=../shared/data python scripts/build_pretrained.py            # everything (about 1.5 h on 2 cores)
     python scripts/build_pretrained.py --only fsdd_soundnet                     # one model
     python scripts/build_pretrained.py --skip-eval                              # final models only, reuse saved results
 
@@ -115,6 +115,14 @@ FSDD_NOTES = (
     "| this recipe + silence removal (`--split-silence 30`) | – | 66.2 / 71.0 / 73.4 / 67.6 / (theo not run), "
     "lucas up 12 points, the rest down 6-14 |\n"
     "| telephone band only (`--fmin 300 --fmax 3400`) | – | george 66.8 % |\n"
+    "| only the band every speaker's microphone passes (`--fmin 125 --fmax 2900`, see below) | – | george 71.0 %, "
+    "lucas 62.0 % |\n"
+    "| this recipe + random steep bass/treble cuts (`--augment speech,band_limit=0.2`) | – | george 61.0 %, "
+    "lucas 66.8 % |\n"
+    "| this front end and augmentation read by `crnn_resnet` (ResNet + BiLSTM, `--model crnn_resnet "
+    "--input-shape 64,64`) | 100 % | 69.8 / 80.0 / 76.0 / 72.2 / 89.8, mean 77.6 % |\n"
+    "| the same CRNN with attention pooling over its time steps (`--attention rnn`): `fsdd_crnn_resnet_att` | "
+    "100 % | 71.2 / 79.4 / 84.0 / 76.6 / 92.4, **mean 80.7 %** |\n"
     "| 20 MFCCs instead of log-mel (`--channels mfcc --input-shape 20,64 --n-mfcc 20`, no frequency "
     "warp or masks) | – | george 17.4 % (94 % on the training windows: the low cepstral coefficients carry "
     "each microphone's colouring) |\n"
@@ -126,7 +134,11 @@ FSDD_NOTES = (
     "4-11 kHz range) took the 8-kHz attempt's 40 % to 75 %. The rest of the gap is four training voices, each "
     "on its own microphone: averaged over their clips, george's recordings carry 15-20 dB less energy at "
     "125-250 Hz than the others' and nicolas's the most below 60 Hz, so a held-out speaker is also a new "
-    "recording chain (a random equaliser in training, FilterAugment above, did not close it). A new voice "
+    "recording chain: measured over the loud frames of every fifth clip, george's microphone passes almost "
+    "nothing below 125 Hz (-58 dB of the total at 60-125 Hz, the others -12 to -20 dB) and lucas's falls "
+    "steeply above 3 kHz -- the two hardest held-out speakers. Yet neither a random equaliser in training "
+    "(FilterAugment), nor random steep band limits, nor keeping only the band all microphones pass closed the "
+    "gap, so the voices themselves (accent, how each says two, three and six) matter as much. A new voice "
     "(george, lucas) is the main failure; the pooled matrix below shows where (for `fsdd_sfc_dcnn`: "
     "three heard as eight, and six, seven and two mixed up). More speakers (FSDD's absent sixth one, or any other speech), and waveform-level "
     "pitch and tempo augmentation, are the next steps.")
@@ -152,8 +164,10 @@ MODELS = {
         "data": "esc10",
         # The quick recipe (compact sfc_dcnn on 64x64 log-mel, SpecAugment + mixup) trained twice as long, with
         # AdamW weight decay and label smoothing: 4-fold CV 88.75 %, against 87.8 % without the two regularisers
-        # and 85.6 % at the CLI's default 30 epochs.
-        "args": ["--epochs", "60", "--weight-decay", "0.1", "--label-smoothing", "0.1"],
+        # and 85.6 % at the CLI's default 30 epochs; the band-limit augmentation keeps that CV and holds up far
+        # better on band-limited copies of the held-out folds (see the notes).
+        "args": ["--epochs", "60", "--weight-decay", "0.1", "--label-smoothing", "0.1", "--augment",
+                 "standard,band_limit=0.2"],
         "protocol": [f"fold:{k}" for k in (1, 2, 3, 4)],
         "final_split": "none",
         "check_split": None,
@@ -174,13 +188,15 @@ MODELS = {
         ],
         "notes": (
             "**Target not reached.** The issue asked for at least 90 % clip accuracy in cross-validation; this "
-            "recipe reaches 88.75 % (4-fold: 83.75 / 92.5 / 87.5 / 91.25 %). Recipes compared by the same 4-fold "
-            "CV or on fold 1 (seed 0; fold-1 figure of the recipe shipped before this one: 82.5 %):\n\n"
+            "recipe reaches 88.75 % (4-fold: 86.25 / 92.5 / 86.25 / 90.0 %). Recipes compared by the same 4-fold "
+            "CV or on fold 1 (seed 0):\n\n"
             "| recipe | fold 1 | 4-fold CV (or other folds) |\n| --- | ---: | ---: |\n"
             "| quick recipe, 30 epochs (the CLI default; shipped before) | 80.0 % | 85.6 % |\n"
             "| quick recipe, 60 epochs (shipped before) | 82.5 % | 87.8 % (82.5 / 90.0 / 87.5 / 91.25) |\n"
-            "| **quick recipe, 60 epochs, AdamW weight decay 0.1 and label smoothing 0.1 (`--weight-decay 0.1 "
-            "--label-smoothing 0.1`; shipped)** | 83.75 % | **88.75 %** |\n"
+            "| quick recipe, 60 epochs, AdamW weight decay 0.1 and label smoothing 0.1 (`--weight-decay 0.1 "
+            "--label-smoothing 0.1`; shipped before) | 83.75 % | 88.75 % (83.75 / 92.5 / 87.5 / 91.25) |\n"
+            "| **the same + random band limits (`--augment standard,band_limit=0.2`: steep bass or treble cuts, "
+            "see below; shipped)** | 86.25 % | **88.75 %** (86.25 / 92.5 / 86.25 / 90.0) |\n"
             "| 90 epochs, weight decay 0.1 and label smoothing 0.1 | 86.25 % | 88.4 % (86.25 / 91.25 / 87.5 / "
             "88.75) |\n"
             "| 60 epochs, weight decay and label smoothing, `strong` augmentation (wider masks, noise, mixup "
@@ -188,19 +204,34 @@ MODELS = {
             "| 30 epochs + silence removal (`--split-silence 50`) + `speech` augmentation | 76.25 % | – |\n"
             "| 30 epochs + `--attention cnn` (sigmoid gates) | 80.0 % | – |\n"
             "| 100 epochs | 83.75 % | – |\n"
-            "| 60 epochs, 3-s windows (`--input-shape 64,128`) | 83.75 % | fold 2: 87.5 % (shipped 90.0 %) |\n"
+            "| 60 epochs, 3-s windows (`--input-shape 64,128`) | 83.75 % | fold 2: 87.5 % (1.5-s windows: 90.0 %) |\n"
             "| 60 epochs, training windows overlapping by half (`--overlap 0.5`) | 77.5 % | – |\n"
             "| 60 epochs + FilterAugment (`--augment standard,filter_gain=0.5`) | 82.5 % | – |\n"
             "| compact `mfc_dcnn` on three channels (mel, CQT, gammatonegram; 64 x 64 x 3, 448 k parameters, "
             "`--model-option filters=16,16,32,32,64,64,64,64 --model-option dense_units=`), 60 epochs | 81.25 % | "
             "fold 2: 86.25 % |\n\n"
+            "Why the band limits ship although the CV figure is the same with and without them: clips in the "
+            "wild come through other microphones and codecs. The same four CV models, scored on copies of their "
+            "held-out fold filtered like a cheaper recording chain (8th-order Butterworth, zero phase; "
+            "measured with `python scripts/robustness.py A B`, A and B each a folder of one recipe's four fold "
+            "bundles):\n\n"
+            "| held-out fold | without band limits | with band limits (shipped) |\n| --- | ---: | ---: |\n"
+            "| as recorded | 88.75 % | 88.75 % |\n"
+            "| low-pass 4 kHz | 57.81 % | **70.62 %** |\n"
+            "| high-pass 300 Hz | 83.75 % | **90.00 %** |\n"
+            "| telephone band 300-3400 Hz | 51.56 % | **58.44 %** |\n"
+            "| low-pass 2 kHz | 38.44 % | 35.00 % |\n\n"
+            "The augmentation's edges fall in the top or bottom fifth of the mel axis (low-pass edges above about "
+            "5.3 kHz, high-pass edges below about 670 Hz), so a 2-kHz low-pass is beyond anything it showed the "
+            "model, and any narrow-band recording still costs a lot.\n\n"
             "Scoring the four CV models differently does not help either: with windows overlapping by half or "
             "three quarters at inference the 4-fold figure drops to 85.3 % / 84.7 %, and a maximum, "
             "log-probability, confidence- or loudness-weighted vote gives 86.3-87.8 % (the mean vote, shipped, "
             "is the best; measured on the models of the recipe shipped before).\n\n"
             "The recipe keeps the choices made for generalisation (strong augmentation + mixup, a 166 k-parameter "
             "network, no setting tuned per fold); only the length of training and the two regularisers (weight decay, "
-            "label smoothing) were chosen by CV: 60 epochs added 2.2 points, the regularisers 0.95 more. Rain and "
+            "label smoothing) were chosen by CV: 60 epochs added 2.2 points, the regularisers 0.95 more; the "
+            "band limits were chosen for robustness at an equal CV figure. Rain and "
             "helicopter (steady broadband noise) are the weak classes. Longer windows, more epochs and a compact "
             "three-channel network (above) all stayed within a fold's noise (one clip is 1.25 points). Reaching "
             "90 % from scratch on 240 training clips probably needs what the published results use and this "
@@ -219,11 +250,36 @@ MODELS = {
         "check_split": "split:test",
         "title": "FSDD spoken digits: compact sfc_dcnn on speech-sized log-mel frames",
         "summary": ("Recognises the English spoken digits zero to nine (one word per clip) from 0.74-s log-mel "
-                    "windows (64 mel bands up to 4 kHz x 64 frames at 22 050 Hz). The best digit model here; "
-                    "`fsdd_sfc_dcnn_att` is the same recipe with attention gates, for showing where it looks."),
+                    "windows (64 mel bands up to 4 kHz x 64 frames at 22 050 Hz). A 1-MB digit model; "
+                    "`fsdd_sfc_dcnn_att` is the same recipe with attention gates, for showing where it looks, and "
+                    "`fsdd_crnn_resnet_att` copes better with new voices."),
         "limits": FSDD_LIMITS,
         "notes": ("Meets the test-split target (**100 %** on `split:test`, at least 98 % asked). "
-                  + FSDD_NOTES.format(loso="75.2 % (this model's recipe)", extra="")),
+                  + FSDD_NOTES.format(loso="75.2 % with this model's recipe and 80.7 % with the same front end "
+                                      "read by a CRNN with attention (`fsdd_crnn_resnet_att`)", extra="")),
+    },
+    "fsdd_crnn_resnet_att": {
+        "data": "fsdd",
+        # FSDD_RECIPE's front end and augmentation, read by the ResNet + BiLSTM CRNN with rnn attention pooling
+        # instead of the compact DCNN (the architecture's default width and training settings: Adam 1e-3, cosine
+        # decay, batch 32).
+        "args": ["--model", "crnn_resnet", "--attention", "rnn", "--input-shape", "64,64", *FSDD_RECIPE],
+        "protocol": ["split:test", *[f"group:{s}" for s in FSDD_SPEAKERS]],
+        "final_split": "none",
+        "check_split": "split:test",
+        "attention_clip": "recordings/8_lucas_0.wav",
+        "title": "FSDD spoken digits: ResNet + BiLSTM CRNN with attention over time",
+        "summary": ("Recognises the English spoken digits zero to nine (one word per clip) from 0.74-s log-mel "
+                    "windows (64 mel bands up to 4 kHz x 64 frames at 22 050 Hz): a residual CNN turns each window "
+                    "into 16 time steps that a bidirectional LSTM reads, and `rnn` attention weighs the steps, so "
+                    "the Classify page can show which moments decided. The digit model that copes best with new "
+                    "voices here; `fsdd_sfc_dcnn` has an eighth of its parameters."),
+        "limits": FSDD_LIMITS,
+        "notes": ("Meets the test-split target (**100 %** on `split:test`, at least 98 % asked); its "
+                  "leave-one-speaker-out figure, 80.7 %, is the best measured here but short of the 90 % asked. "
+                  "The CRNN reads the same 64 x 64 windows as `fsdd_sfc_dcnn` and holds up best on new voices "
+                  "(lucas 84.0 % against 61.2 %), with eight times the parameters (1.3 M against 166 k). "
+                  + FSDD_NOTES.format(loso="80.7 % (this model)", extra="")),
     },
     "fsdd_sfc_dcnn_att": {
         "data": "fsdd",
@@ -244,7 +300,8 @@ MODELS = {
         "notes": ("Meets the test-split target (**98.4 %** on `split:test`, at least 98 % asked). The attention "
                   "gates cost 1.4 points of LOSO against the same recipe without them (`fsdd_sfc_dcnn`, 75.2 %); "
                   "this model ships to show attention. "
-                  + FSDD_NOTES.format(loso="73.8 % for this model and 75.2 % without attention", extra="")),
+                  + FSDD_NOTES.format(loso="73.8 % for this model, 75.2 % without attention and 80.7 % with "
+                                      "a CRNN (`fsdd_crnn_resnet_att`)", extra="")),
     },
     "fsdd_soundnet": {
         "data": "fsdd",

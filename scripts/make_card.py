@@ -98,8 +98,10 @@ def attention_png(path: Path, bundle_dir: Path, clip: Path) -> str:
     att_t = np.interp(np.linspace(0, 1, len(energy)), np.linspace(0, 1, len(att_t)), att_t)
     loud = energy > np.median(energy)
     ratio = float(att_t[loud].mean() / max(att_t[~loud].mean(), 1e-9)) if (~loud).any() else float("nan")
+    gated = amap.kind == "cnn"  # cnn attention gates each cell; rnn/self attention weighs time steps
+    what = "the mean gate" if gated else "the weight of each time step"
     text = (f"`attention.png`: clip `{clip.name}` (predicted **{p.label}**), window {w + 1} of {len(p.inputs)} "
-            f"({t0:.2f}-{t1:.2f} s); top: the standardised log-mel input, bottom: the mean gate of attention "
+            f"({t0:.2f}-{t1:.2f} s); top: the standardised log-mel input, bottom: {what} of attention "
             f"`{name}` stretched over the input. Mean attention on the louder half of the frames is "
             f"{ratio:.2f}x that on the quieter half.")
     # Up to 60 clips spread evenly through the clip's folder.
@@ -122,9 +124,10 @@ def attention_png(path: Path, bundle_dir: Path, clip: Path) -> str:
         text += (f" Over {len(rs)} windows of {len(others)} clips spread through the same folder, the correlation "
                  f"between a frame's loudness and the attention it gets has median r = {np.median(rs):.2f} "
                  f"(positive in {100 * np.mean(np.array(rs) > 0):.0f} % of windows): "
-                 + ("the gates open where the sound is and close over silence." if np.median(rs) > 0.3 else
-                    "the gates lean towards the louder frames, but only weakly." if np.median(rs) > 0 else
-                    "the gates do not follow loudness."))
+                 + (("the gates open where the sound is and close over silence." if gated else
+                     "attention goes where the sound is and leaves the silence.") if np.median(rs) > 0.3 else
+                    "attention leans towards the louder frames, but only weakly." if np.median(rs) > 0 else
+                    "attention does not follow loudness."))
     return text
 
 
