@@ -5,8 +5,8 @@
     python scripts/build_pretrained.py --skip-eval                              # final models only, reuse saved results
 
 For each model it runs the evaluation protocol (ESC-10: 4-fold cross-validation;
-FSDD: the official test split -- add leave-one-speaker-out runs to its protocol list
-when there is CPU time) with
+FSDD: the official test split and leave-one-speaker-out over the five speakers, the
+soundnet demo only the test split) with
 ``python -m audioclf train --split ...``, then trains the shipped model
 (``--split none``: every clip; or the test-split model itself for the
 soundnet demo), runs the cheap reproducible check with ``python -m audioclf
