@@ -34,6 +34,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 SEED = 0
 FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo")
+# The FSDD protocol: the official test split, then leave-one-speaker-out.
+FSDD_PROTOCOL = ["split:test", *[f"group:{s}" for s in FSDD_SPEAKERS]]
 
 FSDD_DATA = (
     "Free Spoken Digit Dataset (FSDD), `Jakobovski/free-spoken-digit-dataset` (release v1.0.10 recordings), by "
@@ -248,7 +250,7 @@ MODELS = {
         # 0.74-s windows overlapping by half, and the 'speech' augmentation (frequency warp + time stretch on
         # top of the standard set).
         "args": FSDD_RECIPE,
-        "protocol": ["split:test", *[f"group:{s}" for s in FSDD_SPEAKERS]],
+        "protocol": FSDD_PROTOCOL,
         "final_split": "none",
         "check_split": "split:test",
         "title": "FSDD spoken digits: compact sfc_dcnn on speech-sized log-mel frames",
@@ -267,7 +269,7 @@ MODELS = {
         # instead of the compact DCNN (the architecture's default width and training settings: Adam 1e-3, cosine
         # decay, batch 32).
         "args": ["--model", "crnn_resnet", "--attention", "rnn", "--input-shape", "64,64", *FSDD_RECIPE],
-        "protocol": ["split:test", *[f"group:{s}" for s in FSDD_SPEAKERS]],
+        "protocol": FSDD_PROTOCOL,
         "final_split": "none",
         "check_split": "split:test",
         "attention_clip": "recordings/8_lucas_0.wav",
@@ -290,7 +292,7 @@ MODELS = {
         # 4 kHz (FSDD is 8-kHz audio), 46-ms STFT frames with a 11.6-ms hop, 0.74-s windows overlapping by half,
         # and the 'speech' augmentation (frequency warp + time stretch on top of the standard set).
         "args": ["--attention", "cnn", *FSDD_RECIPE],
-        "protocol": ["split:test", *[f"group:{s}" for s in FSDD_SPEAKERS]],
+        "protocol": FSDD_PROTOCOL,
         "final_split": "none",
         "check_split": "split:test",
         "attention_clip": "recordings/8_lucas_0.wav",
@@ -369,7 +371,7 @@ def run_model(name: str, spec: dict, *, data_root: Path, work: Path, skip_eval: 
 
     info = {k: spec[k] for k in ("title", "summary", "limits")}
     info["notes"] = spec.get("notes", "")
-    info.update(command=command, train_seconds=final["seconds"], machine=machine(), date="2026-11-23")
+    info.update(command=command, train_seconds=final["seconds"], machine=machine())
     info["data"] = (FSDD_DATA.format(n=2500) if spec["data"] == "fsdd" else ESC10_DATA)
     check_protocol = (f"shipped model on `{spec['check_split']}` of {spec['data']}" if spec["check_split"]
                       else f"shipped model on all {spec['data']} clips (its own training data)")

@@ -234,7 +234,7 @@ def make_card(bundle_dir: str | Path, info: dict[str, Any]) -> Path:
              f"- Time: {info['train_seconds']:.0f} s for this final model on {info['machine']}.",
              f"- Library versions: {', '.join(f'{k} {v}' for k, v in versions.items())}.",
              # the day this bundle was trained (its own record), not the day the card was rewritten
-             f"- Date: {(desc.get('created') or '')[:10] or info.get('date', '')}.", "",
+             f"- Date: {desc['created'][:10]}.", "",
              "## Evaluation", "", info["protocol"], "",
              "| protocol | clip accuracy | clips | training time |", "| --- | ---: | ---: | ---: |"]
     for r in info["results"]:

@@ -35,9 +35,8 @@ CONDITIONS = {
 def main(argv: list[str] | None = None) -> int:
     from audioclf.bundle import load_bundle
     from audioclf.datasets import load_dataset
-    from audioclf.inference import predict_windows
+    from audioclf.inference import predict
     from audioclf.io import load_audio
-    from audioclf.pipeline import clip_inputs
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("folders", nargs="+", help="folders holding fold_1 ... fold_4 bundles")
@@ -46,17 +45,24 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(args.data or Path(os.environ.get("AUDIOCLF_DATA", ROOT.parent / "shared" / "data")) / "esc10")
     ds = load_dataset(data, esc10_only=True)
     hits = {f: {c: [] for c in CONDITIONS} for f in args.folders}
+    filters: dict[int, dict] = {}  # sample rate -> condition -> second-order sections (designed once)
     for k in sorted({c.fold for c in ds.clips}):
         bundles = {f: load_bundle(Path(f) / f"fold_{k}") for f in args.folders}
+        for sr in {b.pipeline.sr for b in bundles.values()} - set(filters):
+            filters[sr] = {name: scipy.signal.butter(8, f[1], btype=f[0], fs=sr, output="sos")
+                           for name, f in CONDITIONS.items() if f is not None}
         for clip in (c for c in ds.clips if c.fold == k):
+            versions: dict[int, dict] = {}  # each clip loaded and filtered once per sample rate
             for folder, b in bundles.items():
                 sr = b.pipeline.sr
-                y, _ = load_audio(clip.path, sr=sr)
-                for name, filt in CONDITIONS.items():
-                    z = y if filt is None else scipy.signal.sosfiltfilt(
-                        scipy.signal.butter(8, filt[1], btype=filt[0], fs=sr, output="sos"), y).astype(np.float32)
-                    probs = predict_windows(b, clip_inputs(z, sr, config=b.pipeline).x).mean(axis=0)
-                    hits[folder][name].append(b.classes[int(probs.argmax())] == clip.label)
+                if sr not in versions:
+                    y, _ = load_audio(clip.path, sr=sr)
+                    versions[sr] = {name: y if name not in filters[sr] else
+                                    scipy.signal.sosfiltfilt(filters[sr][name], y).astype(np.float32)
+                                    for name in CONDITIONS}
+                for name, z in versions[sr].items():
+                    label = predict(b, z, sr=sr, name=clip.path.name, explain=False).label
+                    hits[folder][name].append(label == clip.label)
     print("| held-out fold | " + " | ".join(args.folders) + " |")
     print("| --- |" + " ---: |" * len(args.folders))
     for name in CONDITIONS:
