@@ -125,6 +125,12 @@ FSDD_NOTES = (
     "--input-shape 64,64`) | 100 % | 69.8 / 80.0 / 76.0 / 72.2 / 89.8, mean 77.6 % |\n"
     "| the same CRNN with attention pooling over its time steps (`--attention rnn`): `fsdd_crnn_resnet_att` | "
     "100 % | 71.2 / 79.4 / 84.0 / 76.6 / 92.4, **mean 80.7 %** |\n"
+    "| averaging the clip probabilities of several recipes' LOSO models (every combination of two, three or "
+    "four of `fsdd_sfc_dcnn`, `fsdd_sfc_dcnn_att`, the CRNN and `fsdd_crnn_resnet_att`) | – | best: "
+    "`fsdd_sfc_dcnn` + CRNN + `fsdd_crnn_resnet_att`, 77.2 / 82.8 / 83.8 / 76.8 / 90.8, mean 82.3 % (not "
+    "shipped: 1.6 points for three models) |\n"
+    "| this recipe at twice the width (`--model-option filters=32,32,64,64,128,128`, what lifted ESC-10 (seed 0) to "
+    "90 %) | – | george 63.8 % |\n"
     "| 20 MFCCs instead of log-mel (`--channels mfcc --input-shape 20,64 --n-mfcc 20`, no frequency "
     "warp or masks) | – | george 17.4 % (94 % on the training windows: the low cepstral coefficients carry "
     "each microphone's colouring) |\n"
@@ -164,16 +170,16 @@ FSDD_RECIPE = ["--epochs", "20", "--augment", "speech", "--fmax", "4000", "--n-f
 MODELS = {
     "esc10_sfc_dcnn": {
         "data": "esc10",
-        # The quick recipe (compact sfc_dcnn on 64x64 log-mel, SpecAugment + mixup) trained twice as long, with
-        # AdamW weight decay and label smoothing: 4-fold CV 88.75 %, against 87.8 % without the two regularisers
-        # and 85.6 % at the CLI's default 30 epochs; the band-limit augmentation keeps that CV and holds up far
-        # better on band-limited copies of the held-out folds (see the notes).
+        # The quick recipe (sfc_dcnn on 64x64 log-mel, SpecAugment + mixup) at twice the compact width
+        # (32-128 filters, 639 k parameters), trained twice as long with AdamW weight decay, label smoothing and
+        # random band limits: 4-fold CV 90.0 %, against 88.75 % for the same recipe at the compact width and
+        # 85.6 % for the CLI's default (see the notes for every recipe compared).
         "args": ["--epochs", "60", "--weight-decay", "0.1", "--label-smoothing", "0.1", "--augment",
-                 "standard,band_limit=0.2"],
+                 "standard,band_limit=0.2", "--model-option", "filters=32,32,64,64,128,128"],
         "protocol": [f"fold:{k}" for k in (1, 2, 3, 4)],
         "final_split": "none",
         "check_split": None,
-        "title": "ESC-10 environmental sounds: compact sfc_dcnn on log-mel",
+        "title": "ESC-10 environmental sounds: sfc_dcnn (32-128 filters) on log-mel",
         "summary": ("Recognises 10 everyday environmental sounds (dog bark, rooster, rain, sea waves, crackling "
                     "fire, crying baby, sneezing, clock tick, helicopter, chainsaw) in clips of any length, "
                     "from 1.5-s log-mel windows whose predictions are averaged."),
@@ -189,16 +195,22 @@ MODELS = {
             "proves the bundle is the one described, not how well it generalises -- that is the CV figure.",
         ],
         "notes": (
-            "**Target not reached.** The issue asked for at least 90 % clip accuracy in cross-validation; this "
-            "recipe reaches 88.75 % (4-fold: 86.25 / 92.5 / 86.25 / 90.0 %). Recipes compared by the same 4-fold "
-            "CV or on fold 1 (seed 0):\n\n"
+            "**At the 90 % target with the shipped seed only.** The issue asked for at least 90 % clip accuracy "
+            "in cross-validation; this recipe reaches 90.0 % with seed 0 (4-fold: 90.0 / 95.0 / 86.25 / 88.75 %), "
+            "the seed the shipped model was trained with, but 88.75 % with seed 1 (87.5 / 95.0 / 86.25 / 86.25) "
+            "and 88.75 % with seed 2 (86.25 / 95.0 / 85.0 / 88.75): **89.2 % over three seeds**. So the figure "
+            "above is the best of three draws, and the recipe's honest CV is about 89 %, just under the target. "
+            "Recipes compared by the same 4-fold CV or on fold 1 (seed 0):\n\n"
             "| recipe | fold 1 | 4-fold CV (or other folds) |\n| --- | ---: | ---: |\n"
             "| quick recipe, 30 epochs (the CLI default; shipped before) | 80.0 % | 85.6 % |\n"
             "| quick recipe, 60 epochs (shipped before) | 82.5 % | 87.8 % (82.5 / 90.0 / 87.5 / 91.25) |\n"
             "| quick recipe, 60 epochs, AdamW weight decay 0.1 and label smoothing 0.1 (`--weight-decay 0.1 "
             "--label-smoothing 0.1`; shipped before) | 83.75 % | 88.75 % (83.75 / 92.5 / 87.5 / 91.25) |\n"
-            "| **the same + random band limits (`--augment standard,band_limit=0.2`: steep bass or treble cuts, "
-            "see below; shipped)** | 86.25 % | **88.75 %** (86.25 / 92.5 / 86.25 / 90.0) |\n"
+            "| the same + random band limits (`--augment standard,band_limit=0.2`: steep bass or treble cuts, "
+            "see below; shipped before) | 86.25 % | 88.75 % (86.25 / 92.5 / 86.25 / 90.0) |\n"
+            "| **the same at twice the width (`--model-option filters=32,32,64,64,128,128`: 32-128 filters "
+            "instead of 16-64, 639 k parameters instead of 166 k, about 3x the training time; shipped)** | 90.0 % | "
+            "**90.0 %** (90.0 / 95.0 / 86.25 / 88.75) |\n"
             "| 90 epochs, weight decay 0.1 and label smoothing 0.1 | 86.25 % | 88.4 % (86.25 / 91.25 / 87.5 / "
             "88.75) |\n"
             "| 60 epochs, weight decay and label smoothing, `strong` augmentation (wider masks, noise, mixup "
@@ -215,33 +227,37 @@ MODELS = {
             "| compact `mfc_dcnn` on three channels (mel, CQT, gammatonegram; 64 x 64 x 3, 448 k parameters, "
             "`--model-option filters=16,16,32,32,64,64,64,64 --model-option dense_units=`), 60 epochs | 81.25 % | "
             "fold 2: 86.25 % |\n\n"
-            "Why the band limits ship although the CV figure is the same with and without them: clips in the "
-            "wild come through other microphones and codecs. The same four CV models, scored on copies of their "
-            "held-out fold filtered like a cheaper recording chain (8th-order Butterworth, zero phase; "
+            "Why the band limits ship although they left the compact model's CV figure as it was: clips in the "
+            "wild come through other microphones and codecs. The four CV models of each recipe, scored on copies "
+            "of their held-out fold filtered like a cheaper recording chain (8th-order Butterworth, zero phase; "
             "measured with `python scripts/robustness.py A B`, A and B each a folder of one recipe's four fold "
             "bundles):\n\n"
-            "| held-out fold | without band limits | with band limits (shipped) |\n| --- | ---: | ---: |\n"
-            "| as recorded | 88.75 % | 88.75 % |\n"
-            "| low-pass 4 kHz | 57.81 % | **70.62 %** |\n"
-            "| high-pass 300 Hz | 83.75 % | **90.00 %** |\n"
-            "| telephone band 300-3400 Hz | 51.56 % | **58.44 %** |\n"
-            "| low-pass 2 kHz | 38.44 % | 35.00 % |\n\n"
+            "| held-out fold | compact, without band limits | compact, with band limits | twice the width, with "
+            "band limits (shipped) |\n| --- | ---: | ---: | ---: |\n"
+            "| as recorded | 88.75 % | 88.75 % | 90.00 % |\n"
+            "| low-pass 4 kHz | 57.81 % | 70.62 % | **71.25 %** |\n"
+            "| high-pass 300 Hz | 83.75 % | 90.00 % | **89.69 %** |\n"
+            "| telephone band 300-3400 Hz | 51.56 % | 58.44 % | **62.50 %** |\n"
+            "| low-pass 2 kHz | 38.44 % | 35.00 % | 34.06 % |\n\n"
             "The augmentation's edges fall in the top or bottom fifth of the mel axis (low-pass edges above about "
             "5.3 kHz, high-pass edges below about 670 Hz), so a 2-kHz low-pass is beyond anything it showed the "
             "model, and any narrow-band recording still costs a lot.\n\n"
             "Scoring the four CV models differently does not help either: with windows overlapping by half or "
             "three quarters at inference the 4-fold figure drops to 85.3 % / 84.7 %, and a maximum, "
             "log-probability, confidence- or loudness-weighted vote gives 86.3-87.8 % (the mean vote, shipped, "
-            "is the best; measured on the models of the recipe shipped before).\n\n"
-            "The recipe keeps the choices made for generalisation (strong augmentation + mixup, a 166 k-parameter "
-            "network, no setting tuned per fold); only the length of training and the two regularisers (weight decay, "
-            "label smoothing) were chosen by CV: 60 epochs added 2.2 points, the regularisers 0.95 more; the "
-            "band limits were chosen for robustness at an equal CV figure. Rain and "
+            "is the best; measured on the compact models of an earlier recipe).\n\n"
+            "The recipe keeps the choices made for generalisation (strong augmentation + mixup, no setting tuned "
+            "per fold); the length of training, the two regularisers (weight decay, label smoothing) and the width "
+            "were chosen by CV: 60 epochs added 2.2 points, the regularisers 0.95 more, twice the width 1.25 "
+            "more with seed 0 (4 clips of 320; 0.4 more over three seeds, against the compact recipe's one); the band limits were chosen for robustness at an equal CV figure. Rain and "
             "helicopter (steady broadband noise) are the weak classes. Longer windows, more epochs and a compact "
-            "three-channel network (above) all stayed within a fold's noise (one clip is 1.25 points). Reaching "
-            "90 % from scratch on 240 training clips probably needs what the published results use and this "
-            "2-core CPU did not allow in a session: wider networks on 128 x 128 or larger inputs, several "
-            "feature channels at full width (Sharma et al.), and hundreds of epochs. Training on a "
+            "three-channel network (above) all stayed within a fold's noise (one clip is 1.25 points), and so is "
+            "the margin over the target: 90.0 % is 288 of 320 clips, one clip fewer misses it, and two other seeds "
+            "do. It ships at twice the width because every one of its seeds scores at least the compact recipe's "
+            "88.75 %, and on the filtered copies it gains 4 points on the telephone band and stays within three "
+            "clips elsewhere, for 2.8 MB and about 3x the training time. The published "
+            "results above 90 % use wider networks still, on 128 x 128 or larger inputs, several feature "
+            "channels (Sharma et al.) and hundreds of epochs, which this 2-core CPU did not allow. Training on a "
             "multi-threaded CPU is not bit-for-bit reproducible: expect a point or two of spread per fold."),
     },
     "fsdd_sfc_dcnn": {
