@@ -53,6 +53,11 @@ ESC10_DATA = (
     "to 22 050 Hz mono FLAC.")
 
 
+def data_root() -> Path:
+    """The real datasets: ``$AUDIOCLF_DATA``, else ``../shared/data`` beside the repository."""
+    return Path(os.environ.get("AUDIOCLF_DATA", ROOT.parent / "shared" / "data")).resolve()
+
+
 def machine() -> str:
     cpu = "CPU"
     try:
@@ -249,7 +254,8 @@ MODELS = {
             "The recipe keeps the choices made for generalisation (strong augmentation + mixup, no setting tuned "
             "per fold); the length of training, the two regularisers (weight decay, label smoothing) and the width "
             "were chosen by CV: 60 epochs added 2.2 points, the regularisers 0.95 more, twice the width 1.25 "
-            "more with seed 0 (4 clips of 320; 0.4 more over three seeds, against the compact recipe's one); the band limits were chosen for robustness at an equal CV figure. Rain and "
+            "more with seed 0 (4 clips of 320; 0.4 more over three seeds, against the compact recipe's one); the "
+            "band limits were chosen for robustness at an equal CV figure. Rain and "
             "helicopter (steady broadband noise) are the weak classes. Longer windows, more epochs and a compact "
             "three-channel network (above) all stayed within a fold's noise (one clip is 1.25 points), and so is "
             "the margin over the target: 90.0 % is 288 of 320 clips, one clip fewer misses it, and two other seeds "
@@ -456,9 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="protocol runs trained at once (default 1)")
     p.add_argument("--work", default=str(ROOT / "build" / "pretrained"), help="folder for protocol runs")
     args = p.parse_args(argv)
-    data_root = Path(os.environ.get("AUDIOCLF_DATA", ROOT.parent / "shared" / "data")).resolve()
     for name in args.only or list(MODELS):
-        run_model(name, MODELS[name], data_root=data_root, work=Path(args.work),
+        run_model(name, MODELS[name], data_root=data_root(), work=Path(args.work),
                   skip_eval=args.skip_eval or args.cards_only, resume=args.resume, skip_final=args.cards_only,
                   jobs=args.jobs)
     return 0

@@ -13,7 +13,6 @@ quotes its output.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -22,6 +21,9 @@ import scipy.signal
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from build_pretrained import data_root  # noqa: E402  (the scripts share one way to find the data)
 
 CONDITIONS = {
     "as recorded": None,
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folders", nargs="+", help="folders holding fold_1 ... fold_4 bundles")
     p.add_argument("--data", default=None, help="ESC-50/ESC-10 folder (default $AUDIOCLF_DATA/esc10)")
     args = p.parse_args(argv)
-    data = Path(args.data or Path(os.environ.get("AUDIOCLF_DATA", ROOT.parent / "shared" / "data")) / "esc10")
+    data = Path(args.data) if args.data else data_root() / "esc10"
     ds = load_dataset(data, esc10_only=True)
     hits = {f: {c: [] for c in CONDITIONS} for f in args.folders}
     filters: dict[int, dict] = {}  # sample rate -> condition -> second-order sections (designed once)
