@@ -153,8 +153,24 @@ FSDD_NOTES = (
     "(FilterAugment), nor random steep band limits, nor keeping only the band all microphones pass closed the "
     "gap, so the voices themselves (accent, how each says two, three and six) matter as much. A new voice "
     "(george, lucas) is the main failure; the pooled matrix below shows where (for `fsdd_sfc_dcnn`: "
-    "three heard as eight, and six, seven and two mixed up). More speakers (FSDD's absent sixth one, or any other speech), and waveform-level "
-    "pitch and tempo augmentation, are the next steps.")
+    "three heard as eight, and six, seven and two mixed up).\n"
+    "\nThe two hardest voices pull the front end opposite ways. Measured outside the CLI with "
+    "`scripts/fsdd_normalisation.py` (2026-11-30, a plain "
+    "4-block CNN with global average pooling, 40 log-mel bands to 4 kHz from 32-ms frames at 8 kHz, each clip "
+    "centred in a 1-s window, SpecAugment, 20 epochs, seed 0): subtracting each clip's mean log-mel per band "
+    "(per-utterance cepstral mean normalisation, which removes a fixed recording colour) gives george 81.8 %, "
+    "the best george here, but lucas 54.4 % (LOSO 81.8 / 87.0 / 54.4 / 72.0 / 86.6, mean 76.4 %); the same "
+    "network without it gives 66.2 / 83.8 / 85.0 / 79.2 / 85.8, mean 80.0 %. Subtracting only each clip's "
+    "overall level lands in between (george 80.4 %, lucas 65.6 %), and flooring the log-mel 50 dB below the "
+    "clip's peak before the per-band mean does not rescue lucas (59.2 %). Averaging the two networks' clip "
+    "probabilities gives 82.0 / 88.2 / 77.2 / 78.6 / 89.6, mean 83.1 %: the best LOSO measured here, still 7 "
+    "points short, for two models. Waveform-level speed perturbation (x0.85-1.15, pitch and tempo together) "
+    "with vocal-tract-length warping of the linear spectrum (x0.88-1.12), six copies of every training clip, "
+    "did not help (george 81.8 % with them, 82.8 % without), nor did random steep low- and high-pass filters "
+    "on the linear spectrum (george 81.2 %, lucas 56.0 %). With four training voices, each on its own "
+    "microphone, voice and recording chain are confounded, and no normalisation or augmentation tried here "
+    "taught a model to ignore the chain without losing the voice: more speakers (FSDD's absent sixth one, or "
+    "any other speech) are the next step.")
 
 # Known limits shared by the two spectrogram FSDD models.
 FSDD_LIMITS = [
