@@ -370,14 +370,14 @@ def run_model(name: str, spec: dict, *, data_root: Path, work: Path, skip_eval: 
               skip_final: bool, jobs: int = 1) -> None:
     data = str(data_root / spec["data"])
     work_dir = work / name
-    work_dir.mkdir(parents=True, exist_ok=True)
     results_file = work_dir / "results.json"
-    base = ["train", "--data", data, *spec["args"], "--seed", str(SEED), "--quiet"]
     if skip_eval and spec["protocol"] and not results_file.is_file():
         # Protocol results live in the work folder of the machine that ran them (they are not committed):
         # without them the card cannot be rewritten, and re-running the protocol is not what was asked.
         raise SystemExit(f"{name}: no saved protocol results in {results_file}; run without --skip-eval / "
                          "--cards-only (add --resume to keep protocol bundles already trained there)")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    base = ["train", "--data", data, *spec["args"], "--seed", str(SEED), "--quiet"]
     if skip_eval and results_file.is_file():
         results = json.loads(results_file.read_text(encoding="utf-8"))
     else:

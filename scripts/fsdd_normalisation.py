@@ -21,7 +21,6 @@ one machine a run repeats to the clip (a different CPU or thread count may move 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -57,18 +56,18 @@ def log_mel(y: np.ndarray, mel: np.ndarray, *, warp: float = 1.0, rng: np.random
     return np.log(mel @ s + 1e-6).astype(np.float32)
 
 
-def load_features(root: Path, *, copies: int, band_limit: bool) -> dict:
+def load_features(dataset, *, copies: int, band_limit: bool) -> dict:
     """Every clip's log-mel plus ``copies`` perturbed versions, with labels and speakers."""
     import librosa
-    import soundfile as sf
+
+    from audioclf.io import load_audio
 
     rng = np.random.default_rng(0)
     mel = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS, fmin=20, fmax=4000)
-    out: dict = {"x": [], "aug": [], "label": [], "speaker": []}
-    with open(root / "manifest.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        y, _ = sf.read(root / r["path"], dtype="float32")
+    out: dict = {"x": [], "aug": [], "y": dataset.labels, "classes": dataset.classes,
+                 "speaker": np.array([c.group for c in dataset.clips])}
+    for clip in dataset.clips:
+        y, _ = load_audio(clip.path, sr=SR)
         y = y / (np.abs(y).max() + 1e-9)
         out["x"].append(log_mel(y, mel))
         augs = []
@@ -77,11 +76,6 @@ def load_features(root: Path, *, copies: int, band_limit: bool) -> dict:
             ys = librosa.resample(y, orig_sr=int(SR * speed), target_sr=SR, res_type="soxr_hq")
             augs.append(log_mel(ys, mel, warp=rng.uniform(0.88, 1.12), rng=rng if band_limit else None))
         out["aug"].append(augs)
-        out["label"].append(r["label"])
-        out["speaker"].append(r["speaker"])
-    out["classes"] = sorted(set(out["label"]))
-    out["y"] = np.array([out["classes"].index(v) for v in out["label"]])
-    out["speaker"] = np.array(out["speaker"])
     return out
 
 
@@ -149,15 +143,12 @@ def held_out(data: dict, speaker: str, args: argparse.Namespace) -> np.ndarray:
     return model.predict(x_test, verbose=0)
 
 
-def ensemble(folders: list[str], root: Path) -> None:
-    with open(root / "manifest.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    classes = sorted({r["label"] for r in rows})
+def ensemble(folders: list[str], dataset) -> None:
+    speakers = np.array([c.group for c in dataset.clips])
     accs = []
     for speaker in FSDD_SPEAKERS:
-        y = np.array([classes.index(r["label"]) for r in rows if r["speaker"] == speaker])
         p = sum(np.load(Path(f) / f"{speaker}.npy") for f in folders)
-        accs.append(float((p.argmax(1) == y).mean()))
+        accs.append(float((p.argmax(1) == dataset.labels[speakers == speaker]).mean()))
         print(f"{speaker:8s} {accs[-1]:.3f}")
     print(f"mean     {np.mean(accs):.4f}")
 
@@ -176,14 +167,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save", metavar="DIR", help="write each held-out speaker's clip probabilities to DIR/<speaker>.npy")
     p.add_argument("--ensemble", nargs="+", metavar="DIR", help="only score the average of saved probabilities")
     args = p.parse_args(argv)
-    root = data_root() / "fsdd"
-    if not (root / "manifest.csv").is_file():
-        raise SystemExit(f"error: no FSDD manifest under {root}; set AUDIOCLF_DATA")
+    manifest = data_root() / "fsdd" / "manifest.csv"
+    if not manifest.is_file():
+        raise SystemExit(f"error: no FSDD manifest at {manifest}; set AUDIOCLF_DATA")
+    from audioclf.datasets import load_manifest
+
+    dataset = load_manifest(manifest)  # manifest order: the clip order the figures were measured in
     if args.ensemble:
-        ensemble(args.ensemble, root)
+        ensemble(args.ensemble, dataset)
         return 0
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    data = load_features(root, copies=args.copies, band_limit=args.band_limit)
+    data = load_features(dataset, copies=args.copies, band_limit=args.band_limit)
     accs = {}
     for speaker in args.speakers:
         t = time.perf_counter()
