@@ -14,6 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from ._atomic import atomic_path
 from .augment import AugmentConfig, augment_batch
 from .evaluation import clip_probabilities
 from .inference import model_outputs
@@ -159,7 +160,9 @@ class Monitor(keras.callbacks.Callback):
             self.best_score, self.best_epoch, self.wait = score, epoch + 1, 0
             self.best_weights = [np.array(w, copy=True) for w in self.model.get_weights()]
             if self.checkpoint is not None:
-                self.model.save(self.checkpoint)
+                # A kill during the save leaves the previous checkpoint, never a half-written one.
+                with atomic_path(self.checkpoint) as tmp:
+                    self.model.save(tmp)
         else:
             self.wait += 1
             if self.patience is not None and self.wait >= self.patience:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ._atomic import fsync_path
 from .errors import AudioclfError, BundleError
 from .normalization import NormStats
 from .pipeline import PipelineConfig
@@ -206,8 +207,13 @@ def move_into_place(tmp: Path, target: Path) -> None:
 
     A directory cannot be renamed over a non-empty one, so the old bundle steps
     aside; if the second rename fails it is put back. At no moment is a
-    half-written folder reachable under ``target``.
+    half-written folder reachable under ``target``. Every file in ``tmp`` is
+    flushed to disk before the rename, so a crash just after it cannot leave
+    empty files behind the new name.
     """
+    for item in tmp.iterdir():
+        fsync_path(item)
+    fsync_path(tmp)
     if not target.exists():
         os.replace(tmp, target)
         return

@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
+from ._atomic import write_bytes_atomic
 from .bundle import (
     CARD_FILE,
     DESCRIPTION_FILE,
@@ -64,11 +65,7 @@ def export_zip(path: str | os.PathLike, dest: str | os.PathLike | None = None) -
     data = buf.getvalue()
     if dest is None:
         return data
-    out = Path(dest)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)
-    return out
+    return write_bytes_atomic(dest, data)
 
 
 def _limit(name: str) -> int:

@@ -125,6 +125,8 @@ class FeatureCache:
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, x=inputs.x, starts=inputs.starts, ends=inputs.ends, padded=inputs.padded,
                          notes=np.array(inputs.notes, dtype=str), meta=np.array(json.dumps(meta)))
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

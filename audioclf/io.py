@@ -20,6 +20,7 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
+from ._atomic import atomic_path
 from .errors import (
     AudioError,
     AudioTooLongError,
@@ -269,5 +270,6 @@ def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str
     path = Path(path)
     if path.suffix.lower() not in AUDIO_EXTENSIONS:
         raise ParameterError(f"cannot write {path.name!r}: extension must be one of {', '.join(AUDIO_EXTENSIONS)}")
-    sf.write(str(path), np.asarray(y, dtype=np.float32), int(sr), subtype=subtype)
+    with atomic_path(path) as tmp:  # a crash leaves the old file or the new one, never half of it
+        sf.write(str(tmp), np.asarray(y, dtype=np.float32), int(sr), subtype=subtype)
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +153,82 @@ def test_training_process_killed_mid_epoch_leaves_the_last_good_bundle(tmp_path)
     assert len(b.classes) == 5
     assert [e.path.name for e in list_bundles(out.parent)] == ["run"]  # no half-written bundle offered
     assert load_model_file(ck) is not None  # the best model so far survives the kill
+
+
+# Runs `python -m audioclf ...` with keras.Model.save patched: the first save writes the file it is given,
+# cuts it in half (what a kill in the middle of writing leaves), raises a flag and waits to be killed.
+_KILLED_DURING_SAVE = """
+import pathlib, sys, time
+import keras
+from audioclf.cli import main
+
+flag, argv = pathlib.Path(sys.argv[1]), sys.argv[2:]
+original = keras.Model.save
+
+def save(self, filepath, *args, **kwargs):
+    original(self, filepath, *args, **kwargs)
+    p = pathlib.Path(filepath)
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    flag.write_text(str(p))
+    while True:
+        time.sleep(1)
+
+keras.Model.save = save
+sys.exit(main(argv))
+"""
+
+
+@pytest.mark.slow
+def test_checkpoint_survives_kills_at_random_moments_and_during_a_save(tmp_path):
+    """SIGKILL `train --checkpoint` at five random moments after a save, then once in the middle of a save:
+    the checkpoint is always the previous one or a new one, loadable, never a broken file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from audioclf.models import load_model_file
+
+    env = {**os.environ, "AUDIOCLF_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    ck = tmp_path / "ck" / "best.keras"
+    args = ["train", "--data", f"synthetic:{tmp_path / 'synth'}", "--out", str(tmp_path / "models" / "run"),
+            "--workers", "1", "--quiet", "--split", "fold:5", "--epochs", "500", "--checkpoint", str(ck)]
+    rng = np.random.default_rng(15)
+
+    def kill(proc: subprocess.Popen) -> None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+
+    def wait_for(condition, proc: subprocess.Popen, what: str) -> None:
+        deadline = time.monotonic() + 600  # a generous bound for a loaded machine, not a timing assumption
+        while not condition():
+            assert proc.poll() is None, f"training ended before {what} (status {proc.returncode})"
+            assert time.monotonic() < deadline, f"no {what} in 600 s"
+            time.sleep(0.05)
+
+    for _ in range(5):
+        before = ck.stat().st_mtime_ns if ck.exists() else None
+        proc = subprocess.Popen([sys.executable, "-m", "audioclf", *args], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            # the first epoch always saves: wait for it, then let training run on for a random while
+            wait_for(lambda b=before: ck.exists() and ck.stat().st_mtime_ns != b, proc, "checkpoint")
+            time.sleep(float(rng.uniform(0.0, 2.0)))
+        finally:
+            kill(proc)
+        assert load_model_file(ck) is not None
+
+    previous = ck.read_bytes()
+    flag = tmp_path / "saving"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_DURING_SAVE, str(flag), *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(flag.exists, proc, "save")
+    finally:
+        kill(proc)
+    half_written = Path(flag.read_text())
+    assert half_written != ck and half_written.parent == ck.parent and half_written.name.startswith(".")
+    assert ck.read_bytes() == previous  # the half-written file never took the checkpoint's name
+    assert load_model_file(ck) is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .._atomic import write_bytes_atomic
 from . import print_json
 
 
@@ -63,11 +64,9 @@ def run(args: argparse.Namespace) -> int:
     if pre.intervals is not None:
         out["intervals"] = [[round(a / sr, 6), round(b / sr, 6)] for a, b in pre.intervals]
     if args.save:
-        from pathlib import Path
-
         from ..export import channels_npz_bytes
 
-        Path(args.save).write_bytes(channels_npz_bytes(chans, sr=sr))
+        write_bytes_atomic(args.save, channels_npz_bytes(chans, sr=sr))
         out["saved"] = args.save
     if args.json:
         print_json(out)

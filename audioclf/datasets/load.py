@@ -13,6 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
+from .._atomic import write_text_atomic
 from ..errors import DatasetError, ParameterError
 from ..io import AUDIO_EXTENSIONS
 from .core import Dataset, require_classes
@@ -193,8 +194,8 @@ def _extract(zip_path: Path, extract_dir: str | Path | None) -> tuple[Path, str]
                                    "of yours is overwritten")
             shutil.rmtree(dest)  # an unfinished extraction in our own cache folder
         report = safe_extract_zip(zip_path, dest)
-        marker.write_text(json.dumps({"zip": str(zip_path.resolve()), "key": key, "n_files": report.n_files,
-                                      "n_skipped": report.n_skipped}), encoding="utf-8")
+        write_text_atomic(marker, json.dumps({"zip": str(zip_path.resolve()), "key": key,
+                                              "n_files": report.n_files, "n_skipped": report.n_skipped}))
         note = f"extracted {report.n_files} files from {zip_path.name} into {report.dest}"
         if report.n_skipped:
             note += f"; skipped {report.n_skipped} other entries (e.g. {', '.join(report.skipped[:3])})"

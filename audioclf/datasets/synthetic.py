@@ -19,6 +19,7 @@ the same config is reused without rewriting.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import synth
+from .._atomic import write_text_atomic
 from ..errors import DatasetError, ParameterError
 from ..io import write_audio
 from .core import Dataset
@@ -267,9 +269,10 @@ def _generate(root: Path, config: SyntheticConfig) -> None:
             write_audio(root / rel, y, config.sr, subtype="PCM_16")
             rows.append({"path": rel, "label": label, "fold": fold, "group": f"{label}-{source:02d}",
                          "split": "test" if fold == config.n_folds else "train"})
-    with open(root / _MANIFEST, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["path", "label", "fold", "group", "split"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    manifest = io.StringIO()
+    writer = csv.DictWriter(manifest, fieldnames=["path", "label", "fold", "group", "split"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(root / _MANIFEST, manifest.getvalue())
     # Written last: its presence means the folder is complete.
-    (root / _MARKER).write_text(json.dumps(config.to_json(), indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(root / _MARKER, json.dumps(config.to_json(), indent=2) + "\n")
