@@ -19,6 +19,7 @@ import importlib
 from typing import Any
 
 from . import errors, synth
+from ._version import __version__
 from .datasets import (
     Clip,
     Dataset,
@@ -71,21 +72,19 @@ from .preprocess import (
 )
 from .session import SessionStore
 from .store import list_bundles
-from .windowing import WindowConfig, Windows, frame_windows, sample_windows
-
-__version__ = "0.1.0"
+from .windowing import WindowConfig, Windows, frame_windows, hop_for_overlap, sample_windows
 
 # Names whose modules import Keras (and so TensorFlow): loaded on first access.
 _LAZY = {
     "list_models": "models", "get_model_spec": "models", "build_model": "models", "compile_model": "models",
     "explain": "models", "load_model_file": "models", "count_params": "models", "ModelSpec": "models",
-    "TrainConfig": "training", "TrainResult": "training", "ProgressEvent": "training", "StopToken": "training",
-    "train": "training", "quick_recipe": "training",
-    "PipelineConfig": "pipeline", "default_pipeline": "pipeline",
-    "Evaluation": "evaluation", "evaluate_bundle": "evaluation",
-    "Prediction": "inference", "predict": "inference",
-    "Bundle": "bundle", "load_bundle": "bundle", "save_bundle": "bundle", "export_zip": "bundle",
-    "import_zip": "bundle",
+    "TrainConfig": "engine.config", "TrainResult": "engine.config", "ProgressEvent": "engine.config",
+    "StopToken": "engine.config", "train": "engine.train", "quick_recipe": "engine.recipes",
+    "PipelineConfig": "engine.pipeline", "default_pipeline": "engine.recipes",
+    "Evaluation": "engine.metrics", "evaluate_bundle": "engine.evaluate",
+    "Prediction": "engine.inference", "predict": "engine.inference",
+    "Bundle": "engine.bundle", "load_bundle": "engine.bundle", "save_bundle": "engine.bundle",
+    "export_zip": "engine.bundle_zip", "import_zip": "engine.bundle_zip",
     "AugmentConfig": "augment", "TrainingJob": "jobs", "device_info": "device",
 }
 
@@ -101,7 +100,7 @@ __all__ = [
     # features and windows
     "FeatureConfig", "ChannelInfo", "ChannelData", "list_channels", "get_channel", "compute_channel",
     "compute_channels", "stack_channels", "stft_pair", "summary_matrix", "summary_vector", "mean_stft",
-    "WindowConfig", "Windows", "frame_windows", "sample_windows",
+    "WindowConfig", "Windows", "frame_windows", "sample_windows", "hop_for_overlap",
     # datasets
     "Clip", "Dataset", "SyntheticConfig", "load_dataset", "make_synthetic_dataset", "dataset_from_recordings",
     "safe_extract_zip", "summarize_dataset", "split_dataset", "kfold_splits",

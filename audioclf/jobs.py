@@ -1,4 +1,4 @@
-"""Run :func:`audioclf.training.train` in a background thread a UI can poll.
+"""Run :func:`audioclf.engine.train.train` in a background thread a UI can poll.
 
 A Streamlit script must not block while a model trains: the page starts a
 :class:`TrainingJob`, re-renders every second from :meth:`TrainingJob.snapshot`,
@@ -45,13 +45,12 @@ class JobSnapshot:
 class TrainingJob:
     """One training run in a daemon thread.
 
-    Parameters are those of :func:`audioclf.training.train`.
+    Parameters are those of :func:`audioclf.engine.train.train`.
     """
 
     def __init__(self, dataset: Any, *, config: Any, pipeline: Any = None, out: str | Path | None = None,
                  cache: Any = True, workers: int | None = None) -> None:
-        from .training import StopToken
-
+        from .engine.config import StopToken
         self._kwargs = {"config": config, "pipeline": pipeline, "out": out, "cache": cache, "workers": workers}
         self._dataset = dataset
         self._token = StopToken()
@@ -93,8 +92,7 @@ class TrainingJob:
                                       "val_clip_accuracy": event.val_clip_accuracy})
 
     def _run(self) -> None:
-        from .training import train
-
+        from .engine.train import train
         try:
             result = train(self._dataset, progress=self._progress, stop=self._token, **self._kwargs)
         except AudioclfError as exc:

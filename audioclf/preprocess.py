@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ._validate import check_keys, check_number, check_positive_int
 from .errors import AudioError, ParameterError
 
 __all__ = [
@@ -72,8 +73,7 @@ class DenoiseConfig:
     def __post_init__(self) -> None:
         if self.stationary is None:
             object.__setattr__(self, "stationary", self.noise_range is not None)
-        if not 0.0 <= float(self.prop_decrease) <= 1.0:
-            raise ParameterError(f"prop_decrease={self.prop_decrease} must be between 0 and 1")
+        check_number(self.prop_decrease, "prop_decrease", low=0, high=1)
         if self.noise_range is not None:
             start, end = self.noise_range
             if not (0.0 <= start < end):
@@ -89,9 +89,11 @@ class DenoiseConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> DenoiseConfig:
-        nr = d.get("noise_range")
-        return cls(stationary=d.get("stationary"), prop_decrease=float(d.get("prop_decrease", 1.0)),
-                   noise_range=tuple(nr) if nr else None)
+        """Rebuild from :meth:`to_dict` output; an unknown key is a :class:`ParameterError`."""
+        d = check_keys(d, cls)
+        if d.get("noise_range"):
+            d["noise_range"] = tuple(d["noise_range"])
+        return cls(**d)
 
 
 def denoise(y: np.ndarray, sr: int, *, config: DenoiseConfig | None = None) -> np.ndarray:
@@ -120,8 +122,7 @@ def denoise(y: np.ndarray, sr: int, *, config: DenoiseConfig | None = None) -> n
 
     config = config or DenoiseConfig()
     y = _check_signal(y)
-    if sr <= 0:
-        raise ParameterError(f"sr={sr} must be a positive integer")
+    check_positive_int(sr, "sr")
     n = len(y)
     if n == 0 or np.max(np.abs(y)) < _EPS_PEAK:
         return y.copy()  # nothing to gate; non-stationary mode would return NaN here
@@ -176,16 +177,15 @@ class SplitConfig:
         if self.top_db <= 0:
             raise ParameterError(f"top_db={self.top_db} must be positive (dB below the loudest frame)")
         for name in ("frame_length", "hop_length"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v <= 0:
-                raise ParameterError(f"{name}={v!r} must be a positive integer")
+            check_positive_int(getattr(self, name), name)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> SplitConfig:
-        return cls(**{k: d[k] for k in ("top_db", "frame_length", "hop_length", "floor_db") if k in d})
+        """Rebuild from :meth:`to_dict` output; an unknown key is a :class:`ParameterError`."""
+        return cls(**check_keys(d, cls))
 
 
 @dataclass(frozen=True)
@@ -329,7 +329,7 @@ class PreprocessConfig:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> PreprocessConfig:
-        d = d or {}
+        d = check_keys(d or {}, cls)
         return cls(
             denoise=DenoiseConfig.from_dict(d["denoise"]) if d.get("denoise") else None,
             split=SplitConfig.from_dict(d["split"]) if d.get("split") else None,

@@ -55,7 +55,7 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     if "audioclf" not in out:
-        from . import __version__
+        from ._version import __version__
 
         out["audioclf"] = __version__
     return out

@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ._validate import check_choice, check_keys, check_number, check_positive_int
 from .errors import ParameterError
 
-__all__ = ["WindowConfig", "Windows", "frame_windows", "sample_windows", "PAD_POLICIES"]
+__all__ = ["WindowConfig", "Windows", "frame_windows", "sample_windows", "hop_for_overlap", "PAD_POLICIES"]
 
 PAD_POLICIES = ("repeat", "constant")
 
@@ -42,24 +43,32 @@ class WindowConfig:
 
     def __post_init__(self) -> None:
         for name in ("length", "hop"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-                raise ParameterError(f"window {name}={v!r} must be a positive integer")
-        if self.pad not in PAD_POLICIES:
-            raise ParameterError(f"pad={self.pad!r} must be one of {', '.join(PAD_POLICIES)}")
+            check_positive_int(getattr(self, name), f"window {name}")
+        check_choice(self.pad, "pad", PAD_POLICIES)
 
     @classmethod
     def for_waveform(cls, length: int = 30000, overlap: float = 0.5, pad: str = "repeat") -> WindowConfig:
-        if not 0.0 <= overlap < 1.0:
-            raise ParameterError(f"overlap={overlap} must be in [0, 1)")
-        return cls(length=length, hop=max(1, int(round(length * (1.0 - overlap)))), pad=pad)
+        return cls(length=length, hop=hop_for_overlap(length, overlap), pad=pad)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> WindowConfig:
-        return cls(length=int(d["length"]), hop=int(d["hop"]), pad=str(d.get("pad", "repeat")))
+        """Rebuild from :meth:`to_dict` output; an unknown or missing key is a :class:`ParameterError`."""
+        return cls(**check_keys(d, cls, required=("length", "hop")))
+
+
+def hop_for_overlap(length: int, overlap: float) -> int:
+    """The hop between windows of ``length`` that overlap by the fraction ``overlap`` in [0, 1) (at least 1).
+
+    Example
+    -------
+    >>> hop_for_overlap(64, 0.75)
+    16
+    """
+    check_number(overlap, "overlap", low=0, high=1, high_open=True)
+    return max(1, int(round(length * (1.0 - overlap))))
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,8 @@ def bench_inference(rows: list, bundle: Path, repeats: int) -> None:
     import numpy as np
 
     from audioclf import synth
-    from audioclf.bundle import load_bundle
-    from audioclf.inference import predict
-
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.inference import predict
     t0 = time.perf_counter()
     b = load_bundle(bundle)
     load_s = time.perf_counter() - t0

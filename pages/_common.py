@@ -43,9 +43,8 @@ def clip_picker(prefix: str, *, label: str = "Clip", default_example: str = "ton
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")
 def load_bundle_cached(path: str, mtime: float):
     """One loaded copy of a bundle per (folder, modification time), shared by all sessions."""
-    from audioclf.bundle import load_bundle
-    from audioclf.inference import warm_up
-
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.inference import warm_up
     bundle = load_bundle(path)
     warm_up(bundle)  # the first prediction traces the model (~1.7 s); pay it here, once
     return bundle

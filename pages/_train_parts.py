@@ -111,9 +111,8 @@ def _model_info(name: str, attention: str | None):
 
 def model_section():
     """Choose the architecture; show what it is, its size and its layers."""
+    from audioclf.engine.recipes import DEFAULT_MODEL
     from audioclf.models import list_models
-    from audioclf.training import DEFAULT_MODEL
-
     st.subheader("2. Architecture")
     specs = list_models()
     names = [s.name for s in specs]
@@ -135,10 +134,8 @@ def model_section():
 def settings_section(spec, attention, ds):
     """Channels, window, epochs, batch size, learning rate, split and augmentation -> (TrainConfig, PipelineConfig)."""
     from audioclf.augment import AUGMENT_PRESETS
+    from audioclf.engine.recipes import DEFAULT_MODEL, default_pipeline, make_recipe, quick_recipe
     from audioclf.features import channel_names
-    from audioclf.pipeline import default_pipeline
-    from audioclf.training import DEFAULT_MODEL, TrainConfig, quick_recipe
-
     st.subheader("3. Settings")
     base_cfg, base_pipe = quick_recipe() if spec.name == DEFAULT_MODEL else (None, default_pipeline(spec.name))
     c = st.columns(4)
@@ -166,24 +163,21 @@ def settings_section(spec, attention, ds):
                               options=sorted({base_pipe.window.length, 32, 64, 128}) if kind != "waveform"
                               else sorted({base_pipe.window.length, 8000, 16000, 30000}),
                               value=base_pipe.window.length, key="tr_window")
-    shape = list(base_pipe.input_shape)
+    shape = None
     if kind in ("spectrogram", "multichannel"):
-        shape[1] = frames
+        shape = (base_pipe.input_shape[0], frames)
     elif kind == "waveform":
-        shape[0] = frames
-    overlap = 0.0 if base_cfg else 0.5
-    pipeline = default_pipeline(spec.name, input_shape=tuple(shape), channels=channels, overlap=overlap,
-                                features=base_pipe.features)
-    opts = dict(base_cfg.model_options) if base_cfg else {}
-    config = TrainConfig(model=spec.name, model_options=opts, attention=attention, epochs=int(epochs),
-                         batch_size=int(batch), learning_rate=float(lr), augment=AUGMENT_PRESETS[augment],
-                         split=split.strip())
-    return config, pipeline
+        shape = (frames,)
+    return make_recipe(model=None if base_cfg else spec.name, channels=channels, input_shape=shape,
+                       augment=AUGMENT_PRESETS[augment],
+                       training={"attention": attention, "epochs": int(epochs), "batch_size": int(batch),
+                                 "learning_rate": float(lr), "split": split.strip()})
 
 
 def results_section(res, ds) -> None:
     """Confusion matrix, per-class scores, misclassified clips, save and download."""
-    from audioclf.bundle import export_zip
+    from audioclf.datasets import clip_id
+    from audioclf.engine.bundle_zip import export_zip
     from audioclf.ui import confusion_figure
 
     ev = res.evaluation
@@ -200,7 +194,7 @@ def results_section(res, ds) -> None:
     wrong = ev.misclassified(top_k=3)
     if wrong:
         with st.expander(f"Misclassified clips ({len(wrong)})"):
-            paths = {c.path.name: c.path for c in ds.clips}
+            paths = {clip_id(c, ds.root): c.path for c in ds.clips}
             for m in wrong[:20]:
                 st.markdown(f"`{m['clip']}`: true **{m['true']}**, predicted " +
                             ", ".join(f"{t['label']} {t['prob']:.0%}" for t in m["top"]))

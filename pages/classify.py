@@ -10,8 +10,8 @@ from pages._common import bundle_mtime, clip_picker, load_bundle_cached, runs, s
 
 @st.cache_data(max_entries=32, show_spinner="Classifying…")
 def classify(path: str, mtime: float, data: bytes, name: str):
+    from audioclf.engine.inference import predict
     from audioclf.features import FeatureConfig, compute_channels
-    from audioclf.inference import predict
     from audioclf.io import load_audio
 
     bundle = load_bundle_cached(path, mtime)
@@ -42,8 +42,7 @@ elif choice == "Trained in this session":
 else:
     up = st.file_uploader("Bundle (.zip exported by audioclf)", type=["zip"], key="cl_bundle_upload")
     if up is not None:
-        from audioclf.bundle import import_zip
-
+        from audioclf.engine.bundle_zip import import_zip
         key = f"bundle-{up.file_id}"
         try:
             if key not in st.session_state:

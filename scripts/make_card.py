@@ -64,9 +64,8 @@ def attention_png(path: Path, bundle_dir: Path, clip: Path) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from audioclf.bundle import load_bundle
-    from audioclf.inference import predict
-
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.inference import predict
     b = load_bundle(bundle_dir)
     p = predict(b, clip)
     if not p.attention or p.inputs is None:
@@ -168,8 +167,7 @@ def _confusion_table(confusion: list[list[int]], labels: list[str]) -> list[str]
 
 def pooled(evaluations: list[dict], labels: list[str]) -> dict[str, Any]:
     """Sum the confusion matrices of several evaluations and recompute per-class scores."""
-    from audioclf.evaluation import per_class_scores
-
+    from audioclf.engine.metrics import per_class_scores
     conf = np.sum([np.asarray(e["confusion"]) for e in evaluations], axis=0)
     s = per_class_scores(conf)
     per_class = {lab: {"precision": float(s["precision"][k]), "recall": float(s["recall"][k]),
@@ -185,8 +183,7 @@ def make_card(bundle_dir: str | Path, info: dict[str, Any]) -> Path:
     ``headline`` ({name, value, protocol}), ``pooled`` (an evaluation dict: confusion, per_class, labels),
     ``check`` ({protocol, data, split, accuracy}), optional ``attention_clip`` (a path) and ``notes``.
     """
-    from audioclf.bundle import load_bundle
-
+    from audioclf.engine.bundle import load_bundle
     folder = Path(bundle_dir)
     strip_optimizer(folder)
     desc = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))

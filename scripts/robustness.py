@@ -35,9 +35,9 @@ CONDITIONS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    from audioclf.bundle import load_bundle
     from audioclf.datasets import load_dataset
-    from audioclf.inference import predict
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.inference import predict
     from audioclf.io import load_audio
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -18,9 +18,9 @@ TIMEOUT = 300
 def bundle_dir(tmp_path_factory):
     """Two tiny bundles trained on the synthetic dataset: recurrent attention and CNN attention."""
     from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
-    from audioclf.pipeline import default_pipeline
-    from audioclf.training import TrainConfig, train
-
+    from audioclf.engine.config import TrainConfig
+    from audioclf.engine.recipes import default_pipeline
+    from audioclf.engine.train import train
     root = tmp_path_factory.mktemp("pretrained")
     ds = make_synthetic_dataset(root.parent / "synth", config=SyntheticConfig(clips_per_class=6))
     for name, attention, shape, folder in (
@@ -111,8 +111,7 @@ def test_classify_odd_but_valid_upload(app, case):
 
 
 def test_classify_uploaded_bundle_zip(app, bundle_dir):
-    from audioclf.bundle import export_zip
-
+    from audioclf.engine.bundle_zip import export_zip
     data = export_zip(bundle_dir / "tiny_cldnn")
     at = app.switch_page("pages/classify.py").run()
     at.radio(key="cl_model_source").set_value("Upload a bundle").run()

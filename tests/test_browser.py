@@ -34,9 +34,9 @@ def pretrained_env(tmp_path_factory):
     if list_bundles():
         return {}
     from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
-    from audioclf.pipeline import default_pipeline
-    from audioclf.training import TrainConfig, train
-
+    from audioclf.engine.config import TrainConfig
+    from audioclf.engine.recipes import default_pipeline
+    from audioclf.engine.train import train
     root = tmp_path_factory.mktemp("pretrained")
     ds = make_synthetic_dataset(root.parent / "synth", config=SyntheticConfig(clips_per_class=6))
     train(ds, config=TrainConfig(model="cldnn", attention="rnn", epochs=1, split="fold:3"),

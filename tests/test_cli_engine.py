@@ -198,14 +198,14 @@ def test_train_feature_and_window_options_reach_the_pipeline():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--overlap", "1.0"], "error: --overlap 1.0 must be in [0, 1)"),
+    (["--overlap", "1.0"], "error: overlap=1.0 must be in [0, 1)"),
     (["--split-silence", "-3"], "error: top_db=-3.0 must be positive"),
     (["--model", "soundnet_cnn", "--center", "time"],
      "error: center='time' applies to spectrogram-like inputs, not waveform"),
     (["--augment", "speech,pitch=2"], "error: --augment: 'pitch=2' must be field=value"),
     (["--augment", "loud"], "error: --augment 'loud' must be one of none, light, standard, strong, speech"),
     (["--augment", "speech,freq_warp=0.9"], "error: freq_warp=0.9 must be a number in [0, 0.5]"),
-    (["--n-mels", "32"], "error: --n-mels 32: the mel channel has as many bands as the input has"),
+    (["--n-mels", "32"], "error: n_mels=32: the mel channel has as many bands as the input has"),
     (["--channels", "mfcc", "--n-mels", "32"], "error: n_mfcc=40 must be <= n_mels=32"),
     (["--n-fft", "511"], "error: n_fft=511 must be even"),
     (["--label-smoothing", "1.5"], "error: label_smoothing=1.5 must be in [0, 1)"),
@@ -238,8 +238,7 @@ def test_train_model_options_reach_the_builder(capsys, tmp_path):
     code, _, _ = _cli(capsys, "train", "--data", "synthetic", "--out", str(out), "--epochs", "1", "--quiet",
                       "--no-cache", "--model-option", "filters=8,8,8,8,8,12")
     assert code == 0
-    from audioclf.bundle import load_bundle
-
+    from audioclf.engine.bundle import load_bundle
     model = load_bundle(out).model
     widths = {layer.name: layer.filters for layer in model.layers if layer.name.startswith(("b1_conv", "b6_conv"))}
     assert widths["b6_conv_3"] == 12 and widths["b1_conv_3"] == 8

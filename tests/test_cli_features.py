@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from audioclf import synth
+from audioclf.preprocess import DenoiseConfig
 from tests.conftest import run_cli
 from tests.corpus import bad_cases, encode
 
@@ -39,6 +40,8 @@ def test_features_split_reports_intervals_and_shorter_duration(burst_wav):
     out = json.loads(r.stdout)
     np.testing.assert_allclose(out["intervals"], [[0.4, 0.8], [1.4, 1.8], [2.4, 2.8]], atol=512 / 22050)
     assert out["duration"] == pytest.approx(1.2, abs=0.05)
+    # one default for the CLI, the library and the app: non-stationary denoising
+    assert out["preprocess"]["denoise"] == DenoiseConfig().to_dict() and DenoiseConfig().stationary is False
 
 
 def test_features_all_channels_by_default(burst_wav):

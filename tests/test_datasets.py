@@ -30,6 +30,7 @@ from audioclf.datasets import (
     make_synthetic_dataset,
     safe_extract_zip,
     split_dataset,
+    summarize_dataset,
 )
 from audioclf.errors import DatasetError, ParameterError
 from tests.conftest import run_cli
@@ -184,7 +185,7 @@ def test_fewer_than_two_classes_is_refused(tmp_path):
 def test_summary_counts_durations_and_problems(folders):
     wav(folders / "dog" / "long.wav", dur=0.5, sr=16000)
     (folders / "cat" / "broken.wav").write_bytes(b"definitely not audio")
-    s = load_dataset(folders).summary(min_clips=5)
+    s = summarize_dataset(load_dataset(folders), min_clips=5)
     assert s.per_class == {"cat": 4, "dog": 7} and s.n_clips == 11
     assert s.sample_rates == {8000: 9, 16000: 1}
     assert s.durations.n == 10 and s.durations.max == pytest.approx(0.5)
@@ -203,7 +204,7 @@ def test_summary_fails_when_nothing_is_readable(tmp_path):
         (tmp_path / label).mkdir()
         (tmp_path / label / "x.wav").write_bytes(b"junk")
     with pytest.raises(DatasetError, match="none of the 2 files"):
-        load_dataset(tmp_path).summary()
+        summarize_dataset(load_dataset(tmp_path))
 
 
 # --- zip ----------------------------------------------------------------------------------------
@@ -522,7 +523,7 @@ def test_real_fsdd_and_esc10(real_data):
     esc = load_dataset(real_data / "esc10")
     assert len(esc) == 320 and esc.folds == (1, 2, 3, 4) and len(esc.classes) == 10
     assert len(esc.groups) == 247  # takes of one Freesound recording share a group
-    s = esc.summary()
+    s = summarize_dataset(esc)
     assert s.sample_rates == {22050: 320} and s.total_seconds == pytest.approx(1600, abs=1) and not s.warnings
     for _, train, val in kfold_splits(esc, by="fold"):
         assert not leaks(train, val)

@@ -230,8 +230,7 @@ def test_cnn_attention_gate_kinds(rng):
         assert layer.__class__.__name__ == ("Activation" if gate == "sigmoid" else "ReLU")
     paper = build_model("sfc_dcnn", input_shape=(32, 32, 1), num_classes=3, attention="cnn")
     assert paper.get_layer("attn_cnn_b1").__class__.__name__ == "ReLU"  # the paper's block by default
-    from audioclf.recipes import quick_recipe
-
+    from audioclf.engine.recipes import quick_recipe
     assert quick_recipe()[0].model_options["gate"] == "sigmoid"  # the compact recipe's bounded gates
 
 

@@ -10,15 +10,15 @@ import pytest
 from audioclf import synth
 from audioclf.augment import AUGMENT_PRESETS, AugmentConfig, augment_batch
 from audioclf.datasets import Clip, Dataset, split_dataset
+from audioclf.engine.extract import FeatureCache, extract_dataset
+from audioclf.engine.metrics import clip_probabilities, score
+from audioclf.engine.pipeline import PipelineConfig, clip_inputs
+from audioclf.engine.recipes import default_pipeline
 from audioclf.errors import DatasetError, ParameterError
-from audioclf.evaluation import clip_probabilities, score
-from audioclf.extract import FeatureCache, extract_dataset
 from audioclf.features import FeatureConfig
 from audioclf.io import write_audio
 from audioclf.normalization import NormStats, fit_stats
-from audioclf.pipeline import PipelineConfig, clip_inputs
 from audioclf.preprocess import PreprocessConfig, SplitConfig
-from audioclf.recipes import default_pipeline
 from audioclf.windowing import WindowConfig
 
 SR = 16000
@@ -223,7 +223,7 @@ def test_cache_entries_hold_no_pickles(tiny_dataset, tmp_path):
 
 
 def test_parallel_extraction_matches_serial(tiny_dataset, monkeypatch):
-    import audioclf.extract as extract
+    import audioclf.engine.extract as extract
 
     monkeypatch.setattr(extract, "_MIN_PARALLEL", 1)
     events = []

@@ -63,7 +63,7 @@ def test_denoise_strength_and_noise_range():
 
 
 def test_denoise_config_errors():
-    with pytest.raises(errors.ParameterError, match="prop_decrease=1.5 must be between 0 and 1"):
+    with pytest.raises(errors.ParameterError, match=r"prop_decrease=1.5 must be in \[0, 1\]"):
         DenoiseConfig(prop_decrease=1.5)
     with pytest.raises(errors.ParameterError, match="needs stationary=True"):
         DenoiseConfig(stationary=False, noise_range=(0, 1))

@@ -37,9 +37,8 @@ def test_sizes():
 @pytest.mark.parametrize("folder", BUNDLES, ids=lambda p: p.name)
 def test_loads_and_predicts_synth(folder):
     from audioclf import synth
-    from audioclf.bundle import load_bundle
-    from audioclf.inference import predict
-
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.inference import predict
     b = load_bundle(folder)
     sr = b.pipeline.sr
     signals = {"tone": synth.tone(440.0, 1.0, sr), "noise": synth.noise(1.0, sr, rng=0),
@@ -86,8 +85,7 @@ def test_cli_lists_them():
 def test_check_reproduces(folder, real_data):
     """The card's reproducible check (an evaluation of the shipped model) gives its figure within 1 point."""
     from audioclf.datasets import load_dataset, split_dataset
-    from audioclf.evaluation import evaluate_bundle
-
+    from audioclf.engine.evaluate import evaluate_bundle
     check = _desc(folder)["metrics"]["check"]
     ds = load_dataset(real_data / check["data"])
     if check["split"]:

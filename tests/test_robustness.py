@@ -27,16 +27,14 @@ def bundle():
     entries = list_bundles(ROOT / "pretrained")
     if not entries:
         pytest.skip("no pretrained bundle in pretrained/")
-    from audioclf.bundle import load_bundle
-
+    from audioclf.engine.bundle import load_bundle
     return load_bundle(next(e.path for e in entries if e.architecture == "sfc_dcnn"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(ODD))
 def test_odd_input_features_and_prediction_are_finite(case, bundle):
-    from audioclf.inference import predict
-
+    from audioclf.engine.inference import predict
     data, suffix = ODD[case]
     y, sr = load_audio(data, sr=22050, name=f"{case}{suffix}")
     chans = compute_channels(y, sr)
@@ -126,7 +124,7 @@ def test_training_process_killed_mid_epoch_leaves_the_last_good_bundle(tmp_path)
     import sys
     import time
 
-    from audioclf.bundle import load_bundle
+    from audioclf.engine.bundle import load_bundle
     from audioclf.models import load_model_file
 
     env = {**os.environ, "AUDIOCLF_CACHE": str(tmp_path / "cache")}

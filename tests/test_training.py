@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 
 from audioclf.augment import AUGMENT_PRESETS
-from audioclf.bundle import load_bundle
 from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
+from audioclf.engine.bundle import load_bundle
+from audioclf.engine.config import ProgressEvent, StopToken, TrainConfig, class_weights
+from audioclf.engine.evaluate import evaluate_bundle
+from audioclf.engine.inference import predict
+from audioclf.engine.recipes import default_pipeline
+from audioclf.engine.train import train
 from audioclf.errors import DatasetError, ModelError, ParameterError
-from audioclf.evaluation import evaluate_bundle
-from audioclf.inference import predict
 from audioclf.models import list_models
-from audioclf.recipes import default_pipeline
-from audioclf.training import ProgressEvent, StopToken, TrainConfig, class_weights, train
 
 SR = 16000
 #: Small builder options so that one epoch of each architecture takes a second or two.
@@ -204,8 +205,7 @@ def test_tiny_fsdd_model_beats_chance(real_data, tmp_path):
 def test_early_stopping_restores_the_best_weights():
     import keras
 
-    from audioclf._fit import Monitor
-
+    from audioclf.engine._fit import Monitor
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     losses = iter([1.0, 0.5, 0.7, 0.8, 0.3])
     mon = Monitor(emit=lambda *a, **k: None, stop=None, val_x=np.zeros((2, 2)), val_labels=np.zeros(2, int),
@@ -221,3 +221,28 @@ def test_early_stopping_restores_the_best_weights():
     assert mon.early_stopped and epoch == 3 and mon.best_epoch == 2
     mon.on_train_end()
     np.testing.assert_array_equal(model.get_weights()[0], np.full((2, 1), 1.0))  # epoch 2's weights
+
+
+@pytest.mark.slow
+def test_recorded_clips_are_named_by_their_dataset_path_so_each_plays_its_own_audio(tmp_path):
+    """Recorded datasets name every class's files 000.wav, 001.wav ...: evaluation names (which the Train page
+    looks up to play a misclassified clip) must tell them apart and lead back to the clip's own recording."""
+    from audioclf import synth
+    from audioclf.datasets import clip_id, dataset_from_recordings
+    from audioclf.io import load_audio, to_wav_bytes
+
+    recordings = {"low": [to_wav_bytes(synth.tone(220.0 * (i + 1), 1.0, SR), SR) for i in range(3)],
+                  "high": [to_wav_bytes(synth.noise(1.0, SR, rng=i), SR) for i in range(3)]}
+    ds = dataset_from_recordings(tmp_path / "rec", recordings, sr=SR)
+    assert sorted(c.path.name for c in ds.clips).count("000.wav") == 2  # the trap: one name per class
+    config = TrainConfig(model="feature_mlp", model_options=TINY["feature_mlp"], epochs=1, split="none")
+    result = train(ds, config=config, pipeline=_pipeline("feature_mlp"), cache=False, workers=1)
+    names = result.evaluation.clip_names
+    assert sorted(names) == sorted(f"{label}/{i:03d}.wav" for label in recordings for i in range(3))
+    paths = {clip_id(c, ds.root): c.path for c in ds.clips}  # what the Train page plays
+    for k, name in enumerate(names):
+        label, index = name.split("/")[0], int(name.split("/")[1][:3])
+        played, _ = load_audio(paths[name], sr=SR)
+        own, _ = load_audio(recordings[label][index], sr=SR)
+        np.testing.assert_allclose(played, own, atol=1e-4)
+        assert result.evaluation.labels[result.evaluation.clip_true[k]] == label

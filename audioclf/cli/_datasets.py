@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..datasets import SyntheticConfig, load_dataset, make_synthetic_dataset
+    from ..datasets import SyntheticConfig, load_dataset, make_synthetic_dataset, summarize_dataset
     from ..errors import ParameterError
 
     if (args.path is None) == (args.synthetic is None):
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         ds = make_synthetic_dataset(args.synthetic, config=SyntheticConfig(**options), overwrite=args.overwrite)
     else:
         ds = load_dataset(args.path, kind=args.kind, esc10_only=args.esc10, extract_dir=args.extract_dir)
-    summary = ds.summary(min_clips=args.min_clips)
+    summary = summarize_dataset(ds, min_clips=args.min_clips)
     if args.json:
         print_json(summary.to_dict())
     else:

@@ -32,10 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     quiet_frameworks()
-    from ..bundle import load_bundle
     from ..datasets import split_dataset
-    from ..evaluation import evaluate_bundle
-
+    from ..engine.bundle import load_bundle
+    from ..engine.evaluate import evaluate_bundle
     t0 = time.perf_counter()
     bundle = load_bundle(args.bundle)
     dataset = load_data(args.data, esc10=args.esc10)

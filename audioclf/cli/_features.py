@@ -14,8 +14,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", help="audio file (WAV, FLAC, OGG, MP3)")
     p.add_argument("--channels", default="all", help="comma-separated channel names, or 'all' (default)")
     p.add_argument("--sr", type=int, default=22050, help="resample to this rate (default 22050; 0 keeps the native rate)")
-    p.add_argument("--denoise", action="store_true", help="spectral-gating denoise before features")
-    p.add_argument("--nonstationary", action="store_true", help="with --denoise: track a changing noise floor")
+    p.add_argument("--denoise", action="store_true",
+                   help="spectral-gating denoise before features (non-stationary by default, like the library "
+                        "and the app)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--stationary", action="store_true", help="with --denoise: one fixed noise floor")
+    mode.add_argument("--nonstationary", action="store_true",
+                      help="with --denoise: track a changing noise floor (the default)")
     p.add_argument("--strength", type=float, default=1.0, help="with --denoise: prop_decrease in [0, 1] (default 1)")
     p.add_argument("--split", action="store_true", help="remove silences (reports the kept intervals)")
     p.add_argument("--top-db", type=float, default=30.0, help="with --split: silence threshold in dB below the peak")
@@ -49,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                                    "n_mfcc": args.n_mfcc}.items() if v is not None}
     fconfig = FeatureConfig(**overrides)
     pconfig = PreprocessConfig(
-        denoise=DenoiseConfig(stationary=not args.nonstationary, prop_decrease=args.strength) if args.denoise else None,
+        denoise=DenoiseConfig(stationary=args.stationary, prop_decrease=args.strength) if args.denoise else None,
         split=SplitConfig(top_db=args.top_db) if args.split else None,
     )
     y, sr = load_audio(args.file, sr=args.sr or None)
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         "file": args.file,
         "sr": sr,
         "duration": round(pre.duration, 6),
+        "preprocess": pconfig.to_dict(),
         "channels": {n: {"shape": list(c.values.shape), "units": c.units, "scale": c.scale} for n, c in chans.items()},
     }
     if pre.intervals is not None:

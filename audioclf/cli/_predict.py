@@ -31,10 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     quiet_frameworks()
-    from ..bundle import load_bundle
+    from ..engine.bundle import load_bundle
+    from ..engine.inference import predict
     from ..errors import AudioclfError, ParameterError
-    from ..inference import predict
-
     if args.top_k < 1 or not 0 <= args.decimals <= 8:
         raise ParameterError("--top-k must be >= 1 and --decimals between 0 and 8")
     bundle = load_bundle(args.bundle)

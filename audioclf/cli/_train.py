@@ -1,6 +1,7 @@
 """``python -m audioclf train --data PATH --out BUNDLE``: train a model and save it as a bundle.
 
-With no ``--model`` it runs the quick recipe (:func:`audioclf.recipes.quick_recipe`).
+With no ``--model`` it runs the quick recipe (:func:`audioclf.engine.recipes.quick_recipe`); the flags
+become configs through :func:`audioclf.engine.recipes.make_recipe`, as the Train page's widgets do.
 With ``--json`` the last line of stdout is one JSON object with ``accuracy``
 (validation clip accuracy), ``window_accuracy``, ``epochs``, ``seconds``,
 ``bundle`` and ``model``.
@@ -9,7 +10,6 @@ With ``--json`` the last line of stdout is one JSON object with ``accuracy``
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import sys
 
@@ -78,7 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _shape(text: str | None, kind: str, channels: int) -> tuple[int, ...] | None:
+def _dims(text: str | None) -> tuple[int, ...] | None:
+    """``--input-shape 64,64`` (or ``64x64``, or ``16000``) as integers."""
     from ..errors import ParameterError
 
     if text is None:
@@ -89,11 +90,7 @@ def _shape(text: str | None, kind: str, channels: int) -> tuple[int, ...] | None
         dims = ()
     if not dims or any(d <= 0 for d in dims):
         raise ParameterError(f"--input-shape {text!r} must be positive integers, e.g. 64,64")
-    if kind == "waveform":
-        return (dims[0], 1)
-    if kind in ("spectrogram", "multichannel") and len(dims) >= 2:
-        return (dims[0], dims[1], channels)
-    raise ParameterError(f"--input-shape {text!r} does not apply to {kind} models")
+    return dims
 
 
 def _augment(text: str):
@@ -151,81 +148,27 @@ def _model_options(pairs: list[str]) -> dict:
 
 
 def _configs(args: argparse.Namespace):
-    from ..errors import ParameterError
-    from ..features import FeatureConfig
-    from ..models import get_model_spec
-    from ..pipeline import expand_channels
-    from ..preprocess import DenoiseConfig, PreprocessConfig, SplitConfig
-    from ..recipes import default_pipeline, quick_recipe
-    from ..training import TrainConfig
+    """The flags as ``(TrainConfig, PipelineConfig)``, by the same function the Train page uses."""
+    from ..engine.recipes import make_recipe
 
-    sr = args.sr or 22050
     channels = tuple(c.strip() for c in args.channels.split(",") if c.strip()) if args.channels else None
-    if args.model is None:
-        config, pipeline = quick_recipe(sr=sr)
-        if channels or args.input_shape:
-            spec = get_model_spec(config.model)
-            shape = _shape(args.input_shape, spec.input_kind, 1) or pipeline.input_shape
-            pipeline = default_pipeline(config.model, sr=sr, input_shape=shape, channels=channels)
-    else:
-        spec = get_model_spec(args.model)
-        n = len(expand_channels(channels)) if channels else (spec.default_input_shape[-1] if
-                                                             spec.input_kind == "multichannel" else 1)
-        shape = _shape(args.input_shape, spec.input_kind, n)
-        if spec.input_kind == "multichannel" and channels and shape is None:
-            shape = spec.default_input_shape[:2] + (n,)
-        if channels and spec.input_kind in ("waveform", "summary"):
-            raise ParameterError(f"--channels does not apply to {spec.name}, which reads {spec.input_kind} inputs")
-        pipeline = default_pipeline(spec.name, sr=sr, input_shape=shape, channels=channels)
-        config = TrainConfig(model=spec.name)
-    feats = {k: v for k, v in (("n_fft", args.n_fft), ("hop_length", args.hop_length), ("fmin", args.fmin),
-                               ("fmax", args.fmax), ("n_mels", args.n_mels), ("n_mfcc", args.n_mfcc))
-             if v is not None}
-    if (args.n_mels is not None and "mel" in expand_channels(pipeline.channels)
-            and args.n_mels != pipeline.input_shape[0]):
-        raise ParameterError(f"--n-mels {args.n_mels}: the mel channel has as many bands as the input has "
-                             f"frequency bins ({pipeline.input_shape[0]}); set --input-shape "
-                             f"{args.n_mels},{pipeline.input_shape[1]} instead")
-    if feats:
-        pipeline = dataclasses.replace(
-            pipeline, features=FeatureConfig(**{**pipeline.features.to_dict(), **feats}))
-    if args.split_silence is not None or args.denoise is not None:
-        pre = pipeline.preprocess
-        pipeline = dataclasses.replace(pipeline, preprocess=PreprocessConfig(
-            denoise=DenoiseConfig(stationary=args.denoise == "stationary") if args.denoise else pre.denoise,
-            split=SplitConfig(top_db=args.split_silence) if args.split_silence is not None else pre.split))
-    if args.overlap is not None:
-        if not 0.0 <= args.overlap < 1.0:
-            raise ParameterError(f"--overlap {args.overlap} must be in [0, 1)")
-        length = pipeline.window.length
-        pipeline = dataclasses.replace(pipeline, window=dataclasses.replace(
-            pipeline.window, hop=max(1, int(round(length * (1.0 - args.overlap))))))
-    if args.center is not None:
-        pipeline = dataclasses.replace(pipeline, center=args.center)
-    if args.pad is not None:
-        pipeline = dataclasses.replace(pipeline, window=dataclasses.replace(pipeline.window, pad=args.pad))
-    augment = _augment(args.augment) if args.augment is not None else None
-    changes = {"split": args.split, "seed": args.seed, "attention": args.attention,
-               "mixed_precision": args.mixed_precision}
-    for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("learning_rate", args.lr),
-                       ("patience", args.patience), ("keep", args.keep), ("class_weight", args.class_weight),
-                       ("weight_decay", args.weight_decay), ("label_smoothing", args.label_smoothing)):
-        if value is not None:
-            changes[key] = value
-    if augment is not None:
-        changes["augment"] = augment
-    options = _model_options(args.model_option)
-    if options:
-        changes["model_options"] = {**config.model_options, **options}
-    config = dataclasses.replace(config, **changes)
-    config.check_model()  # before any data is read
-    return config, pipeline
+    return make_recipe(
+        model=args.model, sr=args.sr, channels=channels, input_shape=_dims(args.input_shape), overlap=args.overlap,
+        features={"n_fft": args.n_fft, "hop_length": args.hop_length, "fmin": args.fmin, "fmax": args.fmax,
+                  "n_mels": args.n_mels, "n_mfcc": args.n_mfcc},
+        split_silence=args.split_silence, denoise=args.denoise, center=args.center, pad=args.pad,
+        augment=_augment(args.augment) if args.augment is not None else None,
+        model_options=_model_options(args.model_option),
+        training={"split": args.split, "seed": args.seed, "attention": args.attention,
+                  "mixed_precision": args.mixed_precision, "epochs": args.epochs, "batch_size": args.batch_size,
+                  "learning_rate": args.lr, "patience": args.patience, "keep": args.keep,
+                  "class_weight": args.class_weight, "weight_decay": args.weight_decay,
+                  "label_smoothing": args.label_smoothing})
 
 
 def run(args: argparse.Namespace) -> int:
     quiet_frameworks()
-    from ..training import train
-
+    from ..engine.train import train
     config, pipeline = _configs(args)
     dataset = load_data(args.data, esc10=args.esc10)
     with Bars(enabled=not args.quiet) as bars:

@@ -1,21 +1,22 @@
 """Labelled audio datasets: loading, summaries, safe zip extraction, splits and a synthetic set.
 
 >>> ds = load_dataset("data/esc10")                       # doctest: +SKIP
->>> print(ds.summary())                                  # doctest: +SKIP
+>>> print(summarize_dataset(ds))                         # doctest: +SKIP
 >>> train, val = split_dataset(ds, "fold:4")             # doctest: +SKIP
 """
 
-from .core import KINDS, MIN_CLASSES, Clip, Dataset, require_classes
+from .core import KINDS, MIN_CLASSES, Clip, Dataset, clip_id, require_classes
 from .load import KIND_CHOICES, default_cache_dir, detect_kind, load_dataset
 from .recorded import dataset_from_recordings
 from .safezip import MAX_FILES, MAX_RATIO, MAX_TOTAL_BYTES, ExtractReport, safe_extract_zip
 from .sources import load_class_folders, load_esc50, load_fsdd, load_manifest
-from .splits import kfold_splits, leaks, split_dataset
+from .splits import kfold_splits, leaks, shared_files, split_dataset
 from .summary import DatasetSummary, DurationStats, summarize_dataset
 from .synthetic import SYNTHETIC_CLASSES, SyntheticConfig, make_synthetic_dataset
 
 __all__ = [
     "Clip",
+    "clip_id",
     "Dataset",
     "DatasetSummary",
     "DurationStats",
@@ -33,6 +34,7 @@ __all__ = [
     "detect_kind",
     "kfold_splits",
     "leaks",
+    "shared_files",
     "load_class_folders",
     "load_dataset",
     "load_esc50",

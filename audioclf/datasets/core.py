@@ -13,14 +13,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import DatasetError
-
-if TYPE_CHECKING:  # only for annotations: summary imports this module
-    from .summary import DatasetSummary
 
 __all__ = ["Clip", "Dataset", "KINDS", "MIN_CLASSES", "require_classes"]
 
@@ -198,14 +194,23 @@ class Dataset:
 
         return self.subset([i for i, c in enumerate(self.clips) if keep(c)], name=name)
 
-    def summary(self, *, min_clips: int = 5, max_workers: int | None = None) -> DatasetSummary:
-        """Read every file's header and summarize counts, durations and sample rates.
+def clip_id(clip: Clip, root: str | Path) -> str:
+    """A clip's name inside its dataset: its path relative to ``root`` with ``/`` separators.
 
-        See :func:`audioclf.datasets.summarize_dataset`.
-        """
-        from .summary import summarize_dataset
+    File names alone are not unique (recorded datasets name every class's files
+    ``000.wav``, ``001.wav`` ...), so evaluations, predictions and the app name
+    clips by this. A clip outside ``root`` is named by its full path.
 
-        return summarize_dataset(self, min_clips=min_clips, max_workers=max_workers)
+    Example
+    -------
+    >>> clip_id(Clip(Path("/data/dog/000.wav"), "dog"), "/data")
+    'dog/000.wav'
+    """
+    path = Path(clip.path)
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def require_classes(dataset: Dataset, *, where: str | Path | None = None) -> Dataset:

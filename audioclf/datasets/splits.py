@@ -24,13 +24,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import DatasetError, ParameterError
 from .core import Dataset
 
-__all__ = ["split_dataset", "kfold_splits", "leaks", "SPLIT_KINDS"]
+__all__ = ["split_dataset", "kfold_splits", "leaks", "shared_files", "SPLIT_KINDS"]
 
 SPLIT_KINDS = ("fold", "group", "split", "ratio")
 
@@ -236,13 +237,18 @@ def kfold_splits(dataset: Dataset, *, by: str = "fold") -> Iterator[tuple[str, D
         yield spec, train, val
 
 
+def shared_files(train: Dataset, val: Dataset) -> list[Path]:
+    """Files on both sides of a split (each would be trained on and scored), sorted."""
+    return sorted({c.path for c in train.clips} & {c.path for c in val.clips})
+
+
 def leaks(train: Dataset, val: Dataset) -> list[str]:
     """Why two sides of a split are not independent: shared files or shared groups.
 
     Returns an empty list for a clean split, so ``assert not leaks(train, val)`` reads well in a test.
     """
     problems = []
-    shared = sorted({c.path for c in train.clips} & {c.path for c in val.clips})
+    shared = shared_files(train, val)
     if shared:
         problems.append(f"{len(shared)} clip(s) on both sides, e.g. {shared[0].name}")
     groups = sorted(set(train.groups) & set(val.groups))

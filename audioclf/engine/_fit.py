@@ -1,6 +1,6 @@
-"""Keras plumbing of :mod:`audioclf.training`: the batch generator and the monitor callback.
+"""Keras plumbing of :mod:`audioclf.engine.train`: the batch generator and the monitor callback.
 
-Private: the public face is :func:`audioclf.training.train`.
+Private: the public face is :func:`audioclf.engine.train.train`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from ._atomic import atomic_path
-from .augment import AugmentConfig, augment_batch
-from .evaluation import clip_probabilities
+from .._atomic import atomic_path
+from ..augment import AugmentConfig, augment_batch
 from .inference import model_outputs
+from .metrics import clip_probabilities
 
 
 class TrainBatches(keras.utils.PyDataset):

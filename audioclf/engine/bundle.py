@@ -10,7 +10,7 @@ bundle is never loadable. Loading checks the description against the model
 and refuses anything inconsistent or unsafe with one clear :class:`BundleError`.
 
 A bundle also travels as one ``.zip`` (for download and upload in the app),
-see :mod:`audioclf.bundle_zip`.
+see :mod:`audioclf.engine.bundle_zip`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import fsync_path
-from .errors import AudioclfError, BundleError
-from .normalization import NormStats
+from .._atomic import fsync_path
+from ..errors import AudioclfError, BundleError
+from ..normalization import NormStats
 from .pipeline import PipelineConfig
 
 __all__ = ["Bundle", "SCHEMA_VERSION", "save_bundle", "load_bundle", "read_description", "bundle_folder",
@@ -88,7 +88,7 @@ def _versions() -> dict[str, str]:
     import keras
     import librosa
 
-    from . import __version__
+    from .._version import __version__
 
     return {"audioclf": __version__, "keras": keras.__version__, "backend": keras.backend.backend(),
             "numpy": np.__version__, "librosa": librosa.__version__}
@@ -249,7 +249,7 @@ def _require(d: dict, key: str, types: type | tuple[type, ...], where: str) -> A
 
 def _check_description(d: Any, *, where: str) -> tuple[PipelineConfig, NormStats | None]:
     """Validate a parsed bundle.json; return the pipeline and statistics it describes."""
-    from .models import get_model_spec, list_models
+    from ..models import get_model_spec, list_models
 
     if not isinstance(d, dict):
         raise BundleError(f"{where}: bundle.json must hold a JSON object, got {type(d).__name__}")
@@ -326,7 +326,7 @@ def bundle_folder(path: str | os.PathLike) -> Path:
     if p.name == DESCRIPTION_FILE:
         p = p.parent
     if p.suffix.lower() == ".zip" and p.is_file():
-        raise BundleError(f"{p} is a zipped bundle; import it first (audioclf.bundle.import_zip)")
+        raise BundleError(f"{p} is a zipped bundle; import it first (audioclf.engine.bundle_zip.import_zip)")
     if p.suffix.lower() in (".h5", ".hdf5"):
         raise BundleError(f"refused to load {p}: legacy HDF5 model files can carry code; audioclf loads "
                           "bundle folders holding a .keras model")
@@ -361,7 +361,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     >>> b.classes[:2], b.pipeline.input_shape               # doctest: +SKIP
     (('chainsaw', 'clock_tick'), (64, 64, 1))
     """
-    from .models import load_model_file
+    from ..models import load_model_file
 
     folder = bundle_folder(path)
     d = read_description(folder)
@@ -388,13 +388,3 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     return Bundle(path=folder, model=model, pipeline=pipeline, classes=tuple(d["classes"]), stats=stats,
                   architecture=arch["name"], options=dict(arch.get("options") or {}),
                   attention=arch.get("attention"), description=d)
-
-
-def __getattr__(name: str) -> Any:
-    # The single-file zip lives in audioclf.bundle_zip (it imports this module);
-    # export_zip / import_zip / ZIP_LIMITS stay importable from here.
-    if name in ("export_zip", "import_zip", "ZIP_LIMITS"):
-        from . import bundle_zip
-
-        return getattr(bundle_zip, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,8 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
-from ._atomic import write_bytes_atomic
+from .._atomic import write_bytes_atomic
+from ..errors import BundleError
 from .bundle import (
     CARD_FILE,
     DESCRIPTION_FILE,
@@ -32,7 +33,6 @@ from .bundle import (
     move_into_place,
     read_description,
 )
-from .errors import BundleError
 
 __all__ = ["export_zip", "import_zip", "ZIP_LIMITS"]
 

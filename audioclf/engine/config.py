@@ -1,12 +1,10 @@
-"""Train a model on a dataset and save it as a bundle: the engine behind the CLI and the app.
+"""What a training run is told and what it reports: :class:`TrainConfig`, :class:`ProgressEvent`,
+:class:`StopToken`, :class:`TrainResult` and the class weights.
 
-:func:`train` splits the dataset without leakage (every window of a clip on
-one side, whole folds / speakers / source recordings on one side), extracts
-and caches the inputs, standardises them with statistics of the training
-windows, builds and compiles the model, and fits it with Keras. Progress
-reaches the caller as :class:`ProgressEvent` objects (per batch, per epoch,
-per phase); a :class:`StopToken` set from another thread ends training after
-the current batch and keeps the best weights so far.
+Plain data, no Keras: the CLI, the app and :func:`audioclf.engine.train.train`
+share these. Progress reaches the caller as :class:`ProgressEvent` objects (per
+batch, per epoch, per phase); a :class:`StopToken` set from another thread ends
+training after the current batch and keeps the best weights so far.
 """
 
 from __future__ import annotations
@@ -14,19 +12,20 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .augment import AUGMENT_PRESETS, AugmentConfig
-from .errors import DatasetError, ParameterError
-from .normalization import NormStats
+from .._validate import check_choice, check_int, check_keys, check_number, check_positive_int
+from ..augment import AUGMENT_PRESETS, AugmentConfig
+from ..errors import ParameterError
+from ..normalization import NormStats
+from .metrics import VOTES
 from .pipeline import PipelineConfig
 
-__all__ = ["TrainConfig", "ProgressEvent", "StopToken", "TrainResult", "train", "class_weights"]
+__all__ = ["TrainConfig", "ProgressEvent", "StopToken", "TrainResult", "class_weights", "EAGER_STEPS"]
 _SCHEDULES = ("cosine", "constant")
 _MONITORS = ("val_loss", "val_accuracy")
 _KEEP = ("last", "best")
@@ -108,30 +107,18 @@ class TrainConfig:
     run_eagerly: bool | None = None
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ParameterError(f"{name}={v!r} must be a positive integer")
-        if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(self.patience, int)
-                                          or self.patience < 1):
-            raise ParameterError(f"patience={self.patience!r} must be a positive integer or None")
-        if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate < 1:
-            raise ParameterError(f"learning_rate={self.learning_rate!r} must be a number in (0, 1), e.g. 1e-3")
-        if isinstance(self.warmup_epochs, bool) or not isinstance(self.warmup_epochs, (int, float)) \
-                or not 0 <= self.warmup_epochs <= self.epochs:
-            raise ParameterError(f"warmup_epochs={self.warmup_epochs!r} must be between 0 and epochs={self.epochs}")
-        if not isinstance(self.weight_decay, (int, float)) or not 0 <= self.weight_decay < 1:
-            raise ParameterError(f"weight_decay={self.weight_decay!r} must be in [0, 1)")
-        if (isinstance(self.label_smoothing, bool) or not isinstance(self.label_smoothing, (int, float))
-                or not 0 <= self.label_smoothing < 1):
-            raise ParameterError(f"label_smoothing={self.label_smoothing!r} must be in [0, 1)")
-        checks = (("schedule", _SCHEDULES), ("monitor", _MONITORS), ("keep", _KEEP), ("vote", ("mean", "majority")),
-                  ("class_weight", (None, "balanced")))
-        for name, allowed in checks:
-            if getattr(self, name) not in allowed:
-                raise ParameterError(f"{name}={getattr(self, name)!r} must be one of {', '.join(map(str, allowed))}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ParameterError(f"seed={self.seed!r} must be a non-negative integer")
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.patience, "patience", allow_none=True)
+        check_number(self.learning_rate, "learning_rate", low=0, high=1, low_open=True, high_open=True,
+                     hint=", e.g. 1e-3")
+        check_number(self.warmup_epochs, "warmup_epochs", low=0, high=self.epochs, hint=" (at most epochs)")
+        check_number(self.weight_decay, "weight_decay", low=0, high=1, high_open=True)
+        check_number(self.label_smoothing, "label_smoothing", low=0, high=1, high_open=True)
+        for name, allowed in (("schedule", _SCHEDULES), ("monitor", _MONITORS), ("keep", _KEEP), ("vote", VOTES),
+                              ("class_weight", (None, "balanced"))):
+            check_choice(getattr(self, name), name, allowed)
+        check_int(self.seed, "seed", low=0)
         if not isinstance(self.augment, AugmentConfig):
             raise ParameterError(f"augment must be an AugmentConfig, got {type(self.augment).__name__}; "
                                  f"presets: {', '.join(AUGMENT_PRESETS)}")
@@ -146,8 +133,8 @@ class TrainConfig:
         ModelError
             An unknown model, an attention kind it lacks, or an unknown option.
         """
-        from .errors import ModelError
-        from .models import get_model_spec
+        from ..errors import ModelError
+        from ..models import get_model_spec
 
         spec = get_model_spec(self.model)
         if self.attention is not None and self.attention not in spec.attention:
@@ -166,11 +153,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ParameterError(f"unknown training option(s) {unknown}; valid: {', '.join(sorted(names))}")
-        d = dict(d)
+        d = check_keys(d, cls)
         if "augment" in d:
             d["augment"] = AugmentConfig.from_dict(d["augment"])
         return cls(**d)
@@ -283,71 +266,3 @@ def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Balanced class weights ``n / (n_classes * count)`` (0 for an absent class) [shape=(n_classes,)]."""
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
     return np.divide(len(labels), n_classes * counts, out=np.zeros(n_classes), where=counts > 0)
-
-
-def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: PipelineConfig | None = None,
-          out: str | Path | None = None, cache: Any = True, workers: int | None = None,
-          progress: Callable[[ProgressEvent], None] | None = None, stop: Any = None,
-          checkpoint: str | Path | None = None) -> TrainResult:
-    """Train ``config.model`` on ``dataset`` and (optionally) save a bundle.
-
-    Parameters
-    ----------
-    dataset : Dataset
-    config : TrainConfig, optional
-        Default ``TrainConfig()``.
-    pipeline : PipelineConfig, optional
-        Default :func:`audioclf.recipes.default_pipeline` of the model at 22 050 Hz.
-    out : path, optional
-        Bundle folder to write (atomically) at the end.
-    cache : True, False, path or FeatureCache
-        Feature cache (see :func:`audioclf.extract.extract_dataset`).
-    workers : int, optional
-        Processes for feature extraction.
-    progress : callable, optional
-        Receives every :class:`ProgressEvent`.
-    stop : StopToken or threading.Event, optional
-        Set it to stop after the current batch (best weights are kept).
-    checkpoint : path, optional
-        Save the best model so far to this ``.keras`` file after each improvement.
-
-    Returns
-    -------
-    TrainResult
-
-    Raises
-    ------
-    DatasetError
-        Too few classes, a split that leaves a side empty, or unreadable data.
-    ModelError
-        An unknown model, option or attention kind, or an input the model cannot take.
-
-    Examples
-    --------
-    >>> ds = make_synthetic_dataset("/tmp/synth")                          # doctest: +SKIP
-    >>> res = train(ds, config=TrainConfig(model="feature_mlp", epochs=5), out="/tmp/mlp")  # doctest: +SKIP
-    >>> res.accuracy                                                        # doctest: +SKIP
-    """
-    from . import _engine
-
-    config = config or TrainConfig()
-    return _engine.run_training(dataset, config=config, pipeline=pipeline, out=out, cache=cache, workers=workers,
-                                progress=progress, stop=stop, checkpoint=checkpoint)
-
-
-def _check_no_leak(train_ds: Any, val_ds: Any) -> None:
-    """Refuse a split where one clip (or one file) sits on both sides."""
-    overlap = {str(c.path) for c in train_ds.clips} & {str(c.path) for c in val_ds.clips}
-    if overlap:
-        raise DatasetError(f"{len(overlap)} clip(s) are on both sides of the split, e.g. {sorted(overlap)[0]}; "
-                           "this would leak -- report it as a bug")
-
-
-def __getattr__(name: str) -> Any:
-    # The defaults live in audioclf.recipes (which imports this module); these names
-    # stay importable from here for the CLI's and the app's convenience.
-    if name in ("DEFAULT_MODEL", "quick_recipe"):
-        from . import recipes
-
-        return getattr(recipes, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

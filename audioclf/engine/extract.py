@@ -1,6 +1,6 @@
 """Model inputs for a whole dataset, computed in parallel and cached on disk.
 
-Every clip goes through :func:`audioclf.pipeline.clip_inputs` (preprocessing,
+Every clip goes through :func:`audioclf.engine.pipeline.clip_inputs` (preprocessing,
 channels, windowing). The result is cached as one ``.npz`` per clip, keyed by
 the SHA-256 of the clip's file bytes and by :meth:`PipelineConfig.cache_key`
 (every parameter that shapes the inputs, plus the library versions): change
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .datasets import Clip, Dataset
-from .errors import AudioclfError, DatasetError, ParameterError
+from ..datasets import Clip, Dataset
+from ..errors import AudioclfError, DatasetError, ParameterError
 from .pipeline import ClipInputs, PipelineConfig, clip_inputs
 
 __all__ = ["FeatureCache", "Extracted", "extract_dataset", "default_cache_dir", "file_digest"]
@@ -41,7 +41,7 @@ _MIN_PARALLEL = 48  # fewer clips than this are computed serially: starting work
 def default_cache_dir() -> Path:
     """``features/`` under audioclf's cache root: ``$AUDIOCLF_CACHE``, ``$XDG_CACHE_HOME/audioclf``
     or ``~/.cache/audioclf`` (the root :func:`audioclf.datasets.default_cache_dir` also uses)."""
-    from .datasets import default_cache_dir as cache_root
+    from ..datasets import default_cache_dir as cache_root
 
     return cache_root() / "features"
 
@@ -187,7 +187,7 @@ class Extracted:
 
 def _compute_chunk(paths: Sequence[str], config_dict: dict[str, Any]) -> list[tuple[str, Any]]:
     """Worker: load and transform clips; an unreadable clip gives ("error", message)."""
-    from .io import load_audio
+    from ..io import load_audio
 
     config = PipelineConfig.from_dict(config_dict)
     out: list[tuple[str, Any]] = []

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ParameterError
 from .bundle import Bundle, load_bundle
-from .errors import ParameterError
 from .pipeline import ClipInputs, clip_inputs
 
 __all__ = ["Prediction", "predict", "predict_windows", "model_outputs", "warm_up"]
@@ -142,7 +142,7 @@ def predict_windows(bundle: Bundle, x: np.ndarray, *, batch_size: int = 64) -> n
     ----------
     bundle : Bundle
     x : np.ndarray [shape=(n_windows, *input_shape)]
-        Windows as :func:`audioclf.pipeline.clip_inputs` makes them.
+        Windows as :func:`audioclf.engine.pipeline.clip_inputs` makes them.
     batch_size : int
     """
     x = np.asarray(x)
@@ -187,7 +187,7 @@ def predict(bundle: Bundle | str | Path, source: Any, *, sr: int | None = None, 
     >>> p = predict(b, "dog.wav")                                  # doctest: +SKIP
     >>> p.top(2), p.starts[:2], p.timings                          # doctest: +SKIP
     """
-    from .io import load_audio, resample
+    from ..io import load_audio, resample
 
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     cfg = b.pipeline
@@ -215,7 +215,7 @@ def predict(bundle: Bundle | str | Path, source: Any, *, sr: int | None = None, 
     extras: dict[str, np.ndarray] = {}
     has_more = len(b.model.output_names) > 1
     if explain and (has_more or _has_attention(b.model)):
-        from .models import explain as explain_model
+        from ..models import explain as explain_model
 
         ex = explain_model(b.model, x, batch_size=batch_size)
         probs, attention, extras = np.asarray(ex.probs), ex.attention, dict(ex.extras)

@@ -30,11 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ParameterError
-from .features import STFT_PAIRS, FeatureConfig, compute_channels, get_channel, summary_matrix, summary_vector
-from .features.summary import SUMMARY_BINS, SUMMARY_COLUMNS, summary_labels
-from .preprocess import PreprocessConfig, preprocess
-from .windowing import WindowConfig, Windows, frame_windows, sample_windows
+from .._kinds import INPUT_KINDS
+from ..errors import ParameterError
+from ..features import STFT_PAIRS, FeatureConfig, compute_channels, get_channel, summary_matrix, summary_vector
+from ..features.stack import interp_axis
+from ..features.summary import SUMMARY_BINS, SUMMARY_COLUMNS, summary_labels
+from ..preprocess import PreprocessConfig, preprocess
+from ..windowing import WindowConfig, Windows, frame_windows, sample_windows
 
 __all__ = [
     "INPUT_KINDS",
@@ -46,11 +48,9 @@ __all__ = [
     "PipelineConfig",
     "ClipInputs",
     "clip_inputs",
-    "load_clip_inputs",
     "expand_channels",
 ]
 
-INPUT_KINDS = ("summary", "spectrogram", "multichannel", "waveform")
 #: ``"channel"``: standardise with mean/std per channel (per feature for
 #: summary inputs) measured on the training windows; ``"none"``: raw values.
 NORMALIZE_OPTIONS = ("channel", "none")
@@ -130,7 +130,7 @@ class PipelineConfig:
 
     Examples
     --------
-    >>> cfg = audioclf.recipes.default_pipeline("feature_mlp")   # doctest: +SKIP
+    >>> cfg = audioclf.engine.recipes.default_pipeline("feature_mlp")   # doctest: +SKIP
     >>> PipelineConfig.from_dict(cfg.to_dict()) == cfg  # doctest: +SKIP
     True
     """
@@ -311,19 +311,6 @@ class ClipInputs:
         return len(self.x)
 
 
-def _resize_freq(x: np.ndarray, bins: int) -> np.ndarray:
-    """Linear interpolation along axis 0 (aligned corners) to ``bins`` rows."""
-    n = x.shape[0]
-    if n == bins:
-        return x
-    if n == 1:
-        return np.repeat(x, bins, axis=0)
-    pos = np.linspace(0.0, n - 1, bins)
-    lo = np.minimum(np.floor(pos).astype(int), n - 2)
-    frac = (pos - lo).astype(np.float32)[:, None]
-    return x[lo] + (x[lo + 1] - x[lo]) * frac
-
-
 def _to_original_time(t: np.ndarray, intervals: np.ndarray | None, sr: int) -> np.ndarray:
     """Map times in the silence-removed clip back to times in the original clip."""
     if intervals is None or len(intervals) == 0:
@@ -403,7 +390,7 @@ def clip_inputs(y: np.ndarray, sr: int, *, config: PipelineConfig, name: str = "
     else:
         f = config.input_shape[0]
         chans = compute_channels(signal, sr, config.planes, config=config.features)
-        planes = [_resize_freq(chans[p].model_input(), f) for p in config.planes]  # each (f, frames)
+        planes = [interp_axis(chans[p].model_input(), f, 0) for p in config.planes]  # each (f, frames)
         stacked = np.stack(planes, axis=-1)  # (f, frames, c)
         w = frame_windows(stacked, sr=sr, hop_length=config.features.hop_length, config=config.window,
                           duration=len(signal) / sr)
@@ -417,35 +404,3 @@ def clip_inputs(y: np.ndarray, sr: int, *, config: PipelineConfig, name: str = "
     ends = _to_original_time(w.ends, intervals, sr)
     return ClipInputs(np.ascontiguousarray(data, dtype=np.float32), starts, ends, w.padded.copy(),
                       len(y) / sr, tuple(notes))
-
-
-def load_clip_inputs(source: Any, *, config: PipelineConfig, name: str | None = None,
-                     max_duration: float | None = None) -> ClipInputs:
-    """Load a clip (path, bytes or file-like) at ``config.sr`` and run :func:`clip_inputs`.
-
-    Raises
-    ------
-    AudioError
-        If the audio cannot be read (see :func:`audioclf.io.load_audio`).
-    """
-    from .io import DEFAULT_MAX_DURATION, load_audio
-
-    y, sr = load_audio(source, sr=config.sr, name=name,
-                       max_duration=DEFAULT_MAX_DURATION if max_duration is None else max_duration)
-    label = name or (str(source) if isinstance(source, (str,)) else "clip")
-    return clip_inputs(y, sr, config=config, name=label)
-
-
-def __getattr__(name: str) -> Any:
-    # Aliases kept for callers written before these moved: default_pipeline lives in
-    # audioclf.recipes, NormStats and fit_stats in audioclf.normalization. Imported
-    # lazily because both modules import this one.
-    if name == "default_pipeline":
-        from .recipes import default_pipeline
-
-        return default_pipeline
-    if name in ("NormStats", "fit_stats"):
-        from . import normalization
-
-        return getattr(normalization, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,16 +1,23 @@
-"""Sensible defaults: the pipeline that fits each model, and the CLI's quick training recipe."""
+"""Sensible defaults: the pipeline that fits each model, the quick training recipe, and
+:func:`make_recipe`, the one function that turns a person's choices (the CLI's flags, the Train
+page's widgets) into a ``(TrainConfig, PipelineConfig)`` pair."""
 
 from __future__ import annotations
 
-from .augment import AUGMENT_PRESETS
-from .errors import ParameterError
-from .features import FeatureConfig
-from .pipeline import SUMMARY_MATRIX_SHAPE, SUMMARY_VECTOR_SHAPE, PipelineConfig, expand_channels
-from .preprocess import PreprocessConfig
-from .training import TrainConfig
-from .windowing import WindowConfig
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-__all__ = ["DEFAULT_MODEL", "default_pipeline", "quick_recipe"]
+from .._validate import check_choice, check_number, is_int
+from ..augment import AUGMENT_PRESETS, AugmentConfig
+from ..errors import ParameterError
+from ..features import FeatureConfig
+from ..preprocess import DenoiseConfig, PreprocessConfig, SplitConfig
+from ..windowing import WindowConfig, hop_for_overlap
+from .config import TrainConfig
+from .pipeline import SUMMARY_MATRIX_SHAPE, SUMMARY_VECTOR_SHAPE, PipelineConfig, expand_channels
+
+__all__ = ["DEFAULT_MODEL", "default_pipeline", "quick_recipe", "make_recipe", "hop_for_overlap"]
 
 #: The CLI's default architecture (see :func:`quick_recipe`).
 DEFAULT_MODEL = "sfc_dcnn"
@@ -66,10 +73,8 @@ def default_pipeline(model_name: str, *, sr: int = 22050, input_shape: tuple[int
     ParameterError
         If the overrides do not fit together.
     """
-    from .models import get_model_spec
+    from ..models import get_model_spec
 
-    if not 0.0 <= overlap < 1.0:
-        raise ParameterError(f"overlap={overlap} must be in [0, 1)")
     spec = get_model_spec(model_name)
     kind = spec.input_kind
     shape = tuple(input_shape) if input_shape is not None else tuple(spec.default_input_shape)
@@ -77,7 +82,7 @@ def default_pipeline(model_name: str, *, sr: int = 22050, input_shape: tuple[int
     pre = preprocess or PreprocessConfig()
 
     def hop(length: int) -> int:
-        return max(1, int(round(length * (1.0 - overlap))))
+        return hop_for_overlap(length, overlap)
 
     if kind == "summary":
         shape = SUMMARY_VECTOR_SHAPE if len(shape) == 1 else SUMMARY_MATRIX_SHAPE
@@ -113,7 +118,7 @@ def quick_recipe(*, sr: int = 22050, epochs: int | None = None) -> tuple[TrainCo
     * with ``cnn`` attention, bounded sigmoid gates (``gate="sigmoid"``): the
       paper's ReLU gates made this model underfit (FSDD test split 68.8 % vs 98.4 %);
     * 64 mel bands x 64 frames (1.5 s at 22 050 Hz), windows without overlap;
-    * every clip peak-normalised (see :class:`~audioclf.pipeline.PipelineConfig`
+    * every clip peak-normalised (see :class:`~audioclf.engine.pipeline.PipelineConfig`
       ``level``): FSDD's quietest speaker went from 28 % to 82 % when held out;
     * 30 epochs of Adam at 2e-3 with cosine decay, batch 32, the ``standard``
       augmentation (time shift, 2 time + 2 frequency masks, mixup 0.2).
@@ -144,3 +149,129 @@ def quick_recipe(*, sr: int = 22050, epochs: int | None = None) -> tuple[TrainCo
     # and the random time shift already shows each sound at many offsets.
     pipeline = default_pipeline(DEFAULT_MODEL, sr=sr, input_shape=(64, 64, 1), overlap=0.0)
     return config, pipeline
+
+
+def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Sequence[str] | None = None,
+                input_shape: Sequence[int] | None = None, overlap: float | None = None,
+                features: Mapping[str, Any] | None = None, split_silence: float | None = None,
+                denoise: str | None = None, center: str | None = None, pad: str | None = None,
+                augment: AugmentConfig | None = None, model_options: Mapping[str, Any] | None = None,
+                training: Mapping[str, Any] | None = None) -> tuple[TrainConfig, PipelineConfig]:
+    """Turn a person's choices into ``(TrainConfig, PipelineConfig)``: used by the CLI's ``train`` and the Train page.
+
+    Every argument left as None keeps the default. With no ``model`` the quick
+    recipe is the base (:func:`quick_recipe`: its options, augmentation and
+    windows without overlap); with a model, its :func:`default_pipeline` and a
+    plain ``TrainConfig(model=...)``.
+
+    Parameters
+    ----------
+    model : str, optional
+        A registered architecture; None for the quick recipe.
+    sr : int, optional
+        Pipeline sample rate (default 22 050 Hz).
+    channels : sequence of str, optional
+        Feature channels (spectrogram and multichannel models only).
+    input_shape : sequence of int, optional
+        ``(freq, frames)`` for spectrogram-like models, ``(samples,)`` for waveform models.
+    overlap : float, optional
+        Window overlap in [0, 1) (default 0 for the quick recipe, 0.5 otherwise).
+    features : mapping, optional
+        :class:`FeatureConfig` fields to change (``n_fft``, ``hop_length``, ``n_mels`` ...).
+    split_silence : float, optional
+        Remove silences quieter than this many dB below the loudest frame.
+    denoise : {'stationary', 'nonstationary'}, optional
+        Spectral-gating denoise before features.
+    center : {'none', 'time'}, optional
+    pad : {'repeat', 'constant'}, optional
+    augment : AugmentConfig, optional
+    model_options : mapping, optional
+        Builder options, merged over the recipe's own.
+    training : mapping, optional
+        Other :class:`TrainConfig` fields (``epochs``, ``split``, ``seed`` ...).
+
+    Returns
+    -------
+    (TrainConfig, PipelineConfig)
+
+    Raises
+    ------
+    ModelError
+        An unknown model, attention kind or option.
+    ParameterError
+        Choices that do not fit together (channels for a waveform model, an
+        ``n_mels`` that differs from the mel input's height ...).
+
+    Example
+    -------
+    >>> config, pipeline = make_recipe(training={"epochs": 5})  # doctest: +SKIP
+    """
+    from ..models import get_model_spec
+
+    sr = 22050 if sr is None else sr
+    channels = tuple(channels) if channels else None
+    if overlap is not None:
+        check_number(overlap, "overlap", low=0, high=1, high_open=True)
+    if model is None:
+        config, pipeline = quick_recipe(sr=sr)
+        if channels or input_shape or overlap is not None:
+            shape = _input_shape(input_shape, get_model_spec(config.model).input_kind, 1) or pipeline.input_shape
+            pipeline = default_pipeline(config.model, sr=sr, input_shape=shape, channels=channels,
+                                        overlap=0.0 if overlap is None else overlap)
+    else:
+        spec = get_model_spec(model)
+        n = len(expand_channels(channels)) if channels else (spec.default_input_shape[-1] if
+                                                             spec.input_kind == "multichannel" else 1)
+        if channels and spec.input_kind in ("waveform", "summary"):
+            raise ParameterError(f"channels={channels} does not apply to {spec.name}, which reads {spec.input_kind} inputs")
+        shape = _input_shape(input_shape, spec.input_kind, n)
+        if spec.input_kind == "multichannel" and channels and shape is None:
+            shape = spec.default_input_shape[:2] + (n,)
+        pipeline = default_pipeline(spec.name, sr=sr, input_shape=shape, channels=channels,
+                                    overlap=0.5 if overlap is None else overlap)
+        config = TrainConfig(model=spec.name)
+    feats = {k: v for k, v in (features or {}).items() if v is not None}
+    n_mels = feats.get("n_mels")
+    if n_mels is not None and "mel" in expand_channels(pipeline.channels) and n_mels != pipeline.input_shape[0]:
+        raise ParameterError(f"n_mels={n_mels}: the mel channel has as many bands as the input has frequency bins "
+                             f"({pipeline.input_shape[0]}); set the input shape to {n_mels},"
+                             f"{pipeline.input_shape[1]} instead")
+    if feats:
+        pipeline = dataclasses.replace(pipeline, features=FeatureConfig(**{**pipeline.features.to_dict(), **feats}))
+    if split_silence is not None or denoise is not None:
+        if denoise is not None:
+            check_choice(denoise, "denoise", DENOISE_MODES)
+        pre = pipeline.preprocess
+        pipeline = dataclasses.replace(pipeline, preprocess=PreprocessConfig(
+            denoise=DenoiseConfig(stationary=denoise == "stationary") if denoise else pre.denoise,
+            split=SplitConfig(top_db=split_silence) if split_silence is not None else pre.split))
+    if center is not None:
+        pipeline = dataclasses.replace(pipeline, center=center)
+    if pad is not None:
+        pipeline = dataclasses.replace(pipeline, window=dataclasses.replace(pipeline.window, pad=pad))
+    changes = {k: v for k, v in (training or {}).items() if v is not None}
+    if augment is not None:
+        changes["augment"] = augment
+    if model_options:
+        changes["model_options"] = {**config.model_options, **model_options}
+    config = dataclasses.replace(config, **changes)
+    config.check_model()  # before any data is read
+    return config, pipeline
+
+
+#: ``denoise=`` choices of :func:`make_recipe` (and the CLI's ``--denoise``).
+DENOISE_MODES = ("stationary", "nonstationary")
+
+
+def _input_shape(dims: Sequence[int] | None, kind: str, channels: int) -> tuple[int, ...] | None:
+    """The model input shape for ``dims`` typed by a person: ``(F, T)`` or ``(samples,)``."""
+    if dims is None:
+        return None
+    dims = tuple(dims)
+    if not dims or not all(is_int(d) and d > 0 for d in dims):
+        raise ParameterError(f"input_shape={dims} must be positive integers, e.g. (64, 64)")
+    if kind == "waveform":
+        return (int(dims[0]), 1)
+    if kind in ("spectrogram", "multichannel") and len(dims) >= 2:
+        return (int(dims[0]), int(dims[1]), channels)
+    raise ParameterError(f"input_shape={dims} does not apply to {kind} models")

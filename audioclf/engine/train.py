@@ -1,4 +1,15 @@
-"""The steps of :func:`audioclf.training.train` (private; see that function for the contract)."""
+"""Train a model on a dataset and save it as a bundle: the engine behind the CLI and the app.
+
+:func:`train` runs the steps in order: split the dataset without leakage
+(every window of a clip on one side, whole folds / speakers / source
+recordings on one side), extract and cache the inputs
+(:mod:`~audioclf.engine.extract`), standardise them with statistics of the
+training windows, build and compile the model, fit it with Keras
+(:mod:`~audioclf.engine._fit`), score the validation side
+(:mod:`~audioclf.engine.metrics`) and save a bundle
+(:mod:`~audioclf.engine.bundle`). Nothing in the package imports this module
+back: it is the top of the engine.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DatasetError
-from .normalization import fit_stats
+from ..errors import DatasetError
+from ..normalization import fit_stats
+from .config import EAGER_STEPS, ProgressEvent, TrainConfig, TrainResult, class_weights
 from .pipeline import PipelineConfig
 from .recipes import default_pipeline
-from .training import EAGER_STEPS, ProgressEvent, TrainConfig, TrainResult, _check_no_leak, class_weights
 
 
 def _emitter(progress: Callable[[ProgressEvent], None] | None, epochs: int, steps: int) -> Callable[..., None]:
@@ -26,7 +37,7 @@ def _emitter(progress: Callable[[ProgressEvent], None] | None, epochs: int, step
     return emit
 
 
-def _dataset_summary(dataset: Any, train_ds: Any, val_ds: Any, train_ex: Any, val_ex: Any, split: str) -> dict:
+def _dataset_summary(dataset: Any, train_ex: Any, val_ex: Any, split: str) -> dict:
     return {
         "dataset": {"name": dataset.name, "kind": dataset.kind, "root": str(dataset.root), "clips": len(dataset),
                     "classes": list(dataset.classes), "per_class": dataset.counts()},
@@ -54,39 +65,83 @@ def _optimizer(config: TrainConfig, steps: int) -> Any:
     return keras.optimizers.Adam(learning_rate=lr)
 
 
-def run_training(dataset: Any, *, config: TrainConfig, pipeline: PipelineConfig | None, out: Any, cache: Any,
-                 workers: int | None, progress: Callable[[ProgressEvent], None] | None, stop: Any,
-                 checkpoint: Any) -> TrainResult:
+def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: PipelineConfig | None = None,
+          out: str | Path | None = None, cache: Any = True, workers: int | None = None,
+          progress: Callable[[ProgressEvent], None] | None = None, stop: Any = None,
+          checkpoint: str | Path | None = None) -> TrainResult:
+    """Train ``config.model`` on ``dataset`` and (optionally) save a bundle.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    config : TrainConfig, optional
+        Default ``TrainConfig()``.
+    pipeline : PipelineConfig, optional
+        Default :func:`audioclf.engine.recipes.default_pipeline` of the model at 22 050 Hz.
+    out : path, optional
+        Bundle folder to write (atomically) at the end.
+    cache : True, False, path or FeatureCache
+        Feature cache (see :func:`audioclf.engine.extract.extract_dataset`).
+    workers : int, optional
+        Processes for feature extraction.
+    progress : callable, optional
+        Receives every :class:`ProgressEvent`.
+    stop : StopToken or threading.Event, optional
+        Set it to stop after the current batch (best weights are kept).
+    checkpoint : path, optional
+        Save the best model so far to this ``.keras`` file after each improvement
+        (crash-safe: a kill leaves the previous checkpoint or the new one).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    DatasetError
+        Too few classes, a split that leaves a side empty, or unreadable data.
+    ModelError
+        An unknown model, option or attention kind, or an input the model cannot take.
+
+    Examples
+    --------
+    >>> ds = make_synthetic_dataset("/tmp/synth")                          # doctest: +SKIP
+    >>> res = train(ds, config=TrainConfig(model="feature_mlp", epochs=5), out="/tmp/mlp")  # doctest: +SKIP
+    >>> res.accuracy                                                        # doctest: +SKIP
+    """
     import keras
 
+    from ..datasets import clip_id, require_classes, shared_files, split_dataset
+    from ..device import precision_policy
+    from ..models import build_model, compile_model
     from ._fit import Monitor, TrainBatches
     from .bundle import save_bundle
-    from .datasets import require_classes, split_dataset
-    from .device import precision_policy
-    from .evaluation import score
     from .extract import extract_dataset
     from .inference import model_outputs
-    from .models import build_model, compile_model
+    from .metrics import score
 
+    config = config or TrainConfig()
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     spec = config.check_model()  # unknown names, attention kinds and options fail before any work
     pipeline = pipeline or default_pipeline(config.model)
     if pipeline.input_kind != spec.input_kind:
-        from .errors import ModelError
+        from ..errors import ModelError
 
         raise ModelError(f"{spec.name} reads {spec.input_kind} inputs but the pipeline makes "
                          f"{pipeline.input_kind} inputs; use default_pipeline({spec.name!r})")
     if checkpoint is not None and Path(checkpoint).suffix != ".keras":
-        from .errors import ParameterError
+        from ..errors import ParameterError
 
         raise ParameterError(f"checkpoint={str(checkpoint)!r} must be a .keras file path, e.g. best.keras")
     emit = _emitter(progress, config.epochs, 0)
     require_classes(dataset)
     emit("phase", phase="split", message=f"splitting {len(dataset)} clips by {config.split}")
     train_ds, val_ds = split_dataset(dataset, config.split, seed=config.seed)
-    if config.split.strip().lower() != "none":  # 'none' scores the training clips on purpose
-        _check_no_leak(train_ds, val_ds)
+    overlap = shared_files(train_ds, val_ds)
+    if overlap and config.split.strip().lower() != "none":  # 'none' scores the training clips on purpose
+        raise DatasetError(f"{len(overlap)} clip(s) are on both sides of the split, e.g. {overlap[0]}; "
+                           "this would leak -- report it as a bug")
 
     # --- features -------------------------------------------------------------------------
     t = time.perf_counter()
@@ -144,9 +199,9 @@ def run_training(dataset: Any, *, config: TrainConfig, pipeline: PipelineConfig 
     emit("phase", phase="evaluate", message="scoring the validation side")
     probs = model_outputs(model, x_val)["probs"]
     evaluation = score(probs, val_ex.labels, val_ex.clip_index, labels=dataset.classes,
-                       clip_names=[c.path.name for c in val_ex.clips], vote=config.vote)
+                       clip_names=[clip_id(c, dataset.root) for c in val_ex.clips], vote=config.vote)
     timings["evaluate"] = time.perf_counter() - t
-    summary = _dataset_summary(dataset, train_ds, val_ds, train_ex, val_ex, config.split)
+    summary = _dataset_summary(dataset, train_ex, val_ex, config.split)
     epochs_run = len(monitor.history)
     bundle_path = None
     seconds = time.perf_counter() - t_start

@@ -20,7 +20,7 @@ from ._config import FeatureConfig
 from ._registry import compute_channels
 from ._types import ChannelData
 
-__all__ = ["NORMALIZATIONS", "STFT_PAIRS", "resize_2d", "normalize_channels", "stack_channels",
+__all__ = ["NORMALIZATIONS", "STFT_PAIRS", "interp_axis", "resize_2d", "normalize_channels", "stack_channels",
            "stack_computed", "stft_pair"]
 
 #: Per-channel normalisation options of :func:`stack_channels`.
@@ -37,7 +37,11 @@ def _check_shape(shape: Sequence[int]) -> tuple[int, int]:
     return int(shape[0]), int(shape[1])
 
 
-def _interp_axis(x: np.ndarray, size: int, axis: int) -> np.ndarray:
+def interp_axis(x: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """Resize ``x`` to ``size`` entries along ``axis`` by linear interpolation (aligned corners).
+
+    One entry is repeated; the first and last entries are kept exactly.
+    """
     n = x.shape[axis]
     if n == size:
         return x
@@ -76,7 +80,7 @@ def resize_2d(x: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or 0 in x.shape:
         raise ParameterError(f"resize_2d expects a non-empty 2-D array, got shape {x.shape}")
-    return _interp_axis(_interp_axis(x, f, 0), t, 1)
+    return interp_axis(interp_axis(x, f, 0), t, 1)
 
 
 def normalize_channels(x: np.ndarray, method: str = "none") -> np.ndarray:

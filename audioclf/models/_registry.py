@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from .._kinds import INPUT_KINDS
 from ..errors import ModelError
 
 __all__ = [
@@ -28,11 +29,6 @@ __all__ = [
     "build_model",
     "count_params",
 ]
-
-#: What a model reads: a summary vector (n,) or matrix, a 1-channel
-#: spectrogram (freq, time, 1), a multichannel image (freq, time, c), or raw
-#: samples (n_samples, 1).
-INPUT_KINDS = ("summary", "spectrogram", "multichannel", "waveform")
 
 #: Attention kinds a model may support (see :mod:`audioclf.models.explain`).
 ATTENTION_KINDS = ("cnn", "rnn", "self")

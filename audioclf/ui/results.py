@@ -12,9 +12,8 @@ from .plots import _ready
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from ..engine.inference import Prediction
     from ..features import ChannelData
-    from ..inference import Prediction
-
 __all__ = ["timeline_figure", "attention_figure", "input_pair_figure", "subband_figure", "history_figure",
            "top_figure"]
 

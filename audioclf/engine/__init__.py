@@ -1,0 +1,20 @@
+"""The engine: from a clip to model inputs, to a dataset of inputs, to a fitted model, to scores, to a bundle,
+to predictions. One module per step, each importing only the steps before it:
+
+========================  ===========================================================================
+``pipeline``              :class:`PipelineConfig`, one clip -> its model inputs (windows)
+``extract``               a dataset -> its inputs, with the feature cache
+``metrics``               plain numpy: clip probabilities, confusion, per-class scores, :class:`Evaluation`
+``config``                :class:`TrainConfig`, :class:`ProgressEvent`, :class:`StopToken`, :class:`TrainResult`
+``bundle``                save and load a model bundle (folder)
+``bundle_zip``            a bundle as one zip file: export and safe import
+``inference``             a bundle + a clip -> a :class:`Prediction`
+``evaluate``              a bundle + a dataset -> an :class:`Evaluation`
+``recipes``               default pipelines, the quick recipe, choices -> (TrainConfig, PipelineConfig)
+``_fit``                  Keras plumbing: training batches and the monitor callback
+``train``                 :func:`train`: split, extract, fit, score, save
+========================  ===========================================================================
+
+This ``__init__`` imports nothing, so importing one step never loads Keras for another;
+the public names are also re-exported by :mod:`audioclf`.
+"""
