@@ -11,7 +11,7 @@ st.set_page_config(page_title="audioclf", page_icon=":material/graphic_eq:", lay
 
 def home() -> None:
     from audioclf import sysinfo
-    from audioclf.ui.pages import pretrained_table
+    from audioclf.ui.tables import pretrained_table
 
     st.title("audioclf: see how sound becomes a prediction")
     st.markdown(

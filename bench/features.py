@@ -37,8 +37,13 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audioclf import synth  # noqa: E402
-from audioclf.features import FeatureConfig, channel_names, compute_channel, compute_channels  # noqa: E402
-from audioclf.features._constantq import _octave_basis  # noqa: E402
+from audioclf.features import (  # noqa: E402
+    FeatureConfig,
+    channel_names,
+    clear_cqt_cache,
+    compute_channel,
+    compute_channels,
+)
 
 
 def _median_ms(fn: Callable[[], object], runs: int) -> float:
@@ -73,7 +78,7 @@ def _clip(seconds: float, sr: int) -> np.ndarray:
 
 def _cold(y: np.ndarray, sr: int, cfg: FeatureConfig) -> None:
     """All channels as a fresh process would compute them: no cached CQT filter bases."""
-    _octave_basis.cache_clear()
+    clear_cqt_cache()
     compute_channels(y, sr, config=cfg)
 
 

@@ -7,7 +7,7 @@ from audioclf.features import FeatureConfig, compute_channels, list_channels
 from audioclf.io import load_audio, to_wav_bytes
 from audioclf.preprocess import DenoiseConfig, PreprocessConfig, SplitConfig, preprocess
 from audioclf.ui import channels_figure, waveform_figure
-from audioclf.ui.pages import describe_channels
+from audioclf.ui.tables import describe_channels
 from pages._common import clip_picker
 
 DEFAULT_CHANNELS = ["waveform", "rms", "stft_mag", "mel", "mfcc", "chroma_stft"]

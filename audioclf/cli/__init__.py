@@ -65,18 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m audioclf", description="Audio classification: features, models, training.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in _COMMANDS:
-        try:
-            module = importlib.import_module(f"{__name__}._{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}._{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+        # Every listed command must exist: a missing module is a bug to see, not a command to skip.
+        importlib.import_module(f"{__name__}._{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
+    from ._common import quiet_native_logs
+
+    quiet_native_logs()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -8,9 +8,14 @@ import os
 import sys
 from typing import Any
 
-# TensorFlow's C++ logs (oneDNN notices, grappler "remapper failed") are noise on a
-# command line; set before TensorFlow is first imported. The user's own setting wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+def quiet_native_logs() -> None:
+    """Hide TensorFlow's C++ logs (oneDNN notices, grappler "remapper failed"): noise on a command line.
+
+    Called by :func:`audioclf.cli.main` before any command runs, so before TensorFlow is first
+    imported; importing this module changes nothing. The user's own ``TF_CPP_MIN_LOG_LEVEL`` wins.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def quiet_frameworks() -> None:

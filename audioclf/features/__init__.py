@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from ._config import C1_HZ, FeatureConfig
 from ._cqt import fit_cqt_bins
+from ._cqt_basis import clear_cqt_cache
 from ._registry import channel_names, compute_channel, compute_channels, get_channel, list_channels
 from ._types import ChannelData, ChannelInfo
 from .gammatone import erb_bandwidth, gammatone_centres, gammatone_filterbank
@@ -43,6 +44,7 @@ from .summary import (
 )
 
 __all__ = [
+    "clear_cqt_cache",
     "C1_HZ",
     "FeatureConfig",
     "ChannelInfo",

@@ -9,7 +9,7 @@ Two different CQTs are computed, each at most once per signal:
   CQT and tuning estimate through ``C=``. Reusing the 12-bin ``cqt`` here would
   change their values, so they deliberately do not.
 
-Both go through :func:`audioclf.features._constantq.cqt`, librosa's algorithm
+Both go through :func:`audioclf.features._cqt_basis.cqt`, librosa's algorithm
 with its filter bases cached between calls (equal to :func:`librosa.cqt`).
 
 Low sample rates: a CQT whose top filters would reach past the Nyquist
@@ -22,7 +22,7 @@ Short clips: the CQT zero-pads centred frames and returns ``1 + n // hop_length`
 finite frames even for a one-sample clip. Only where librosa's early
 decimation needs more samples than the clip has (1-8 samples at 44.1 kHz
 and above) is the clip zero-padded to that minimum (at most ``hop_length``
-samples), see :mod:`audioclf.features._constantq`.
+samples), see :mod:`audioclf.features._cqt_basis`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import librosa
 import numpy as np
 
 from ..errors import ParameterError
-from ._constantq import cqt
+from ._cqt_basis import cqt
 from ._shared import Shared
 from ._spectral import PITCH_CLASSES
 from ._types import ChannelInfo

@@ -35,7 +35,7 @@ from ._registry import (
 )
 from .dcnn import MFC_DCNN_CHANNELS
 from .explain import AttentionMap, Explanation, attention_layer_names, explain
-from .io import check_model_config, load_model_file
+from .files import check_model_config, load_model_file
 from .layers import AdditiveTimeAttention, FrequencyBand
 
 __all__ = [

@@ -474,7 +474,7 @@ def test_models_saved_here_load_on_other_backends(backend, tmp_path, rng):
     np.savez(tmp_path / "data.npz", **arrays)
     script = tmp_path / "check.py"
     script.write_text(_BACKEND_CHECK)
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(root)}
     proc = subprocess.run([python, str(script), backend, str(tmp_path / "data.npz"), *paths],
                           capture_output=True, text=True, env=env, timeout=600)

@@ -27,7 +27,7 @@ import math
 import librosa
 import numpy as np
 
-__all__ = ["cqt"]
+__all__ = ["cqt", "clear_cqt_cache"]
 
 _SPARSITY = 0.01
 _RES_TYPE = "soxr_hq"
@@ -55,6 +55,11 @@ def _octave_basis(sr: float, freqs: tuple[float, ...], alpha: tuple[float, ...],
     basis *= lengths[:, np.newaxis] / float(n_fft)
     fft_basis = librosa.get_fftlib().fft(basis, n=n_fft, axis=1)[:, : n_fft // 2 + 1]
     return librosa.util.sparsify_rows(fft_basis, quantile=_SPARSITY, dtype=np.dtype(dtype)), n_fft
+
+
+def clear_cqt_cache() -> None:
+    """Forget the cached constant-Q filter bases, as a fresh process starts (for benchmarks of cold runs)."""
+    _octave_basis.cache_clear()
 
 
 def _num_two_factors(x: int) -> int:

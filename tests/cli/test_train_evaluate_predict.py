@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from audioclf import synth
 from audioclf.cli import main
 from audioclf.io import write_audio
-
-from .conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -251,3 +251,18 @@ def test_train_regularisation_options():
     config = _configs(build_parser().parse_args(["train", "--data", "synthetic", "--out", "x", "--weight-decay",
                                                  "0.05", "--label-smoothing", "0.1"]))[0]
     assert (config.weight_decay, config.label_smoothing) == (0.05, 0.1)
+
+
+def test_cli_import_leaves_the_environment_alone_and_lists_every_command():
+    import subprocess
+    import sys
+
+    code = ("import os, json; before = dict(os.environ); import audioclf.cli, audioclf.cli._common; "
+            "from audioclf.cli import build_parser, _COMMANDS; p = build_parser(); "
+            "print(json.dumps([dict(os.environ) == before, sorted(p._subparsers._group_actions[0].choices), "
+            "sorted(_COMMANDS)]))")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    unchanged, listed, commands = json.loads(r.stdout.strip().splitlines()[-1])
+    assert unchanged and listed == commands
