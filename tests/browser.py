@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict | None = None, timeout: float = 90.0) -> Iterator[str]:
+def streamlit_server(env: dict | None = None, timeout: float = 900.0) -> Iterator[str]:
     """Run the app; yield its base URL; stop it (and its children) afterwards."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),

@@ -8,11 +8,12 @@ import pytest
 
 from audioclf import synth
 from tests.browser import CHROMIUM, ROOT, launch, streamlit_server
+from tests.conftest import HANG
 from tests.corpus import encode
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = ROOT / "tests" / "_artifacts"
-LOAD = 180_000  # ms; the first librosa call in a fresh environment compiles numba code
+LOAD = HANG * 1000  # ms; the first librosa call in a fresh environment compiles numba code
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
 from audioclf import synth
-from tests.conftest import ROOT
+from tests.conftest import HANG, ROOT
 from tests.corpus import bad_cases
 
-TIMEOUT = 180  # the first librosa call in a fresh environment compiles numba code
+TIMEOUT = HANG  # the first librosa call in a fresh environment compiles numba code
 
 
 @pytest.fixture

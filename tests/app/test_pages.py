@@ -7,11 +7,11 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.conftest import HANG, ROOT
 from tests.corpus import bad_cases, odd_cases
 
 pytestmark = pytest.mark.slow
-TIMEOUT = 300
+TIMEOUT = HANG
 
 
 @pytest.fixture(scope="module")

@@ -505,7 +505,7 @@ def test_cli_synthetic(tmp_path, capsys):
 
 
 def test_cli_missing_path_is_one_error_line(tmp_path):
-    result = run_cli("datasets", str(tmp_path / "missing"), timeout=120)
+    result = run_cli("datasets", str(tmp_path / "missing"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing'}: no such file or folder"]
 

@@ -36,6 +36,7 @@ from audioclf.features import (
 )
 from audioclf.features._registry import compute_shared
 from audioclf.features.summary import chroma_to_bins
+from tests.conftest import HANG
 
 SR = 22050
 REPO = Path(__file__).resolve().parents[2]
@@ -439,10 +440,10 @@ def test_mean_stft_peak_and_reference():
 
 def test_cli_channels_json_lists_every_channel():
     out = subprocess.run([sys.executable, "-m", "audioclf", "channels", "--json"], cwd=REPO, capture_output=True,
-                         text=True, timeout=120, check=True)
+                         text=True, timeout=HANG, check=True)
     rows = json.loads(out.stdout.strip().splitlines()[-1])
     assert [r["name"] for r in rows] == REQUIRED
     assert all(r["description"] and r["title"] and r["units"] and r["scale"] in ("db", "linear") for r in rows)
     table = subprocess.run([sys.executable, "-m", "audioclf", "channels"], cwd=REPO, capture_output=True,
-                           text=True, timeout=120, check=True)
+                           text=True, timeout=HANG, check=True)
     assert "gammatonegram" in table.stdout and "Mel spectrogram" in table.stdout

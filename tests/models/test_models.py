@@ -29,6 +29,7 @@ from audioclf.models import (
     load_model_file,
     training_targets,
 )
+from tests.conftest import HANG
 
 REQUIRED = [
     "feature_mlp", "feature_cnn2d", "lstm", "cldnn", "jae", "soundnet_cnn", "soundnet_rnn",
@@ -477,7 +478,7 @@ def test_models_saved_here_load_on_other_backends(backend, tmp_path, rng):
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(root)}
     proc = subprocess.run([python, str(script), backend, str(tmp_path / "data.npz"), *paths],
-                          capture_output=True, text=True, env=env, timeout=600)
+                          capture_output=True, text=True, env=env, timeout=HANG)
     if proc.returncode == 77:
         pytest.skip(proc.stdout.strip())
     assert proc.returncode == 0, proc.stdout + proc.stderr
