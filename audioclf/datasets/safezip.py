@@ -27,6 +27,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .._validate import check_positive_int
 from ..errors import DatasetError, ParameterError
 from ..io import AUDIO_EXTENSIONS
 
@@ -114,8 +115,7 @@ def _wanted(parts: tuple[str, ...]) -> bool:
 
 def _check_limits(name: str, *, max_total_bytes: int, max_files: int, max_ratio: float) -> None:
     for label, value in (("max_total_bytes", max_total_bytes), ("max_files", max_files)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ParameterError(f"{label}={value!r} must be a positive integer")
+        check_positive_int(value, label)
     if not max_ratio > 1:
         raise ParameterError(f"max_ratio={max_ratio!r} must be a number above 1")
     if not name:

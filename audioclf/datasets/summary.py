@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from ..errors import AudioclfError, DatasetError, ParameterError
+from .._validate import check_positive_int
+from ..errors import AudioclfError, DatasetError
 from ..io import audio_info
 from .core import Dataset, require_classes
 
@@ -198,12 +199,10 @@ def summarize_dataset(dataset: Dataset, *, min_clips: int = 5, max_workers: int 
     >>> s.per_class["dog"], s.sample_rates                     # doctest: +SKIP
     (32, {22050: 320})
     """
-    if not isinstance(min_clips, int) or min_clips < 1:
-        raise ParameterError(f"min_clips={min_clips!r} must be a positive integer")
+    check_positive_int(min_clips, "min_clips")
     if max_workers is None:
         max_workers = min(16, 4 * (os.cpu_count() or 1))
-    if not isinstance(max_workers, int) or max_workers < 1:
-        raise ParameterError(f"max_workers={max_workers!r} must be a positive integer")
+    check_positive_int(max_workers, "max_workers")
     require_classes(dataset)
 
     with ThreadPoolExecutor(max_workers=max_workers) as pool:

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import synth
 from .._atomic import write_text_atomic
+from .._validate import check_positive_int
 from ..errors import DatasetError, ParameterError
 from ..io import write_audio
 from .core import Dataset
@@ -135,9 +136,7 @@ class SyntheticConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
         for name in ("clips_per_class", "takes_per_source", "n_folds", "sr"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ParameterError(f"{name}={value!r} must be a positive integer")
+            check_positive_int(getattr(self, name), name)
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ParameterError(f"seed={self.seed!r} must be a non-negative integer")
         if self.sr < 8000:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_positive_int
 from ..datasets import Clip, Dataset
 from ..errors import AudioclfError, DatasetError, ParameterError
 from .pipeline import ClipInputs, PipelineConfig, clip_inputs
@@ -207,9 +208,7 @@ def _workers(requested: int | None) -> int:
         available = os.cpu_count() or 1
     if requested is None:
         return max(1, min(available, 8))
-    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
-        raise ParameterError(f"workers={requested!r} must be a positive integer (1 = serial)")
-    return requested
+    return check_positive_int(requested, "workers", hint=" (1 = serial)")
 
 
 _SINGLE_THREAD_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import librosa
 import numpy as np
 
+from .._validate import check_positive_int
 from ..errors import ParameterError
 from ._config import FeatureConfig
 
@@ -33,8 +34,7 @@ def check_signal(y: Any, sr: Any) -> tuple[np.ndarray, int]:
         If ``sr`` is not a positive integer, or ``y`` is not a non-empty,
         finite, 1-D numeric array.
     """
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise ParameterError(f"sr={sr!r} must be a positive integer sample rate in Hz, e.g. 22050")
+    check_positive_int(sr, "sr", hint=" sample rate in Hz, e.g. 22050")
     try:
         arr = np.asarray(y)
     except Exception as exc:  # ragged lists and the like

@@ -34,6 +34,7 @@ import librosa
 import numpy as np
 import scipy.fft
 
+from .._validate import check_positive_int
 from ..errors import ParameterError
 from ._shared import Shared
 from ._types import ChannelInfo
@@ -87,8 +88,7 @@ def gammatone_centres(n_filters: int, fmin: float, fmax: float) -> np.ndarray:
     ParameterError
         If ``n_filters < 1`` or not ``0 < fmin < fmax``.
     """
-    if isinstance(n_filters, bool) or not isinstance(n_filters, (int, np.integer)) or n_filters < 1:
-        raise ParameterError(f"n_filters={n_filters!r} must be a positive integer")
+    check_positive_int(n_filters, "n_filters")
     if not 0 < fmin < fmax:
         raise ParameterError(f"gammatone centres need 0 < fmin < fmax, got fmin={fmin}, fmax={fmax}")
     return erb_rate_to_hz(np.linspace(hz_to_erb_rate(fmin), hz_to_erb_rate(fmax), int(n_filters)))

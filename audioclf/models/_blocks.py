@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from .._validate import check_number, check_positive_int
 from ..errors import ModelError
 from .layers import AdditiveTimeAttention
 
@@ -24,16 +25,12 @@ __all__ = [
 
 def positive_int(name: str, value) -> int:
     """Validate a builder option that must be a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ModelError(f"{name}={value!r} must be a positive integer")
-    return value
+    return check_positive_int(value, name, error=ModelError)
 
 
 def fraction(name: str, value) -> float:
     """Validate a builder option that must lie in [0, 1) (a dropout rate)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ModelError(f"{name}={value!r} must be a number in [0, 1)")
-    return float(value)
+    return check_number(value, name, low=0, high=1, high_open=True, error=ModelError)
 
 
 def fit_pool(pool: Sequence[int], spatial: Sequence[int | None]) -> tuple[int, ...]:

@@ -16,6 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from .._validate import check_positive_int
 from ..errors import ModelError
 
 __all__ = ["AttentionMap", "Explanation", "explain", "attention_layer_names"]
@@ -186,8 +187,7 @@ def explain(model: keras.Model, x: Any, *, batch_size: int = 32) -> Explanation:
     expected = tuple(model.inputs[0].shape[1:])
     if x.shape[1:] != expected:
         raise ModelError(f"x has shape {x.shape}; {model.name} expects (batch, {', '.join(map(str, expected))})")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ModelError(f"batch_size={batch_size!r} must be a positive integer")
+    check_positive_int(batch_size, "batch_size", error=ModelError)
     if len(x) == 0:
         raise ModelError("x holds no examples; pass a batch of at least one input")
     explainer = _explainer(model)

@@ -145,7 +145,7 @@ def test_unknown_model_lists_valid_names():
         ({"name": "subspectralnet", "num_classes": 3, "band_size": 64}, "larger than the 40"),
         ({"name": "crnn_resnet", "num_classes": 3, "front": "vgg"}, "front='vgg'"),
         ({"name": "mobilenet_v2", "num_classes": 3, "input_shape": (16, 16, 1)}, ">= 32"),
-        ({"name": "sfc_dcnn", "num_classes": 3, "dropout": 1.5}, r"dropout=1.5 must be a number in \[0, 1\)"),
+        ({"name": "sfc_dcnn", "num_classes": 3, "dropout": 1.5}, r"dropout=1.5 must be in \[0, 1\)"),
         ({"name": "mfc_dcnn", "num_classes": 3, "gate": "tanh"}, "gate='tanh' must be one of relu, sigmoid"),
     ],
 )
