@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PRETRAINED_DIR", "pretrained_dir", "BundleEntry", "list_bundles", "read_card"]
+__all__ = ["PRETRAINED_DIR", "pretrained_dir", "BundleEntry", "list_bundles", "read_card", "read_json", "card_parts"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 
@@ -45,12 +46,22 @@ class BundleEntry:
                 "headline": self.headline, self.headline.get("name", "accuracy"): self.headline.get("value")}
 
 
-def _entry(folder: Path) -> BundleEntry | None:
+def read_json(folder: str | Path) -> dict[str, Any]:
+    """A bundle folder's ``bundle.json`` as it is (not validated: see :func:`audioclf.bundle.read_description`),
+    or an empty dict when it cannot be read."""
     try:
-        d = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))
+        d = json.loads((Path(folder) / "bundle.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def _entry(folder: Path) -> BundleEntry | None:
+    d = read_json(folder)
+    try:
         arch = d["architecture"]
         classes = tuple(str(c) for c in d["classes"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         return None  # not a (valid) bundle: listing never fails on one bad folder
     metrics = d.get("metrics") or {}
     training = d.get("training") or {}
@@ -78,3 +89,37 @@ def read_card(folder: str | Path) -> str:
         return (Path(folder) / "card.md").read_text(encoding="utf-8")
     except OSError:
         return ""
+
+
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def card_parts(folder: str | Path, card: str | None = None) -> list[tuple[str, str, Path | None]]:
+    """A model card split into Markdown text and the images it shows, for a page to render in order.
+
+    A card links its figures relatively (``![attention](attention.png)``), which a
+    browser cannot resolve against the bundle folder; each such link becomes an
+    ``("image", alt, path)`` part with the file's real path. Links that leave the
+    folder, or name a missing file, become a short note -- never a broken image.
+
+    Returns
+    -------
+    list of (kind, text, path)
+        ``("markdown", text, None)`` or ``("image", alt text, path)``.
+    """
+    folder = Path(folder).resolve()
+    text = read_card(folder) if card is None else card
+    parts: list[tuple[str, str, Path | None]] = []
+    pos = 0
+    for m in _IMAGE.finditer(text):
+        target = (folder / m.group(2)).resolve()
+        if text[pos:m.start()].strip():
+            parts.append(("markdown", text[pos:m.start()], None))
+        if target.is_relative_to(folder) and target.is_file() and target.suffix.lower() == ".png":
+            parts.append(("image", m.group(1), target))
+        else:
+            parts.append(("markdown", f"*(figure `{m.group(2)}` is not in this bundle)*", None))
+        pos = m.end()
+    if text[pos:].strip():
+        parts.append(("markdown", text[pos:], None))
+    return parts

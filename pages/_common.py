@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from audioclf import synth
+from audioclf.examples import Example, list_examples
 from audioclf.io import to_wav_bytes
 from audioclf.session import SessionStore
 
@@ -25,19 +26,46 @@ def runs() -> list[dict]:
     return st.session_state.setdefault("runs", [])
 
 
-def clip_picker(prefix: str, *, label: str = "Clip", default_example: str = "tone_440") -> tuple[bytes | None, str]:
-    """Example / upload / record: returns the clip's bytes and a display name (None when nothing is chosen)."""
+def _example_options() -> dict[str, str]:
+    """Example id -> label: the real clips first, then the synthesized ones."""
+    real = {e.id: f"Real: {e.title}" for e in list_examples()}
+    return real | {k: f"Synthetic: {title}" for k, (title, _) in synth.EXAMPLES.items()}
+
+
+def clip_picker(prefix: str, *, label: str = "Clip", default_example: str = "tone_440",
+                task: str | None = None) -> tuple[bytes | None, str]:
+    """Example / upload / record: returns the clip's bytes and a display name (None when nothing is chosen).
+
+    ``task`` is the dataset the current model knows (e.g. ``"fsdd"``): a real example of another
+    dataset left selected from an earlier model is replaced by ``default_example``.
+    """
     source = st.radio(label, ["Example", "Upload", "Record"], horizontal=True, key=f"{prefix}_source")
     if source == "Example":
-        names = list(synth.EXAMPLES)
-        ex = st.selectbox("Built-in example", names, index=names.index(default_example),
-                          format_func=lambda k: synth.EXAMPLES[k][0], key=f"{prefix}_example")
+        options = _example_options()
+        names = list(options)
+        current = picked_example(prefix)
+        if task and current is not None and current.dataset != task and default_example in names:
+            st.session_state[f"{prefix}_example"] = default_example
+        ex = st.selectbox("Example", names, index=names.index(default_example) if default_example in names else 0,
+                          format_func=options.__getitem__, key=f"{prefix}_example")
+        real = picked_example(prefix)
+        if real is not None:
+            st.caption(f"Source: {real.credit}")
+            return real.path.read_bytes(), real.path.name
         return to_wav_bytes(synth.example(ex, 22050), 22050), f"{ex}.wav"
     if source == "Upload":
         up = st.file_uploader("Audio file (WAV, FLAC, OGG, MP3)", type=AUDIO_TYPES, key=f"{prefix}_upload")
         return (up.getvalue(), Path(up.name).name) if up is not None else (None, "")
     rec = st.audio_input("Record from your microphone", key=f"{prefix}_record")
     return (rec.getvalue(), "recording.wav") if rec is not None else (None, "")
+
+
+def picked_example(prefix: str) -> Example | None:
+    """The real example chosen in :func:`clip_picker` ``prefix``, if one is."""
+    if st.session_state.get(f"{prefix}_source") != "Example":
+        return None
+    chosen = st.session_state.get(f"{prefix}_example")
+    return next((e for e in list_examples() if e.id == chosen), None)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")

@@ -3,9 +3,10 @@
 import streamlit as st
 
 from audioclf.errors import AudioclfError
-from audioclf.store import list_bundles, read_card
+from audioclf.examples import list_examples, trained_on
+from audioclf.store import card_parts, list_bundles, read_json
 from audioclf.ui import attention_figure, input_pair_figure, subband_figure, timeline_figure, top_figure
-from pages._common import bundle_mtime, clip_picker, load_bundle_cached, runs, session_store
+from pages._common import bundle_mtime, clip_picker, load_bundle_cached, picked_example, runs, session_store
 
 
 @st.cache_data(max_entries=32, show_spinner="Classifying…")
@@ -52,12 +53,19 @@ else:
             st.error(str(exc))
 if path is None:
     st.stop()
-card = read_card(path)
-if card:
+parts = card_parts(path)
+if parts:
     with st.expander("Model card"):
-        st.markdown(card)
+        for kind, text, image in parts:
+            if kind == "image":
+                st.image(str(image), caption=text or image.name)
+            else:
+                st.markdown(text)
 
-data, name = clip_picker("cl", default_example="syllables")
+description = read_json(path)
+dataset = (description.get("training") or {}).get("dataset", {}).get("name")
+fitting = [e.id for e in list_examples() if e.dataset == dataset]
+data, name = clip_picker("cl", default_example=fitting[0] if fitting else "syllables", task=dataset)
 if data is None:
     st.info("Choose an example, upload a file or record a clip.")
     st.stop()
@@ -68,6 +76,10 @@ except AudioclfError as exc:
     st.stop()
 
 st.audio(data)
+example = picked_example("cl")
+if example is not None and trained_on(example, description):
+    st.caption(f"This clip is from the training data of this model ({example.dataset}): a right answer here "
+               "shows the model learned it, not that it generalises. Try a clip of your own too.")
 left, right = st.columns([1, 2])
 with left:
     st.metric("Prediction", pred.label)
