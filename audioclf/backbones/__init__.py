@@ -10,10 +10,11 @@
 from .registry import BackboneSpec, backbones_dir, get_backbone_spec, list_backbones
 
 __all__ = ["BackboneSpec", "Backbone", "get_backbone", "get_backbone_spec", "list_backbones", "backbones_dir",
-           "verify_weights", "EmbeddingCache", "DatasetEmbeddings", "embed_dataset"]
+           "verify_weights", "EmbeddingCache", "DatasetEmbeddings", "embed_dataset", "save_embeddings"]
 
 _LAZY = {"Backbone": "core", "get_backbone": "core", "verify_weights": "core",
-         "EmbeddingCache": "embeddings", "DatasetEmbeddings": "embeddings", "embed_dataset": "embeddings"}
+         "EmbeddingCache": "embeddings", "DatasetEmbeddings": "embeddings", "embed_dataset": "embeddings",
+         "save_embeddings": "embeddings"}
 
 
 def __getattr__(name: str):

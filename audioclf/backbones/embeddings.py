@@ -26,7 +26,7 @@ from ..datasets import Clip, Dataset
 from ..errors import AudioclfError, DatasetError
 from .core import Backbone, weights_digest
 
-__all__ = ["EmbeddingCache", "DatasetEmbeddings", "embed_dataset", "cache_key", "default_cache_dir"]
+__all__ = ["EmbeddingCache", "DatasetEmbeddings", "embed_dataset", "save_embeddings", "cache_key", "default_cache_dir"]
 
 _ENTRY_FORMAT = 1
 #: Progress callback: ``(done, total)`` clips.
@@ -224,3 +224,45 @@ def embed_dataset(dataset: Dataset, backbone: Backbone, *, cache: bool | str | o
         window_clip=np.concatenate([np.full(len(p[0]), i, dtype=np.int64) for i, p in enumerate(parts)]),
         window_start=np.concatenate([p[1] for p in parts]), failed=tuple(failed), cached=cached,
         computed=computed, seconds=time.perf_counter() - start)
+
+
+def save_embeddings(embeddings: DatasetEmbeddings, path: str | os.PathLike, *, root: str | os.PathLike) -> Path:
+    """Write ``embeddings`` as one ``.npz`` atomically (temporary name in the same folder, then rename).
+
+    Arrays: ``mean``, ``max`` (per clip, ``(n_clips, dim)``), ``windows`` with ``window_clip`` and
+    ``window_start``, ``labels``, ``classes``, ``paths`` (relative to ``root``, the dataset folder),
+    ``folds`` (-1 where none) and ``groups`` ('' where none) when the dataset has any, ``backbone``
+    and ``weights_sha256``. Read it with ``np.load(path)`` (no pickle).
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        from ..errors import ParameterError
+
+        raise ParameterError(f"--out {path} must end in .npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = Path(root)
+    rel = []
+    for c in embeddings.clips:
+        try:
+            rel.append(c.path.relative_to(root).as_posix())
+        except ValueError:
+            rel.append(os.path.relpath(c.path, root))
+    arrays: dict[str, np.ndarray] = {
+        "mean": embeddings.pooled("mean"), "max": embeddings.pooled("max"), "windows": embeddings.windows,
+        "window_clip": embeddings.window_clip, "window_start": embeddings.window_start,
+        "labels": embeddings.labels, "classes": np.array(embeddings.classes, dtype=str),
+        "paths": np.array(rel, dtype=str), "backbone": np.array(embeddings.backbone),
+        "weights_sha256": np.array(embeddings.weights_sha256)}
+    if any(c.fold is not None for c in embeddings.clips):
+        arrays["folds"] = np.array([-1 if c.fold is None else c.fold for c in embeddings.clips], dtype=np.int64)
+    if any(c.group is not None for c in embeddings.clips):
+        arrays["groups"] = np.array(["" if c.group is None else c.group for c in embeddings.clips], dtype=str)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -97,7 +97,7 @@ _SPECS: dict[str, BackboneSpec] = {
     "sounds": BackboneSpec(
         name="sounds",
         title="aiSFX sound-effects embedding (Ma and Lerch, ISMIR 2022)",
-        description="A 9-layer CNN (four blocks of two 3x3 convolutions, 64-512 channels) trained across "
+        description="A CNN of eight 3x3 convolutions in four blocks (64-512 channels) trained across "
                     "commercial sound-effects libraries (Pro Sound Effects, Soundly, UCS-mixed, Soundstorm, "
                     "Sound Ideas). Hears 2.3 s of 44.1 kHz audio as 96 mel bands and gives 512 numbers.",
         licence="CC BY 4.0",
