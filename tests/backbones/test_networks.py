@@ -94,7 +94,7 @@ def test_conversion_reproduces_the_shipped_files(tmp_path):
     import sys
 
     from audioclf.backbones import list_backbones
-    from audioclf.backbones.core import weights_digest
+    from audioclf.backbones.core import file_sha256
 
     from .conftest import ROOT, wheels_dir
 
@@ -106,7 +106,7 @@ def test_conversion_reproduces_the_shipped_files(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("matches the registry") == len(list_backbones())
     for spec in list_backbones():
-        assert weights_digest(tmp_path / spec.name / spec.weights_file) == spec.weights_sha256
+        assert file_sha256(tmp_path / spec.name / spec.weights_file) == spec.weights_sha256
         written = json.loads((tmp_path / spec.name / "spec.json").read_text())
         assert written == spec.as_dict()
         shipped = json.loads((ROOT / "pretrained" / "backbones" / spec.name / "spec.json").read_text())
