@@ -13,6 +13,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	# The original backbone wheels, for the tests that check the Keras ports against them (never imported).
+	$(BIN)/python -m pip download --quiet --no-deps -d $(VENV)/wheels aisfx==0.1.2 openwakeword==0.5.1
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -35,6 +35,7 @@ from .errors import (
     AudioclfError,
     AudioError,
     AudioTooLongError,
+    BackboneError,
     BundleError,
     DatasetError,
     EmptyAudioError,
@@ -88,13 +89,16 @@ _LAZY = {
     "import_zip": "bundle",
     "AugmentConfig": "augment", "TrainingJob": "jobs", "device_info": "device",
 }
+# Pretrained backbones (audioclf.backbones): the registry is light, loading one imports Keras.
+_LAZY.update({"list_backbones": "backbones", "get_backbone": "backbones", "BackboneSpec": "backbones",
+              "embed_dataset": "backbones"})
 
 __all__ = [
     "__version__", "errors", "synth",
     # errors
     "AudioclfError", "AudioError", "EmptyAudioError", "UnsupportedFormatError", "TruncatedAudioError",
     "ZeroFramesError", "NonFiniteAudioError", "AudioTooLongError", "ParameterError", "DatasetError", "ModelError",
-    "BundleError",
+    "BundleError", "BackboneError",
     # audio
     "load_audio", "audio_info", "resample", "to_wav_bytes", "write_audio",
     "DenoiseConfig", "SplitConfig", "PreprocessConfig", "denoise", "split_silence", "trim_silence", "preprocess",

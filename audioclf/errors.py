@@ -20,6 +20,7 @@ __all__ = [
     "DatasetError",
     "ModelError",
     "BundleError",
+    "BackboneError",
 ]
 
 
@@ -69,3 +70,7 @@ class ModelError(AudioclfError):
 
 class BundleError(ModelError):
     """A model bundle is missing, inconsistent or unsafe to load."""
+
+
+class BackboneError(ModelError):
+    """A pretrained backbone is unknown, or its weight file is missing, altered or unsafe."""

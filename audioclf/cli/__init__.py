@@ -31,6 +31,8 @@ _COMMANDS = (
     "evaluate",
     "predict",
     "pretrained",
+    "backbones",
+    "embed",
 )
 
 

@@ -1,0 +1,145 @@
+"""A loaded backbone: its spec, its verified Keras network and its front end."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackboneError, ParameterError
+from .frontends import sounds_frontend, speech_frontend
+from .registry import RESTORE_HINT, BackboneSpec, backbones_dir, get_backbone_spec
+
+__all__ = ["Backbone", "get_backbone", "weights_digest", "verify_weights"]
+
+_FRONTENDS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
+    "sounds": sounds_frontend,
+    "speech": speech_frontend,
+}
+_LOADED: dict[tuple[str, str], Backbone] = {}
+
+
+def weights_digest(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_weights(spec: BackboneSpec, root: str | os.PathLike | None = None) -> Path:
+    """The weight file's path, after checking that it exists and has the registered SHA-256.
+
+    Raises
+    ------
+    BackboneError
+        The file is missing or its hash differs; the message says how to restore it.
+    """
+    path = spec.weights_path(root)
+    if not path.is_file():
+        raise BackboneError(f"the weights of backbone {spec.name!r} are missing ({path}); {RESTORE_HINT}")
+    digest = weights_digest(path)
+    if digest != spec.weights_sha256:
+        raise BackboneError(f"the weights of backbone {spec.name!r} were altered ({path} has SHA-256 "
+                            f"{digest[:12]}..., expected {spec.weights_sha256[:12]}...); {RESTORE_HINT}")
+    return path
+
+
+@dataclass(frozen=True, eq=False)
+class Backbone:
+    """A pretrained network that turns a clip into one embedding per window.
+
+    Get one with :func:`get_backbone`. Attributes: ``spec`` (:class:`BackboneSpec`)
+    and ``model`` (the Keras model, windows -> embeddings).
+    """
+
+    spec: BackboneSpec
+    model: object
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def frontend(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        """The network's input windows of a clip and their starts in seconds.
+
+        Parameters
+        ----------
+        y : np.ndarray [shape=(n,)]
+            Mono samples in [-1, 1].
+        sr : int
+            Their rate; resampled (soxr HQ) to :attr:`BackboneSpec.sample_rate` when different.
+
+        Returns
+        -------
+        windows : np.ndarray [shape=(n_windows, frames, n_bands), dtype=float32]
+        starts : np.ndarray [shape=(n_windows,)]
+        """
+        y = np.asarray(y, dtype=np.float32)
+        if y.ndim != 1 or y.size == 0:
+            raise ParameterError(f"y must be a non-empty mono signal; got shape {y.shape}")
+        if not np.all(np.isfinite(y)):
+            raise ParameterError("y holds NaN or infinite samples")
+        if not (isinstance(sr, int | np.integer) and sr > 0):
+            raise ParameterError(f"sr={sr!r} must be a positive integer")
+        if sr != self.spec.sample_rate:
+            import soxr
+
+            y = soxr.resample(y, int(sr), self.spec.sample_rate, quality="HQ").astype(np.float32)
+        return _FRONTENDS[self.spec.name](y)
+
+    def embed_windows(self, windows: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+        """Embeddings of front-end windows [shape=(n_windows, embedding_dim), float32]."""
+        windows = np.asarray(windows, dtype=np.float32)
+        if windows.ndim != 3 or windows.shape[1:] != self.spec.input_shape:
+            raise ParameterError(f"windows must have shape (n, {self.spec.frames}, {self.spec.n_bands}); "
+                                 f"got {windows.shape}")
+        out = [np.asarray(self.model(windows[i:i + batch_size], training=False))
+               for i in range(0, len(windows), batch_size)]
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.spec.embedding_dim), np.float32)
+
+    def embed(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """One embedding per window of a clip [shape=(n_windows, embedding_dim), float32].
+
+        Examples
+        --------
+        >>> bb = get_backbone("speech")                               # doctest: +SKIP
+        >>> bb.embed(np.zeros(16000, np.float32), 16000).shape         # doctest: +SKIP
+        (2, 96)
+        """
+        windows, _ = self.frontend(y, sr)
+        return self.embed_windows(windows)
+
+
+def get_backbone(name: str, *, root: str | os.PathLike | None = None) -> Backbone:
+    """Load a backbone by name, after checking its weight file's SHA-256.
+
+    The network is loaded with ``keras.saving.load_model(..., safe_mode=True)``
+    and kept for the process (keyed by name and folder).
+
+    Raises
+    ------
+    BackboneError
+        Unknown name, or a missing, altered or unreadable weight file.
+    """
+    spec = get_backbone_spec(name)
+    folder = Path(root) if root is not None else backbones_dir()
+    path = verify_weights(spec, folder)
+    key = (spec.name, str(path.resolve()))
+    if key not in _LOADED:
+        import keras
+
+        from . import networks  # noqa: F401 -- registers ClampedLeakyReLU for deserialisation
+
+        try:
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as exc:  # noqa: BLE001 -- a file with the right hash should load; say so plainly
+            raise BackboneError(f"the weights of backbone {spec.name!r} could not be loaded from {path} "
+                                f"({type(exc).__name__}: {exc}); {RESTORE_HINT}") from None
+        _LOADED[key] = Backbone(spec, model)
+    return _LOADED[key]
