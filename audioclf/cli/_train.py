@@ -25,6 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder to write (replaced if it exists)")
     p.add_argument("--model", default=None, help="architecture (see `python -m audioclf models`); "
                                                  "default: the quick recipe")
+    p.add_argument("--backbone", default=None, metavar="NAME",
+                   help="train a light head on a pretrained backbone (sounds or speech; see `python -m audioclf "
+                        "backbones`): the best choice for a few clips per class")
+    p.add_argument("--head", choices=("linear", "mlp", "attention"), default=None,
+                   help="with --backbone: the head (default linear; attention weighs the windows over time)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 30)")
     p.add_argument("--channels", default=None, help="comma-separated feature channels (spectrogram / multichannel)")
     p.add_argument("--split", default="ratio:0.2",
@@ -150,6 +155,27 @@ def _model_options(pairs: list[str]) -> dict:
     return options
 
 
+#: Options of the spectrogram front end, which a backbone replaces by its own.
+_FRONT_END = ("channels", "input_shape", "n_fft", "hop_length", "n_mels", "n_mfcc", "fmin", "fmax", "center", "sr")
+
+
+def _transfer_configs(args: argparse.Namespace):
+    from ..errors import ParameterError
+    from ..models.transfer import HEADS
+    from ..recipes import transfer_recipe
+
+    if args.backbone is None:
+        raise ParameterError("--head needs --backbone NAME (see `python -m audioclf backbones`)")
+    given = [f"--{k.replace('_', '-')}" for k in _FRONT_END if getattr(args, k) not in (None, False)]
+    if given:
+        raise ParameterError(f"{', '.join(given)} do not apply with --backbone: the backbone has its own front end")
+    head = args.head or "linear"
+    if args.model is not None and args.model != HEADS[head]:
+        raise ParameterError(f"--model {args.model} does not fit --backbone; a backbone takes a head: "
+                             f"--head {' | '.join(HEADS)}")
+    return transfer_recipe(args.backbone, head=head)
+
+
 def _configs(args: argparse.Namespace):
     from ..errors import ParameterError
     from ..features import FeatureConfig
@@ -161,7 +187,9 @@ def _configs(args: argparse.Namespace):
 
     sr = args.sr or 22050
     channels = tuple(c.strip() for c in args.channels.split(",") if c.strip()) if args.channels else None
-    if args.model is None:
+    if args.backbone is not None or args.head is not None:
+        config, pipeline = _transfer_configs(args)
+    elif args.model is None:
         config, pipeline = quick_recipe(sr=sr)
         if channels or args.input_shape:
             spec = get_model_spec(config.model)

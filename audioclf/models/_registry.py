@@ -31,8 +31,8 @@ __all__ = [
 
 #: What a model reads: a summary vector (n,) or matrix, a 1-channel
 #: spectrogram (freq, time, 1), a multichannel image (freq, time, c), or raw
-#: samples (n_samples, 1).
-INPUT_KINDS = ("summary", "spectrogram", "multichannel", "waveform")
+#: samples (n_samples, 1), or a pretrained backbone's window embeddings (K, dim).
+INPUT_KINDS = ("summary", "spectrogram", "multichannel", "waveform", "embedding")
 
 #: Attention kinds a model may support (see :mod:`audioclf.models.explain`).
 ATTENTION_KINDS = ("cnn", "rnn", "self")
