@@ -392,6 +392,18 @@ def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
 
     bb = get_backbone(config.backbone)
     spec = bb.spec
+    duration = len(y) / config.sr
+    need = int(round(config.window_seconds * config.sr))
+    short = len(y) < need
+    if short:
+        # Shorter than one input: filled by the window policy at the signal, before the backbone
+        # hears it -- 'constant' centres the clip in silence (a word as a keyword spotter hears
+        # it), 'repeat' loops it -- so every input holds K real windows.
+        if config.window.pad == "constant":
+            pad = need - len(y)
+            y = np.pad(y, (pad // 2, pad - pad // 2))
+        else:
+            y = np.resize(y, need)
     # Cached per signal (not per pipeline), so another K or hop over the same clips costs nothing.
     signal = np.ascontiguousarray(y, dtype=np.float32)
     digest = "sig-" + hashlib.sha256(signal.tobytes() + f"@{config.sr}".encode()).hexdigest()
@@ -410,10 +422,11 @@ def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
     # frame_windows cuts the (dim, n_emb, 1) "spectrogram" of embeddings like any feature over time;
     # one frame = one backbone hop, so window starts land on backbone window starts.
     w = frame_windows(emb.T[:, :, None], sr=config.sr, hop_length=hop_samples, config=config.window,
-                      duration=len(y) / config.sr)
+                      duration=duration)
     data = np.transpose(w.data[..., 0], (0, 2, 1))  # (n, dim, K) -> (n, K, dim)
-    span = (config.window.length - 1) * spec.hop_s + spec.window_s
-    ends = np.minimum(w.starts + span, len(y) / config.sr)
+    if short:
+        return Windows(data[:1], np.zeros(1), np.full(1, duration), np.ones(1, bool))
+    ends = np.minimum(w.starts + config.window_seconds, duration)
     return Windows(data, w.starts, ends, w.padded)
 
 

@@ -153,9 +153,10 @@ def quick_recipe(*, sr: int = 22050, epochs: int | None = None) -> tuple[TrainCo
     return config, pipeline
 
 
-#: Backbone windows per model input, by backbone: about 5.8 s of sound for ``sounds``
-#: (four 2.3-s windows, one 5-s ESC-10 clip), 1.3 s for ``speech`` (eight 0.78-s windows).
-TRANSFER_WINDOWS = {"sounds": 4, "speech": 8}
+#: Backbone windows per model input and how a shorter clip is filled, by backbone: three
+#: 2.3-s windows (4.6 s) of ``sounds``, looped when shorter (a bark, a knock); eight 0.78-s windows
+#: (1.3 s) of ``speech``, a shorter clip centred in silence (a word as a keyword spotter hears it).
+TRANSFER_WINDOWS = {"sounds": (3, "repeat"), "speech": (8, "constant")}
 
 
 def transfer_pipeline(backbone: str, *, windows: int | None = None, overlap: float = 0.5,
@@ -187,11 +188,12 @@ def transfer_pipeline(backbone: str, *, windows: int | None = None, overlap: flo
     spec = get_backbone_spec(backbone)
     if not 0.0 <= overlap < 1.0:
         raise ParameterError(f"overlap={overlap} must be in [0, 1)")
-    k = TRANSFER_WINDOWS.get(spec.name, 4) if windows is None else windows
+    default_k, pad = TRANSFER_WINDOWS.get(spec.name, (4, "repeat"))
+    k = default_k if windows is None else windows
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ParameterError(f"windows={windows!r} must be a positive integer (backbone windows per input)")
     return PipelineConfig(sr=spec.sample_rate, preprocess=preprocess or PreprocessConfig(), channels=(),
-                          window=WindowConfig(length=k, hop=max(1, int(round(k * (1.0 - overlap))))),
+                          window=WindowConfig(length=k, hop=max(1, int(round(k * (1.0 - overlap)))), pad=pad),
                           input_kind="embedding", input_shape=(k, spec.embedding_dim), normalize=normalize,
                           level=level, backbone=spec.name)
 
