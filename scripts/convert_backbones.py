@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from audioclf.backbones._onnx import speech_convs_from_onnx  # noqa: E402
 from audioclf.backbones._torchzip import read_torch_zip  # noqa: E402
-from audioclf.backbones.core import weights_digest  # noqa: E402
+from audioclf.backbones.core import file_sha256  # noqa: E402
 from audioclf.backbones.networks import (  # noqa: E402
     build_sounds_network,
     build_speech_network,
@@ -120,7 +120,7 @@ def _save(model, spec_name: str, out: Path) -> str:
     _repack(raw, tmp)
     raw.unlink()
     os.replace(tmp, target)
-    digest = weights_digest(target)
+    digest = file_sha256(target)
     spec = dataclasses.replace(get_backbone_spec(spec_name), weights_sha256=digest, params=model.count_params())
     (folder / ".tmp-spec.json").write_text(json.dumps(spec.as_dict(), indent=2) + "\n")
     os.replace(folder / ".tmp-spec.json", folder / "spec.json")

@@ -14,7 +14,7 @@ from ..errors import BackboneError, ParameterError
 from .frontends import sounds_frontend, speech_frontend
 from .registry import RESTORE_HINT, BackboneSpec, backbones_dir, get_backbone_spec
 
-__all__ = ["Backbone", "get_backbone", "weights_digest", "verify_weights"]
+__all__ = ["Backbone", "get_backbone", "file_sha256", "verify_weights"]
 
 _FRONTENDS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
     "sounds": sounds_frontend,
@@ -23,7 +23,7 @@ _FRONTENDS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
 _LOADED: dict[tuple[str, str], Backbone] = {}
 
 
-def weights_digest(path: str | os.PathLike) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
     """SHA-256 (hex) of a file's bytes."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -43,7 +43,7 @@ def verify_weights(spec: BackboneSpec, root: str | os.PathLike | None = None) ->
     path = spec.weights_path(root)
     if not path.is_file():
         raise BackboneError(f"the weights of backbone {spec.name!r} are missing ({path}); {RESTORE_HINT}")
-    digest = weights_digest(path)
+    digest = file_sha256(path)
     if digest != spec.weights_sha256:
         raise BackboneError(f"the weights of backbone {spec.name!r} were altered ({path} has SHA-256 "
                             f"{digest[:12]}..., expected {spec.weights_sha256[:12]}...); {RESTORE_HINT}")
@@ -94,13 +94,24 @@ class Backbone:
         return _FRONTENDS[self.spec.name](y)
 
     def embed_windows(self, windows: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
-        """Embeddings of front-end windows [shape=(n_windows, embedding_dim), float32]."""
+        """Embeddings of front-end windows [shape=(n_windows, embedding_dim), float32].
+
+        Runs the compiled predict function in batches of at most ``batch_size``; a
+        last, smaller batch is zero-padded to the next power of two, so a handful of
+        shapes is compiled once instead of one trace per clip length.
+        """
         windows = np.asarray(windows, dtype=np.float32)
         if windows.ndim != 3 or windows.shape[1:] != self.spec.input_shape:
             raise ParameterError(f"windows must have shape (n, {self.spec.frames}, {self.spec.n_bands}); "
                                  f"got {windows.shape}")
-        out = [np.asarray(self.model(windows[i:i + batch_size], training=False))
-               for i in range(0, len(windows), batch_size)]
+        out = []
+        for i in range(0, len(windows), batch_size):
+            chunk = windows[i:i + batch_size]
+            n = len(chunk)
+            size = min(batch_size, 1 << (n - 1).bit_length())
+            if size > n:
+                chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), np.float32)])
+            out.append(np.asarray(self.model.predict_on_batch(chunk))[:n])
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.spec.embedding_dim), np.float32)
 
     def embed(self, y: np.ndarray, sr: int) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..datasets import Clip, Dataset
 from ..errors import AudioclfError, DatasetError
-from .core import Backbone, weights_digest
+from .core import Backbone, file_sha256
 
 __all__ = ["EmbeddingCache", "DatasetEmbeddings", "embed_dataset", "save_embeddings", "cache_key", "default_cache_dir"]
 
@@ -187,13 +187,27 @@ def embed_dataset(dataset: Dataset, backbone: Backbone, *, cache: bool | str | o
     key = cache_key(backbone)
     dim = backbone.spec.embedding_dim
     sr = backbone.spec.sample_rate
+    slots: list[tuple[np.ndarray, np.ndarray] | None] = []  # one per embedded clip, filled in order
     clips: list[Clip] = []
-    parts: list[tuple[np.ndarray, np.ndarray]] = []
     failed: list[tuple[str, str]] = []
+    pending: list[tuple[int, str, np.ndarray, np.ndarray]] = []  # (slot, digest, windows, starts)
     cached = computed = 0
     total = len(dataset.clips)
+
+    def flush() -> None:
+        # Windows of several clips go through the network together: one call for many short clips.
+        emb = backbone.embed_windows(np.concatenate([p[2] for p in pending]), batch_size=batch_size)
+        at = 0
+        for slot, digest, windows, starts in pending:
+            entry = (emb[at:at + len(windows)], starts)
+            at += len(windows)
+            slots[slot] = entry
+            if store is not None and digest:
+                store.put(digest, key, *entry)
+        pending.clear()
+
     for n, clip in enumerate(dataset.clips, start=1):
-        digest = weights_digest(clip.path) if clip.path.is_file() else ""
+        digest = file_sha256(clip.path) if clip.path.is_file() else ""
         hit = store.get(digest, key, dim) if store is not None and digest else None
         if hit is None:
             try:
@@ -204,17 +218,20 @@ def embed_dataset(dataset: Dataset, backbone: Backbone, *, cache: bool | str | o
                 if progress:
                     progress(n, total)
                 continue
-            emb = backbone.embed_windows(windows, batch_size=batch_size)
-            hit = (emb, np.asarray(starts, dtype=np.float64))
+            pending.append((len(slots), digest, windows, np.asarray(starts, dtype=np.float64)))
+            slots.append(None)
             computed += 1
-            if store is not None and digest:
-                store.put(digest, key, *hit)
+            if sum(len(p[2]) for p in pending) >= batch_size:
+                flush()
         else:
+            slots.append(hit)
             cached += 1
         clips.append(clip)
-        parts.append(hit)
         if progress:
             progress(n, total)
+    if pending:
+        flush()
+    parts = [s for s in slots if s is not None]
     if not clips:
         detail = f": {failed[0][1]}" if failed else ""
         raise DatasetError(f"no clip of {dataset.name!r} could be embedded ({len(failed)} failed){detail}")

@@ -23,6 +23,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["sounds_frontend", "speech_frontend", "sounds_melspectrogram", "speech_melspectrogram",
@@ -84,6 +86,7 @@ _SPEECH_N_FFT, _SPEECH_HOP, _SPEECH_WIN = 512, 160, 400
 _SPEECH_MIN_SAMPLES = _SPEECH_N_FFT + 75 * _SPEECH_HOP  # one window of 76 frames
 
 
+@functools.lru_cache(maxsize=1)
 def _speech_tables() -> tuple[np.ndarray, np.ndarray]:
     import librosa
 

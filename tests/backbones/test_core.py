@@ -97,3 +97,12 @@ def test_bad_input(y, sr, match):
         get_backbone("speech").embed(y, sr)
     with pytest.raises(ParameterError, match="windows must have shape"):
         get_backbone("speech").embed_windows(np.zeros((1, 10, 32), np.float32))
+
+
+def test_pretrained_folder_stays_within_60_mb():
+    from .conftest import ROOT
+
+    total = sum(p.stat().st_size for p in (ROOT / "pretrained").rglob("*") if p.is_file())
+    assert total <= 60 * 1024 * 1024, f"pretrained/ holds {total / 2**20:.1f} MiB"
+    licences = (BACKBONES_DIR / "LICENSES.md").read_text()
+    assert "CC BY 4.0" in licences and "Apache License 2.0" in licences and "Ma and Alexander Lerch" in licences

@@ -94,7 +94,7 @@ def test_conversion_reproduces_the_shipped_files(tmp_path):
     import sys
 
     from audioclf.backbones import list_backbones
-    from audioclf.backbones.core import weights_digest
+    from audioclf.backbones.core import file_sha256
 
     from .conftest import ROOT, wheels_dir
 
@@ -106,9 +106,52 @@ def test_conversion_reproduces_the_shipped_files(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("matches the registry") == len(list_backbones())
     for spec in list_backbones():
-        assert weights_digest(tmp_path / spec.name / spec.weights_file) == spec.weights_sha256
+        assert file_sha256(tmp_path / spec.name / spec.weights_file) == spec.weights_sha256
         written = json.loads((tmp_path / spec.name / "spec.json").read_text())
         assert written == spec.as_dict()
         shipped = json.loads((ROOT / "pretrained" / "backbones" / spec.name / "spec.json").read_text())
         assert shipped == spec.as_dict()
     assert (tmp_path / "LICENSES.md").read_text() == (ROOT / "pretrained" / "backbones" / "LICENSES.md").read_text()
+
+
+_BACKEND_CHECK = """
+import sys
+import numpy as np
+import keras
+from audioclf.backbones import get_backbone
+assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
+data = np.load(sys.argv[2])
+for name in ("speech", "sounds"):
+    got = get_backbone(name).embed_windows(data["x_" + name])
+    np.testing.assert_allclose(got, data["e_" + name], rtol=1e-4, atol=1e-4 * np.abs(data["e_" + name]).max())
+    print("ok", name)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_backbones_run_on_other_backends(backend, tmp_path, rng):
+    """The shipped .keras files load (safe_mode) and embed the same on JAX and PyTorch."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    python = os.environ.get(f"AUDIOCLF_{backend.upper()}_PYTHON")
+    if python is None and importlib.util.find_spec(backend) is not None:
+        python = sys.executable
+    if python is None:
+        pytest.skip(f"{backend} is not installed (set AUDIOCLF_{backend.upper()}_PYTHON)")
+    arrays = {}
+    for name, shape in (("speech", (3, 76, 32)), ("sounds", (2, 100, 96))):
+        arrays["x_" + name] = rng.random(shape).astype(np.float32)
+        arrays["e_" + name] = get_backbone(name).embed_windows(arrays["x_" + name])
+    np.savez(tmp_path / "data.npz", **arrays)
+    (tmp_path / "check.py").write_text(_BACKEND_CHECK)
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([python, str(tmp_path / "check.py"), backend, str(tmp_path / "data.npz")],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("ok ") == 2
