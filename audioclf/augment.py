@@ -141,12 +141,14 @@ AUGMENT_PRESETS: dict[str, AugmentConfig] = {
     # New voices and new sources: pitch/formant warps and tempo changes on top of the standard set.
     "speech": AugmentConfig(time_shift=0.25, time_masks=2, freq_masks=2, time_mask_width=0.1,
                             freq_mask_width=0.1, mixup=0.2, freq_warp=0.12, time_stretch=0.15),
+    # Heads on backbone embeddings: the order of the windows rolled, a little noise, mixup.
+    "embedding": AugmentConfig(time_shift=0.25, noise=0.1, mixup=0.2),
 }
 
 
 def _time_axis(kind: str) -> int | None:
     # (batch, f, t, c) -> 2; (batch, L, 1) -> 1; summaries have no time axis.
-    return {"spectrogram": 2, "multichannel": 2, "waveform": 1}.get(kind)
+    return {"spectrogram": 2, "multichannel": 2, "waveform": 1, "embedding": 1}.get(kind)
 
 
 def augment_batch(x: np.ndarray, y: np.ndarray, *, config: AugmentConfig, input_kind: str,

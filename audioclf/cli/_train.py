@@ -25,6 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder to write (replaced if it exists)")
     p.add_argument("--model", default=None, help="architecture (see `python -m audioclf models`); "
                                                  "default: the quick recipe")
+    p.add_argument("--backbone", default=None, metavar="NAME",
+                   help="train a light head on a pretrained backbone (sounds or speech; see `python -m audioclf "
+                        "backbones`): the best choice for a few clips per class")
+    p.add_argument("--head", choices=("linear", "mlp", "attention"), default=None,
+                   help="with --backbone: the head (default linear; attention weighs the windows over time)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 30)")
     p.add_argument("--channels", default=None, help="comma-separated feature channels (spectrogram / multichannel)")
     p.add_argument("--split", default="ratio:0.2",
@@ -163,7 +168,8 @@ def _configs(args: argparse.Namespace):
                   "mixed_precision": args.mixed_precision, "epochs": args.epochs, "batch_size": args.batch_size,
                   "learning_rate": args.lr, "patience": args.patience, "keep": args.keep,
                   "class_weight": args.class_weight, "weight_decay": args.weight_decay,
-                  "label_smoothing": args.label_smoothing})
+                  "label_smoothing": args.label_smoothing},
+        backbone=args.backbone, head=args.head)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -330,7 +330,8 @@ def extract_dataset(dataset: Dataset, *, config: PipelineConfig, cache: FeatureC
         report()
 
     n_workers = _workers(workers)
-    if n_workers > 1 and len(todo) >= _MIN_PARALLEL:
+    # A backbone already uses every core through Keras, and each worker would load it again.
+    if n_workers > 1 and len(todo) >= _MIN_PARALLEL and config.input_kind != "embedding":
         _run_parallel(todo, paths, config, n_workers, on_result)
     else:
         for i in todo:

@@ -19,6 +19,9 @@ Input kinds (``input_shape`` excludes the batch axis):
 * ``summary`` -- windows of ``window.length * hop_length`` samples, each
   turned into :func:`~audioclf.features.summary_vector` (``(n, 220)``) or
   :func:`~audioclf.features.summary_matrix` (``(n, 40, 5, 1)``).
+* ``embedding`` -- a pretrained backbone (:mod:`audioclf.backbones`) turns the
+  clip into one embedding per backbone window; ``input_shape[0]`` consecutive
+  embeddings make one input: ``(n, K, embedding_dim)``.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ class PipelineConfig:
         Window length and hop in frames (samples for ``waveform``). The length
         must equal the input's time axis (``input_shape[1]``; ``input_shape[0]``
         for waveforms).
-    input_kind : {'summary', 'spectrogram', 'multichannel', 'waveform'}
+    input_kind : {'summary', 'spectrogram', 'multichannel', 'waveform', 'embedding'}
     input_shape : tuple of int
         Model input shape without the batch axis.
     normalize : {'channel', 'none'}
@@ -127,6 +130,11 @@ class PipelineConfig:
         normalisation on a log spectrogram): a fixed colouring of the sound
         -- a microphone's response, a room, a voice's spectral tilt -- is
         removed and what changes over time is kept.
+    backbone : str or None
+        ``embedding`` inputs: the pretrained backbone that hears the clip
+        (``"sounds"``, ``"speech"``; see :func:`audioclf.backbones.list_backbones`).
+        ``sr`` must be its sample rate, ``input_shape`` ``(K, embedding_dim)``
+        and ``window`` counts backbone windows.
 
     Examples
     --------
@@ -145,6 +153,7 @@ class PipelineConfig:
     normalize: str = "channel"
     level: str = "peak"
     center: str = "none"
+    backbone: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.sr, bool) or not isinstance(self.sr, (int, np.integer)) or self.sr <= 0:
@@ -172,6 +181,9 @@ class PipelineConfig:
 
     def _check_kind(self, shape: tuple[int, ...]) -> None:
         kind, planes = self.input_kind, expand_channels(self.channels)
+        if (kind == "embedding") != (self.backbone is not None):
+            raise ParameterError(f"backbone={self.backbone!r}: embedding inputs need a backbone, and only they "
+                                 f"take one (input_kind={kind!r})")
         for name in planes:
             get_channel(name)  # raises ParameterError listing the valid names
         if kind in ("spectrogram", "multichannel"):
@@ -192,6 +204,21 @@ class PipelineConfig:
             if self.window.length != shape[0]:
                 raise ParameterError(f"window.length={self.window.length} samples must equal input_shape[0]="
                                      f"{shape[0]} for a waveform input")
+        elif kind == "embedding":
+            from ..backbones import get_backbone_spec
+
+            spec = get_backbone_spec(self.backbone)  # unknown names fail here, listing the valid ones
+            if planes:
+                raise ParameterError(f"embedding inputs read no feature channels, got channels={self.channels}")
+            if self.sr != spec.sample_rate:
+                raise ParameterError(f"the {spec.name} backbone hears {spec.sample_rate} Hz audio; sr={self.sr} "
+                                     f"must be {spec.sample_rate}")
+            if len(shape) != 2 or shape[1] != spec.embedding_dim:
+                raise ParameterError(f"an embedding input_shape is (windows, {spec.embedding_dim}) for the "
+                                     f"{spec.name} backbone, got {shape}")
+            if self.window.length != shape[0]:
+                raise ParameterError(f"window.length={self.window.length} backbone windows must equal "
+                                     f"input_shape[0]={shape[0]}")
         else:  # summary
             if shape not in (SUMMARY_VECTOR_SHAPE, SUMMARY_MATRIX_SHAPE):
                 raise ParameterError(f"a summary input_shape is {SUMMARY_VECTOR_SHAPE} (summary vector) or "
@@ -211,11 +238,16 @@ class PipelineConfig:
         """Duration of one window in seconds."""
         if self.input_kind == "waveform":
             return self.window.length / self.sr
+        if self.input_kind == "embedding":
+            from ..backbones import get_backbone_spec
+
+            spec = get_backbone_spec(self.backbone)
+            return (self.window.length - 1) * spec.hop_s + spec.window_s
         return self.window.length * self.features.hop_length / self.sr
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (saved in ``bundle.json``)."""
-        return {
+        d = {
             "sr": self.sr,
             "preprocess": self.preprocess.to_dict(),
             "features": self.features.to_dict(),
@@ -227,6 +259,9 @@ class PipelineConfig:
             "level": self.level,
             "center": self.center,
         }
+        if self.backbone is not None:  # absent otherwise: older descriptions and cache keys stay as they were
+            d["backbone"] = self.backbone
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PipelineConfig:
@@ -255,6 +290,7 @@ class PipelineConfig:
                 normalize=d.get("normalize", "channel"),
                 level=d.get("level", "raw"),  # descriptions without the field predate the level step
                 center=d.get("center", "none"),
+                backbone=d.get("backbone"),
             )
         except ParameterError:
             raise
@@ -275,6 +311,10 @@ class PipelineConfig:
             d.pop("normalize")
             d["_version"] = PIPELINE_VERSION
             d["_librosa"] = librosa.__version__
+            if self.backbone is not None:  # new weights make new embeddings
+                from ..backbones import get_backbone_spec
+
+                d["_weights"] = get_backbone_spec(self.backbone).weights_sha256
             text = json.dumps(d, sort_keys=True, separators=(",", ":"))
             key = hashlib.sha256(text.encode()).hexdigest()
             object.__setattr__(self, "_cache_key", key)  # memo on a frozen instance; not a field
@@ -332,6 +372,51 @@ def _summary_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
     return Windows(data, w.starts, w.ends, w.padded)
 
 
+def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
+    """Backbone embeddings of ``y`` grouped into windows of ``K`` consecutive ones: (n, K, dim)."""
+    from ..backbones import EmbeddingCache, get_backbone
+    from ..backbones.embeddings import cache_key
+
+    bb = get_backbone(config.backbone)
+    spec = bb.spec
+    duration = len(y) / config.sr
+    need = int(round(config.window_seconds * config.sr))
+    short = len(y) < need
+    if short:
+        # Shorter than one input: filled by the window policy at the signal, before the backbone
+        # hears it -- 'constant' centres the clip in silence (a word as a keyword spotter hears
+        # it), 'repeat' loops it -- so every input holds K real windows.
+        if config.window.pad == "constant":
+            pad = need - len(y)
+            y = np.pad(y, (pad // 2, pad - pad // 2))
+        else:
+            y = np.resize(y, need)
+    # Cached per signal (not per pipeline), so another K or hop over the same clips costs nothing.
+    signal = np.ascontiguousarray(y, dtype=np.float32)
+    digest = "sig-" + hashlib.sha256(signal.tobytes() + f"@{config.sr}".encode()).hexdigest()
+    cache, key = EmbeddingCache(), cache_key(bb)
+    hit = cache.get(digest, key, spec.embedding_dim)
+    if hit is not None:
+        emb = hit[0]
+    else:
+        frames, starts = bb.frontend(signal, config.sr)  # (n_emb, frames, bands); short clips: one padded window
+        emb = bb.embed_windows(frames)  # (n_emb, dim)
+        try:
+            cache.put(digest, key, emb, starts)
+        except OSError:
+            pass  # a read-only or full cache folder costs time, never a result
+    hop_samples = int(round(spec.hop_s * config.sr))
+    # frame_windows cuts the (dim, n_emb, 1) "spectrogram" of embeddings like any feature over time;
+    # one frame = one backbone hop, so window starts land on backbone window starts.
+    w = frame_windows(emb.T[:, :, None], sr=config.sr, hop_length=hop_samples, config=config.window,
+                      duration=duration)
+    data = np.transpose(w.data[..., 0], (0, 2, 1))  # (n, dim, K) -> (n, K, dim)
+    if short:
+        return Windows(data[:1], np.zeros(1), np.full(1, duration), np.ones(1, bool))
+    ends = np.minimum(w.starts + config.window_seconds, duration)
+    return Windows(data, w.starts, ends, w.padded)
+
+
 def clip_inputs(y: np.ndarray, sr: int, *, config: PipelineConfig, name: str = "clip") -> ClipInputs:
     """Turn one loaded clip into unnormalised model inputs.
 
@@ -381,7 +466,10 @@ def clip_inputs(y: np.ndarray, sr: int, *, config: PipelineConfig, name: str = "
         if peak > _SILENT_PEAK:
             signal = (signal / peak).astype(np.float32)
     kind = config.input_kind
-    if kind == "waveform":
+    if kind == "embedding":
+        w = _embedding_windows(signal, config)
+        data = w.data
+    elif kind == "waveform":
         w = sample_windows(signal, sr, config=config.window)
         data = w.data[..., None]  # (n, L, 1)
     elif kind == "summary":

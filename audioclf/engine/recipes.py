@@ -17,7 +17,8 @@ from ..windowing import WindowConfig, hop_for_overlap
 from .config import TrainConfig
 from .pipeline import SUMMARY_MATRIX_SHAPE, SUMMARY_VECTOR_SHAPE, PipelineConfig, expand_channels
 
-__all__ = ["DEFAULT_MODEL", "default_pipeline", "quick_recipe", "make_recipe", "hop_for_overlap"]
+__all__ = ["DEFAULT_MODEL", "default_pipeline", "quick_recipe", "make_recipe", "hop_for_overlap", "transfer_pipeline",
+           "transfer_recipe", "TRANSFER_WINDOWS"]
 
 #: The CLI's default architecture (see :func:`quick_recipe`).
 DEFAULT_MODEL = "sfc_dcnn"
@@ -35,7 +36,8 @@ _MULTI_DEFAULTS = {
 def default_pipeline(model_name: str, *, sr: int = 22050, input_shape: tuple[int, ...] | None = None,
                      channels: tuple[str, ...] | None = None, overlap: float = 0.5,
                      preprocess: PreprocessConfig | None = None, features: FeatureConfig | None = None,
-                     normalize: str = "channel", level: str = "peak") -> PipelineConfig:
+                     normalize: str = "channel", level: str = "peak", backbone: str | None = None
+                     ) -> PipelineConfig:
     """A sensible pipeline for a registered model.
 
     Spectrogram models read ``mel`` with ``n_mels`` equal to the input's
@@ -61,6 +63,9 @@ def default_pipeline(model_name: str, *, sr: int = 22050, input_shape: tuple[int
     normalize : {'channel', 'none'}
     level : {'peak', 'raw'}
         Scale each clip to full-scale peak first (default), or keep the recorded level.
+    backbone : str, optional
+        Heads on embeddings (``head_*``): the backbone (default ``"sounds"``); see
+        :func:`transfer_pipeline`. ``sr`` is then the backbone's rate.
 
     Returns
     -------
@@ -84,6 +89,9 @@ def default_pipeline(model_name: str, *, sr: int = 22050, input_shape: tuple[int
     def hop(length: int) -> int:
         return hop_for_overlap(length, overlap)
 
+    if kind == "embedding":
+        return transfer_pipeline(backbone or "sounds", overlap=overlap, preprocess=pre, normalize=normalize,
+                                 level=level, windows=shape[0] if input_shape is not None else None)
     if kind == "summary":
         shape = SUMMARY_VECTOR_SHAPE if len(shape) == 1 else SUMMARY_MATRIX_SHAPE
         window = WindowConfig(length=128, hop=hop(128))
@@ -156,13 +164,15 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
                 features: Mapping[str, Any] | None = None, split_silence: float | None = None,
                 denoise: str | None = None, center: str | None = None, pad: str | None = None,
                 augment: AugmentConfig | None = None, model_options: Mapping[str, Any] | None = None,
-                training: Mapping[str, Any] | None = None) -> tuple[TrainConfig, PipelineConfig]:
+                training: Mapping[str, Any] | None = None, backbone: str | None = None,
+                head: str | None = None) -> tuple[TrainConfig, PipelineConfig]:
     """Turn a person's choices into ``(TrainConfig, PipelineConfig)``: used by the CLI's ``train`` and the Train page.
 
     Every argument left as None keeps the default. With no ``model`` the quick
     recipe is the base (:func:`quick_recipe`: its options, augmentation and
     windows without overlap); with a model, its :func:`default_pipeline` and a
-    plain ``TrainConfig(model=...)``.
+    plain ``TrainConfig(model=...)``; with a ``backbone``, a head on its
+    embeddings (:func:`transfer_recipe`).
 
     Parameters
     ----------
@@ -189,6 +199,12 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
         Builder options, merged over the recipe's own.
     training : mapping, optional
         Other :class:`TrainConfig` fields (``epochs``, ``split``, ``seed`` ...).
+    backbone : str, optional
+        Train a light head on this pretrained backbone (``sounds``, ``speech``); the
+        backbone has its own front end, so ``sr``, ``channels``, ``input_shape``,
+        ``features`` and ``center`` do not apply.
+    head : {'linear', 'mlp', 'attention'}, optional
+        The head on the backbone (default ``linear``).
 
     Returns
     -------
@@ -208,17 +224,22 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
     """
     from ..models import get_model_spec
 
-    sr = 22050 if sr is None else sr
     channels = tuple(channels) if channels else None
     if overlap is not None:
         check_number(overlap, "overlap", low=0, high=1, high_open=True)
-    if model is None:
+    if backbone is not None or head is not None:
+        config, pipeline = _transfer_base(backbone, head, model=model, overlap=overlap, sr=sr, channels=channels,
+                                          input_shape=input_shape, features=features, center=center)
+        features = None
+    elif model is None:
+        sr = 22050 if sr is None else sr
         config, pipeline = quick_recipe(sr=sr)
         if channels or input_shape or overlap is not None:
             shape = _input_shape(input_shape, get_model_spec(config.model).input_kind, 1) or pipeline.input_shape
             pipeline = default_pipeline(config.model, sr=sr, input_shape=shape, channels=channels,
                                         overlap=0.0 if overlap is None else overlap)
     else:
+        sr = 22050 if sr is None else sr
         spec = get_model_spec(model)
         n = len(expand_channels(channels)) if channels else (spec.default_input_shape[-1] if
                                                              spec.input_kind == "multichannel" else 1)
@@ -259,6 +280,30 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
     return config, pipeline
 
 
+def _transfer_base(backbone: str | None, head: str | None, *, model: str | None, overlap: float | None,
+                   **front_end: Any) -> tuple[TrainConfig, PipelineConfig]:
+    """:func:`transfer_recipe` for :func:`make_recipe`, refusing the choices a backbone's own front end replaces."""
+    from ..models.transfer import HEADS
+
+    if backbone is None:
+        raise ParameterError("head needs a backbone (see `python -m audioclf backbones`)")
+    given = sorted(k for k, v in front_end.items() if v is not None and v != {} and v != ()
+                   and not (isinstance(v, Mapping) and all(x is None for x in v.values())))
+    if given:
+        raise ParameterError(f"{', '.join(given)} do(es) not apply with backbone={backbone!r}: the backbone has "
+                             "its own front end")
+    head = head or "linear"
+    check_choice(head, "head", tuple(HEADS))
+    if model is not None and model != HEADS[head]:
+        raise ParameterError(f"model={model!r} does not fit a backbone, which takes a head: "
+                             f"{', '.join(HEADS)} ({', '.join(HEADS.values())})")
+    config, pipeline = transfer_recipe(backbone, head=head)
+    if overlap is not None:
+        pipeline = dataclasses.replace(pipeline, window=dataclasses.replace(
+            pipeline.window, hop=hop_for_overlap(pipeline.window.length, overlap)))
+    return config, pipeline
+
+
 #: ``denoise=`` choices of :func:`make_recipe` (and the CLI's ``--denoise``).
 DENOISE_MODES = ("stationary", "nonstationary")
 
@@ -275,3 +320,82 @@ def _input_shape(dims: Sequence[int] | None, kind: str, channels: int) -> tuple[
     if kind in ("spectrogram", "multichannel") and len(dims) >= 2:
         return (int(dims[0]), int(dims[1]), channels)
     raise ParameterError(f"input_shape={dims} does not apply to {kind} models")
+
+
+#: Backbone windows per model input and how a shorter clip is filled, by backbone: three
+#: 2.3-s windows (4.6 s) of ``sounds``, looped when shorter (a bark, a knock); eight 0.78-s windows
+#: (1.3 s) of ``speech``, a shorter clip centred in silence (a word as a keyword spotter hears it).
+TRANSFER_WINDOWS = {"sounds": (3, "repeat"), "speech": (8, "constant")}
+
+
+def transfer_pipeline(backbone: str, *, windows: int | None = None, overlap: float = 0.5,
+                      preprocess: PreprocessConfig | None = None, normalize: str = "channel",
+                      level: str = "peak") -> PipelineConfig:
+    """The pipeline of a head on a backbone: ``windows`` consecutive embeddings per input.
+
+    Parameters
+    ----------
+    backbone : str
+        ``"sounds"`` or ``"speech"`` (:func:`audioclf.backbones.list_backbones`).
+    windows : int, optional
+        Backbone windows per input (default :data:`TRANSFER_WINDOWS`).
+    overlap : float
+        Overlap of consecutive inputs in [0, 1).
+
+    Returns
+    -------
+    PipelineConfig
+        ``input_kind="embedding"``, ``sr`` the backbone's rate, ``input_shape=(windows, embedding_dim)``.
+
+    Raises
+    ------
+    BackboneError
+        If ``backbone`` is not a known backbone.
+    """
+    from ..backbones import get_backbone_spec
+
+    spec = get_backbone_spec(backbone)
+    default_k, pad = TRANSFER_WINDOWS.get(spec.name, (4, "repeat"))
+    k = default_k if windows is None else windows
+    if not (is_int(k) and k >= 1):
+        raise ParameterError(f"windows={windows!r} must be a positive integer (backbone windows per input)")
+    return PipelineConfig(sr=spec.sample_rate, preprocess=preprocess or PreprocessConfig(), channels=(),
+                          window=WindowConfig(length=k, hop=hop_for_overlap(k, overlap), pad=pad),
+                          input_kind="embedding", input_shape=(k, spec.embedding_dim), normalize=normalize,
+                          level=level, backbone=spec.name)
+
+
+def transfer_recipe(backbone: str, *, head: str = "linear", epochs: int | None = None
+                    ) -> tuple[TrainConfig, PipelineConfig]:
+    """A light head on a pretrained backbone: what users get by default for a few clips per class.
+
+    The backbone stays frozen and its embeddings are cached, so training is the
+    head alone: 60 epochs of Adam at 1e-3 (batch 16) with mixup, a random roll of
+    the window order and a little embedding noise (``embedding`` augmentation).
+
+    Parameters
+    ----------
+    backbone : str
+        ``"sounds"`` (environmental sounds, music, effects) or ``"speech"`` (words, voices).
+    head : {'linear', 'mlp', 'attention'}
+    epochs : int, optional
+        Override the 60 epochs.
+
+    Returns
+    -------
+    (TrainConfig, PipelineConfig)
+
+    Raises
+    ------
+    BackboneError
+        Unknown backbone.
+    ParameterError
+        Unknown head.
+    """
+    from ..models.transfer import HEADS
+
+    check_choice(head, "head", tuple(HEADS))
+    pipeline = transfer_pipeline(backbone)
+    config = TrainConfig(model=HEADS[head], epochs=epochs or 60, batch_size=16, learning_rate=1e-3,
+                         augment=AUGMENT_PRESETS["embedding"])
+    return config, pipeline

@@ -20,7 +20,7 @@ from __future__ import annotations
 # Importing the family modules registers their builders; this order (the
 # issue's numbering) is the order of list_models().
 # isort: off
-from . import baselines, recurrent, autoencoder, soundnet, dcnn, subspectral, crnn, mobilenet  # noqa: F401
+from . import baselines, recurrent, autoencoder, soundnet, dcnn, subspectral, crnn, mobilenet, transfer  # noqa: F401
 # isort: on
 from ._compile import SubbandCrossentropy, compile_model, output_names, training_targets
 from ._registry import (

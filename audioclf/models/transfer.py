@@ -1,0 +1,160 @@
+"""Light heads on a pretrained backbone's window embeddings (transfer learning).
+
+A backbone (:mod:`audioclf.backbones`) turns a clip into one embedding per
+backbone window; the pipeline groups ``K`` consecutive embeddings into one
+model input of shape ``(K, dim)``. These heads are the only part that is
+trained, which is why a handful of clips per class is enough.
+
+* ``head_linear``: the mean and the maximum of the ``K`` embeddings, then one
+  softmax layer: logistic regression on pooled embeddings, the classic linear
+  probe.
+* ``head_mlp``: the same pooling, then one hidden ReLU layer.
+* ``head_attention``: learned additive attention over the ``K`` windows
+  (``attn_rnn``), so the head itself says which moments it listened to.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from ._blocks import fraction, functional_model, positive_int, probs_layer
+from ._registry import register_model
+from .layers import AdditiveTimeAttention
+
+__all__ = ["HEADS", "build_head_linear", "build_head_mlp", "build_head_attention"]
+
+#: CLI name of each head -> registry name of its architecture.
+HEADS = {"linear": "head_linear", "mlp": "head_mlp", "attention": "head_attention"}
+
+_SOURCE = """A linear probe / small head on frozen pretrained embeddings, the transfer-learning
+    recipe of Teachable Machine, Edge Impulse and the PANNs / YAMNet papers."""
+
+
+def _check_shape(input_shape: tuple[int, ...]) -> tuple[int, int]:
+    from ..errors import ModelError
+
+    if len(input_shape) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in input_shape):
+        raise ModelError(f"a head reads (windows, embedding_dim) inputs, got input_shape={tuple(input_shape)}")
+    return int(input_shape[0]), int(input_shape[1])
+
+
+def _pooled(x, dropout: float):
+    mean = layers.GlobalAveragePooling1D(name="mean_pool")(x)  # (batch, dim)
+    peak = layers.GlobalMaxPooling1D(name="max_pool")(x)  # (batch, dim)
+    pooled = layers.Concatenate(name="mean_max")([mean, peak])  # (batch, 2 dim)
+    return layers.Dropout(dropout, name="dropout")(pooled) if dropout > 0 else pooled
+
+
+@register_model(
+    name="head_linear",
+    family="transfer",
+    input_kind="embedding",
+    default_input_shape=(4, 512),
+    description="""
+        One softmax layer on the average and the peak of a pretrained network's
+        embeddings over a few seconds of sound. The backbone already learned, on
+        thousands of hours of audio, what makes sounds different; this head only
+        draws straight borders between your classes in that space, so it needs
+        few examples and trains in seconds.""",
+    source=_SOURCE,
+)
+def build_head_linear(input_shape: tuple[int, ...], num_classes: int, *, dropout: float = 0.2,
+                      l2: float = 1e-3) -> keras.Model:
+    """Mean and max over the windows -> Dropout -> softmax (L2 on the weights).
+
+    Parameters
+    ----------
+    input_shape : tuple [shape=(K, dim)]
+        ``K`` backbone windows of ``dim``-d embeddings.
+    num_classes : int
+    dropout : float
+        Dropout on the pooled embedding.
+    l2 : float
+        L2 penalty of the softmax weights.
+
+    Returns
+    -------
+    keras.Model
+        Outputs ``{"probs": (batch, num_classes)}``.
+    """
+    _check_shape(input_shape)
+    fraction("dropout", dropout)
+    inputs = keras.Input(shape=tuple(input_shape), name="embeddings")  # (batch, K, dim)
+    x = _pooled(inputs, dropout)
+    probs = probs_layer(num_classes, kernel_regularizer=keras.regularizers.L2(float(l2)) if l2 else None)(x)
+    return functional_model(inputs, {"probs": probs}, "head_linear")
+
+
+@register_model(
+    name="head_mlp",
+    family="transfer",
+    input_kind="embedding",
+    default_input_shape=(4, 512),
+    description="""
+        The pooled embeddings go through one hidden layer before the softmax, so
+        the borders between classes may bend. A little more capacity than the
+        linear head; useful when classes overlap in the backbone's space.""",
+    source=_SOURCE,
+)
+def build_head_mlp(input_shape: tuple[int, ...], num_classes: int, *, units: int = 256, dropout: float = 0.3,
+                   l2: float = 1e-4) -> keras.Model:
+    """Mean and max over the windows -> Dense(units, ReLU) -> Dropout -> softmax.
+
+    Returns
+    -------
+    keras.Model
+        Outputs ``{"probs": (batch, num_classes)}``.
+    """
+    _check_shape(input_shape)
+    positive_int("units", units)
+    fraction("dropout", dropout)
+    reg = keras.regularizers.L2(float(l2)) if l2 else None
+    inputs = keras.Input(shape=tuple(input_shape), name="embeddings")  # (batch, K, dim)
+    x = _pooled(inputs, 0.0)
+    x = layers.Dense(units, activation="relu", kernel_regularizer=reg, name="hidden")(x)
+    x = layers.Dropout(dropout, name="dropout")(x) if dropout > 0 else x
+    probs = probs_layer(num_classes, kernel_regularizer=reg)(x)
+    return functional_model(inputs, {"probs": probs}, "head_mlp")
+
+
+@register_model(
+    name="head_attention",
+    family="transfer",
+    input_kind="embedding",
+    default_input_shape=(4, 512),
+    attention=("rnn",),
+    description="""
+        Learns a weight for each moment: a small network scores every backbone
+        window, the scores become weights that sum to 1, and the clip is the
+        weighted average of its windows. The weights show which moments the
+        classifier listened to -- a dog's bark rather than the silence around it.""",
+    source=_SOURCE + " Attention pooling as in Kong et al. (2019), 'Weakly labelled AudioSet tagging "
+    "with attention neural networks'.",
+)
+def build_head_attention(input_shape: tuple[int, ...], num_classes: int, *, attention: str | None = "rnn",
+                         units: int = 128, dropout: float = 0.2, l2: float = 1e-4) -> keras.Model:
+    """Dense(units, ReLU) per window -> additive attention over windows (``attn_rnn``) + max -> softmax.
+
+    Returns
+    -------
+    keras.Model
+        Outputs ``{"probs": (batch, num_classes)}``; :func:`audioclf.models.explain`
+        reads the window weights from ``attn_rnn`` (batch, K).
+    """
+    from ..errors import ModelError
+
+    if attention not in (None, "rnn"):
+        raise ModelError(f"head_attention pools with 'rnn' attention, got attention={attention!r}")
+    _check_shape(input_shape)
+    positive_int("units", units)
+    fraction("dropout", dropout)
+    reg = keras.regularizers.L2(float(l2)) if l2 else None
+    inputs = keras.Input(shape=tuple(input_shape), name="embeddings")  # (batch, K, dim)
+    x = layers.Dropout(dropout, name="input_dropout")(inputs) if dropout > 0 else inputs
+    x = layers.Dense(units, activation="relu", kernel_regularizer=reg, name="window_proj")(x)  # (batch, K, units)
+    context, _ = AdditiveTimeAttention(units=units, name="attn_rnn")(x, return_attention_scores=True)
+    peak = layers.GlobalMaxPooling1D(name="max_pool")(x)
+    x = layers.Concatenate(name="context_max")([context, peak])  # (batch, 2 units)
+    probs = probs_layer(num_classes, kernel_regularizer=reg)(x)
+    return functional_model(inputs, {"probs": probs}, "head_attention")
