@@ -294,9 +294,9 @@ def _transfer_base(backbone: str | None, head: str | None, *, model: str | None,
                              "its own front end")
     head = head or "linear"
     check_choice(head, "head", tuple(HEADS))
-    if model is not None and model != HEADS[head]:
+    if model is not None and model != HEADS[head][0]:
         raise ParameterError(f"model={model!r} does not fit a backbone, which takes a head: "
-                             f"{', '.join(HEADS)} ({', '.join(HEADS.values())})")
+                             f"{', '.join(HEADS)} ({', '.join(sorted({m for m, _ in HEADS.values()}))})")
     config, pipeline = transfer_recipe(backbone, head=head)
     if overlap is not None:
         pipeline = dataclasses.replace(pipeline, window=dataclasses.replace(
@@ -396,6 +396,7 @@ def transfer_recipe(backbone: str, *, head: str = "linear", epochs: int | None =
 
     check_choice(head, "head", tuple(HEADS))
     pipeline = transfer_pipeline(backbone)
-    config = TrainConfig(model=HEADS[head], epochs=epochs or 60, batch_size=16, learning_rate=1e-3,
+    model, attention = HEADS[head]
+    config = TrainConfig(model=model, attention=attention, epochs=epochs or 60, batch_size=16, learning_rate=1e-3,
                          augment=AUGMENT_PRESETS["embedding"])
     return config, pipeline

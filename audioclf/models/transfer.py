@@ -8,9 +8,10 @@ trained, which is why a handful of clips per class is enough.
 * ``head_linear``: the mean and the maximum of the ``K`` embeddings, then one
   softmax layer: logistic regression on pooled embeddings, the classic linear
   probe.
-* ``head_mlp``: the same pooling, then one hidden ReLU layer.
-* ``head_attention``: learned additive attention over the ``K`` windows
-  (``attn_rnn``), so the head itself says which moments it listened to.
+* ``head_mlp``: one hidden ReLU layer per window, then mean and max over the
+  windows -- or, with ``rnn`` attention (the ``attention`` head), learned
+  weights over the ``K`` windows (``attn_rnn``), so the head itself says which
+  moments it listened to.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from ._blocks import fraction, functional_model, positive_int, probs_layer
 from ._registry import register_model
 from .layers import AdditiveTimeAttention
 
-__all__ = ["HEADS", "build_head_linear", "build_head_mlp", "build_head_attention"]
+__all__ = ["HEADS", "build_head_linear", "build_head_mlp"]
 
-#: CLI name of each head -> registry name of its architecture.
-HEADS = {"linear": "head_linear", "mlp": "head_mlp", "attention": "head_attention"}
+#: Each head by its CLI name -> (registry name of its architecture, attention kind).
+HEADS = {"linear": ("head_linear", None), "mlp": ("head_mlp", None), "attention": ("head_mlp", "rnn")}
 
 _SOURCE = """A linear probe / small head on frozen pretrained embeddings, the transfer-learning
     recipe of Teachable Machine, Edge Impulse and the PANNs / YAMNet papers."""
@@ -91,61 +92,44 @@ def build_head_linear(input_shape: tuple[int, ...], num_classes: int, *, dropout
     family="transfer",
     input_kind="embedding",
     default_input_shape=(4, 512),
-    description="""
-        The pooled embeddings go through one hidden layer before the softmax, so
-        the borders between classes may bend. A little more capacity than the
-        linear head; useful when classes overlap in the backbone's space.""",
-    source=_SOURCE,
-)
-def build_head_mlp(input_shape: tuple[int, ...], num_classes: int, *, units: int = 256, dropout: float = 0.3,
-                   l2: float = 1e-4) -> keras.Model:
-    """Mean and max over the windows -> Dense(units, ReLU) -> Dropout -> softmax.
-
-    Returns
-    -------
-    keras.Model
-        Outputs ``{"probs": (batch, num_classes)}``.
-    """
-    _check_shape(input_shape)
-    positive_int("units", units)
-    fraction("dropout", dropout)
-    reg = keras.regularizers.L2(float(l2)) if l2 else None
-    inputs = keras.Input(shape=tuple(input_shape), name="embeddings")  # (batch, K, dim)
-    x = _pooled(inputs, 0.0)
-    x = layers.Dense(units, activation="relu", kernel_regularizer=reg, name="hidden")(x)
-    x = layers.Dropout(dropout, name="dropout")(x) if dropout > 0 else x
-    probs = probs_layer(num_classes, kernel_regularizer=reg)(x)
-    return functional_model(inputs, {"probs": probs}, "head_mlp")
-
-
-@register_model(
-    name="head_attention",
-    family="transfer",
-    input_kind="embedding",
-    default_input_shape=(4, 512),
     attention=("rnn",),
     description="""
-        Learns a weight for each moment: a small network scores every backbone
-        window, the scores become weights that sum to 1, and the clip is the
-        weighted average of its windows. The weights show which moments the
-        classifier listened to -- a dog's bark rather than the silence around it.""",
+        The embeddings of each moment go through a hidden layer before the softmax,
+        so the borders between classes may bend: a little more capacity than the
+        linear head. With attention, a small network scores every moment, the
+        scores become weights that sum to 1, and the clip is the weighted average
+        of its moments -- the weights show which moments the classifier listened
+        to (a dog's bark rather than the silence around it).""",
     source=_SOURCE + " Attention pooling as in Kong et al. (2019), 'Weakly labelled AudioSet tagging "
     "with attention neural networks'.",
 )
-def build_head_attention(input_shape: tuple[int, ...], num_classes: int, *, attention: str | None = "rnn",
-                         units: int = 128, dropout: float = 0.2, l2: float = 1e-4) -> keras.Model:
-    """Dense(units, ReLU) per window -> additive attention over windows (``attn_rnn``) + max -> softmax.
+def build_head_mlp(input_shape: tuple[int, ...], num_classes: int, *, attention: str | None = None,
+                   units: int = 256, dropout: float = 0.3, l2: float = 1e-4) -> keras.Model:
+    """Dense(units, ReLU) per window, pooled over the windows (mean and max, or ``rnn`` attention) -> softmax.
+
+    Parameters
+    ----------
+    input_shape : tuple [shape=(K, dim)]
+    num_classes : int
+    attention : {None, 'rnn'}
+        ``'rnn'``: additive attention over the ``K`` windows (``attn_rnn``), next to their maximum.
+    units : int
+        Width of the hidden layer.
+    dropout : float
+        Dropout on the embeddings and after the pooling.
+    l2 : float
+        L2 penalty of the dense layers.
 
     Returns
     -------
     keras.Model
-        Outputs ``{"probs": (batch, num_classes)}``; :func:`audioclf.models.explain`
+        Outputs ``{"probs": (batch, num_classes)}``; with attention :func:`audioclf.models.explain`
         reads the window weights from ``attn_rnn`` (batch, K).
     """
     from ..errors import ModelError
 
     if attention not in (None, "rnn"):
-        raise ModelError(f"head_attention pools with 'rnn' attention, got attention={attention!r}")
+        raise ModelError(f"head_mlp pools with 'rnn' attention or none, got attention={attention!r}")
     _check_shape(input_shape)
     positive_int("units", units)
     fraction("dropout", dropout)
@@ -153,8 +137,12 @@ def build_head_attention(input_shape: tuple[int, ...], num_classes: int, *, atte
     inputs = keras.Input(shape=tuple(input_shape), name="embeddings")  # (batch, K, dim)
     x = layers.Dropout(dropout, name="input_dropout")(inputs) if dropout > 0 else inputs
     x = layers.Dense(units, activation="relu", kernel_regularizer=reg, name="window_proj")(x)  # (batch, K, units)
-    context, _ = AdditiveTimeAttention(units=units, name="attn_rnn")(x, return_attention_scores=True)
-    peak = layers.GlobalMaxPooling1D(name="max_pool")(x)
-    x = layers.Concatenate(name="context_max")([context, peak])  # (batch, 2 units)
+    peak = layers.GlobalMaxPooling1D(name="max_pool")(x)  # (batch, units)
+    if attention == "rnn":
+        pooled, _ = AdditiveTimeAttention(units=units, name="attn_rnn")(x, return_attention_scores=True)
+    else:
+        pooled = layers.GlobalAveragePooling1D(name="mean_pool")(x)
+    x = layers.Concatenate(name="pooled")([pooled, peak])  # (batch, 2 units)
+    x = layers.Dropout(dropout, name="dropout")(x) if dropout > 0 else x
     probs = probs_layer(num_classes, kernel_regularizer=reg)(x)
-    return functional_model(inputs, {"probs": probs}, "head_attention")
+    return functional_model(inputs, {"probs": probs}, "head_mlp")

@@ -33,6 +33,8 @@ TINY = {
     "subspectralnet": {"filters": (4, 4), "fc_units": 8, "global_units": 8},
     "crnn_resnet": {"units": 8, "dense_units": 8},
     "mobilenet_v2": {"alpha": 0.35},
+    "head_linear": {},
+    "head_mlp": {"units": 8},
 }
 SHAPES = {"spectrogram": (32, 32, 1), "multichannel": (32, 32, 4), "waveform": (8000, 1), "summary": None}
 
@@ -51,6 +53,8 @@ def cache(tmp_path_factory):
 
 def _pipeline(name: str):
     kind = next(s.input_kind for s in list_models() if s.name == name)
+    if kind == "embedding":
+        return default_pipeline(name, backbone="speech")  # the small backbone
     shape = (40, 32, 1) if name == "subspectralnet" else SHAPES[kind]
     return default_pipeline(name, sr=SR, input_shape=shape)
 
