@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from audioclf import synth
 from audioclf.io import to_wav_bytes
 from audioclf.session import SessionStore
+from audioclf.workqueue import WorkQueue
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3"]
 
@@ -53,3 +57,29 @@ def load_bundle_cached(path: str, mtime: float):
 
 def bundle_mtime(path: str | Path) -> float:
     return (Path(path) / "bundle.json").stat().st_mtime
+
+
+@st.cache_resource
+def work_queue() -> WorkQueue:
+    """The server's one queue for heavy work: every session's jobs, one per CPU core at a time."""
+    return WorkQueue()
+
+
+def data_key(data: bytes) -> str:
+    """A short name for a clip's bytes (queue and cache keys)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def queued(fn: Callable[..., Any], *args: Any, key: Hashable, label: str) -> Any:
+    """``fn(*args)`` through the server's work queue; while it waits, the page says for how many requests."""
+    notice = st.empty()
+
+    def waiting(ahead: int) -> None:
+        notice.info(f"Waiting for {ahead} other request{'s' if ahead != 1 else ''} to finish first "
+                    f"(this server runs {work_queue().slots} at a time)…", icon=":material/hourglass_top:")
+
+    try:
+        with st.spinner(label):
+            return work_queue().run(fn, *args, key=key, on_wait=waiting)
+    finally:
+        notice.empty()
