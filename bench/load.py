@@ -142,6 +142,12 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time the server process has used (load-independent, unlike latencies)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _server_pid(url: str) -> int:
     port = url.rsplit(":", 1)[1]
     out = subprocess.run(["pgrep", "-f", "--", f"server.port {port} "], capture_output=True, text=True).stdout
@@ -170,15 +176,20 @@ def main() -> int:
         clips = (_real_clips(args.clips, per_round * args.rounds) if args.clips
                  else _synthetic_clips(Path(tmp), per_round * args.rounds))
         rounds = []
+        cpu = []
         for r in range(args.rounds):
+            c0 = _cpu_seconds(pid)
             res, errs, wall = asyncio.run(_round(args.sessions, url, steps,
                                                  clips[r * per_round:(r + 1) * per_round], args.ramp))
             rounds.append((res, errs, wall))
-            print(f"round {r + 1}: {wall:.1f} s wall, {len(errs)} error(s)", flush=True)
+            cpu.append(_cpu_seconds(pid) - c0)
+            print(f"round {r + 1}: {wall:.1f} s wall, server CPU {cpu[-1]:.1f} s "
+                  f"({cpu[-1] / args.sessions:.2f} s per session), {len(errs)} error(s)", flush=True)
         peak = _peak_rss_mb(pid)
     load = os.getloadavg()
     print(f"\n{args.sessions} concurrent sessions × {args.rounds} rounds, wall per round "
-          f"{', '.join(f'{w:.0f} s' for *_, w in rounds)}; server peak memory {peak:.0f} MB; "
+          f"{', '.join(f'{w:.0f} s' for *_, w in rounds)}; server CPU per session "
+          f"{', '.join(f'{c / args.sessions:.2f} s' for c in cpu)}; server peak memory {peak:.0f} MB; "
           f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min)\n")
     print("| step | done | errors | median (s) | p95 (s) | worst (s) |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     for step in steps:

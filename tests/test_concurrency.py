@@ -101,3 +101,21 @@ def test_two_sessions_classify_while_the_model_loads(monkeypatch, tmp_path):
     preds = {k: predict(bundle, to_wav_bytes(synth.example(e, 22050), 22050)) for k, e in CLIPS.items()}
     assert (len(preds["a"].window_probs) != len(preds["b"].window_probs)
             or not np.allclose(preds["a"].probs, preds["b"].probs))
+
+
+def test_script_runs_leave_keras_and_the_collector_alone(monkeypatch):
+    """Streamlit's per-run clean-up (a full garbage collection and TensorFlow's kernel cache emptied) is off."""
+    import keras
+    from streamlit.runtime.scriptrunner import script_runner
+
+    import pages._common  # noqa: F401  (replaces the clean-up hook on import)
+
+    calls = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(a))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert script_runner._clean_problem_modules.__module__ == "pages._common"
+    assert calls == []
+    text = (ROOT / ".streamlit" / "config.toml").read_text()
+    assert "postScriptGC = false" in text
