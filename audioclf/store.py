@@ -47,7 +47,7 @@ class BundleEntry:
 
 
 def read_json(folder: str | Path) -> dict[str, Any]:
-    """A bundle folder's ``bundle.json`` as it is (not validated: see :func:`audioclf.bundle.read_description`),
+    """A bundle folder's ``bundle.json`` as it is (not validated: see :func:`audioclf.engine.bundle.read_description`),
     or an empty dict when it cannot be read."""
     try:
         d = json.loads((Path(folder) / "bundle.json").read_text(encoding="utf-8"))

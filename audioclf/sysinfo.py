@@ -47,7 +47,12 @@ def gpu_names() -> tuple[str, ...]:
 
 
 def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries that matter, read from package metadata."""
+    """Installed versions of the libraries that matter, read from package metadata (once per process)."""
+    return dict(_library_versions())
+
+
+@functools.cache
+def _library_versions() -> dict[str, str]:
     out = {}
     for name in _LIBS:
         try:

@@ -6,10 +6,10 @@ from audioclf.errors import AudioclfError
 from audioclf.examples import list_examples, trained_on
 from audioclf.store import card_parts, list_bundles, read_json
 from audioclf.ui import attention_figure, input_pair_figure, subband_figure, timeline_figure, top_figure
-from pages._common import bundle_mtime, clip_picker, load_bundle_cached, picked_example, runs, session_store
+from pages._common import (bundle_mtime, clip_picker, data_key, load_bundle_cached, picked_example, queued, runs,
+                           session_store)
 
 
-@st.cache_data(max_entries=32, show_spinner="Classifying…")
 def classify(path: str, mtime: float, data: bytes, name: str):
     from audioclf.engine.inference import predict
     from audioclf.features import FeatureConfig, compute_channels
@@ -70,7 +70,9 @@ if data is None:
     st.info("Choose an example, upload a file or record a clip.")
     st.stop()
 try:
-    pred, mel = classify(path, bundle_mtime(path), data, name)
+    mtime = bundle_mtime(path)
+    pred, mel = queued(classify, path, mtime, data, name, key=("classify", path, mtime, data_key(data), name),
+                       label="Classifying…")
 except AudioclfError as exc:
     st.error(str(exc))
     st.stop()
@@ -85,7 +87,7 @@ with left:
     st.metric("Prediction", pred.label)
     st.caption(f"{pred.probs.max():.0%} probability, averaged over the windows")
     st.plotly_chart(top_figure(pred), width="stretch", key="cl_top")
-    st.caption(f"{len(pred.window_probs)} window(s), {pred.seconds * 1000:.0f} ms "
+    st.caption(f"{name}: {len(pred.window_probs)} window(s), {pred.seconds * 1000:.0f} ms "
                f"(features {pred.timings.get('features', 0) * 1000:.0f} ms, model "
                f"{pred.timings.get('model', 0) * 1000:.0f} ms)")
     for note in pred.notes:

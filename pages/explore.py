@@ -8,7 +8,7 @@ from audioclf.io import load_audio, to_wav_bytes
 from audioclf.preprocess import DenoiseConfig, PreprocessConfig, SplitConfig, preprocess
 from audioclf.ui import channels_figure, waveform_figure
 from audioclf.ui.tables import describe_channels
-from pages._common import clip_picker
+from pages._common import clip_picker, data_key, queued
 
 DEFAULT_CHANNELS = ["waveform", "rms", "stft_mag", "mel", "mfcc", "chroma_stft"]
 
@@ -23,7 +23,6 @@ def run_preprocess(y, sr: int, config: dict):
     return preprocess(y, sr, config=PreprocessConfig.from_dict(config), allow_silent=True)
 
 
-@st.cache_data(max_entries=16, show_spinner="Computing features (the first time takes a while)…")
 def run_features(y, sr: int, names: tuple[str, ...], config: dict):
     return compute_channels(y, sr, list(names), config=FeatureConfig.from_dict(config))
 
@@ -96,7 +95,9 @@ if not names:
     st.info("Pick at least one channel.")
     st.stop()
 try:
-    chans = run_features(pre.y, sr, tuple(names), fcfg.to_dict())
+    config = fcfg.to_dict()
+    chans = queued(run_features, pre.y, sr, tuple(names), config, label="Computing features…",
+                   key=("features", data_key(pre.y.tobytes()), sr, tuple(names), tuple(sorted(config.items()))))
 except AudioclfError as exc:
     st.error(str(exc))
     st.stop()
