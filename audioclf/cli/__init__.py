@@ -31,6 +31,7 @@ _COMMANDS = (
     "evaluate",
     "predict",
     "pretrained",
+    "device",
 )
 
 
