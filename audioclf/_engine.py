@@ -81,7 +81,7 @@ def run_training(dataset: Any, *, config: TrainConfig, pipeline: PipelineConfig 
         from .errors import ParameterError
 
         raise ParameterError(f"checkpoint={str(checkpoint)!r} must be a .keras file path, e.g. best.keras")
-    worker = backend.start_workers()  # backend hook: join the TF_CONFIG workers before any other TF work
+    worker = backend.worker_info()  # backend hook: this process's place among the TF_CONFIG workers
     emit = _emitter(progress, config.epochs, 0)
     require_classes(dataset)
     emit("phase", phase="split", message=f"splitting {len(dataset)} clips by {config.split}")
@@ -97,13 +97,9 @@ def run_training(dataset: Any, *, config: TrainConfig, pipeline: PipelineConfig 
     def side_progress(offset: int) -> Callable[[int, int], None]:
         return lambda done, _n: emit("phase", phase="features", done=offset + done, total=total)
 
-    if worker.count > 1 and cache:  # backend hook: each worker fills its share of the shared cache, then all read it
-        import dataclasses
-
-        for side in (train_ds, val_ds):
-            extract_dataset(dataclasses.replace(side, clips=tuple(backend.shard(side.clips, worker))), config=pipeline,
-                            cache=cache, workers=workers)
-        backend.barrier()
+    if worker.count > 1:  # backend hook: each worker fills its share of the shared cache, then all read it
+        backend.extract_shards((train_ds, val_ds), extract=extract_dataset, config=pipeline, cache=cache,
+                               workers=workers)
     train_ex = extract_dataset(train_ds, config=pipeline, cache=cache, workers=workers, progress=side_progress(0))
     val_ex = extract_dataset(val_ds, config=pipeline, cache=cache, workers=workers,
                              progress=side_progress(len(train_ds)))

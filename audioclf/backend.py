@@ -35,7 +35,7 @@ from .device import DeviceInfo, device_info
 from .errors import ParameterError
 
 __all__ = ["PRECISIONS", "resolve_precision", "precision_policy", "local_device_count", "WorkerInfo", "worker_info", "is_chief", "shard",
-           "barrier", "distribution_scope", "training_scope"]
+           "barrier", "start_workers", "extract_shards", "distribution_scope", "training_scope"]
 
 #: ``auto``: mixed on a GPU, float32 on a CPU.
 PRECISIONS = ("auto", "float32", "mixed")
@@ -194,6 +194,33 @@ def start_workers() -> WorkerInfo:
                                  f"not {keras.backend.backend()}")
         _multi_worker_strategy()
     return worker
+
+
+def extract_shards(datasets: Sequence[Any], *, extract: Any, config: Any, cache: Any, workers: int | None) -> None:
+    """Multi-worker feature extraction: this worker computes its share of each dataset into the shared cache.
+
+    Then it joins the other workers (:func:`start_workers`, which returns when
+    every worker has connected, i.e. finished its share) and passes a
+    :func:`barrier`; afterwards every clip is a cache hit on every worker.
+    Extraction runs before TensorFlow's collective runtime starts (librosa's
+    numba kernels crashed when run after it).
+
+    Raises
+    ------
+    ParameterError
+        No cache: the workers would have nothing to share.
+    """
+    import dataclasses
+
+    worker = worker_info()
+    if not cache:
+        raise ParameterError("multi-worker training needs the feature cache (a folder every worker can read, "
+                             "e.g. --cache-dir on shared storage); it was turned off")
+    for ds in datasets:
+        extract(dataclasses.replace(ds, clips=tuple(shard(ds.clips, worker))), config=config, cache=cache,
+                workers=workers)
+    start_workers()
+    barrier()
 
 
 def barrier() -> None:
