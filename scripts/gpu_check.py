@@ -2,7 +2,7 @@
 
 ``--side gpu``: three zoo models (and a transfer head when :mod:`audioclf.backbones` exists) on the synthetic
 dataset, a few epochs each with the engine's default precision (mixed on a GPU); bundles zipped to OUT with
-their predictions for fixed probe windows. ``--side cpu``: the same models, one epoch on the CPU, for samples/s
+their predictions for fixed probe windows. ``--side cpu``: the same models, two epochs on the CPU, for samples/s
 only. ``--side report``: the table. Samples/s are training windows per second of ``model.fit`` (features are
 cached first and not counted).
 """
@@ -23,17 +23,18 @@ MODELS = [
     ("crnn_resnet", "crnn_resnet", {"units": 64, "dense_units": 64}, (64, 64, 1)),
     ("soundnet_cnn", "soundnet_cnn", {}, (16000, 1)),
 ]
-EPOCHS = {"gpu": 4, "cpu": 1}
+EPOCHS = {"gpu": 4, "cpu": 2}
 BATCH = 32
 
 
-def _dataset(root: Path):
+def _dataset(root: Path, clips: int):
     from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
 
-    return make_synthetic_dataset(root, config=SyntheticConfig(clips_per_class=24, sr=16000, max_duration=4.0))
+    config = SyntheticConfig(clips_per_class=clips, sr=16000, min_duration=3.0, max_duration=6.0)
+    return make_synthetic_dataset(root / f"synthetic_{clips}", config=config)
 
 
-def _train_side(side: str, out: Path) -> None:
+def _train_side(side: str, out: Path, clips: int, epochs: int | None) -> None:
     import keras
 
     from audioclf.augment import AUGMENT_PRESETS
@@ -42,7 +43,7 @@ def _train_side(side: str, out: Path) -> None:
     from audioclf.recipes import default_pipeline
     from audioclf.training import TrainConfig, train
 
-    ds = _dataset(Path("/tmp/audioclf_gpu_check/synthetic"))
+    ds = _dataset(Path("/tmp/audioclf_gpu_check"), clips)
     figures, probes = {}, {}
     jobs = list(MODELS)
     if importlib.util.find_spec("audioclf.backbones") is not None:  # optional: the transfer-learning issue's head
@@ -51,7 +52,7 @@ def _train_side(side: str, out: Path) -> None:
         if arch is None:
             print(f"{side}: transfer head -- audioclf.backbones exists but this script predates its API; skipped")
             continue
-        config = TrainConfig(model=arch, model_options=options, epochs=EPOCHS[side], batch_size=BATCH,
+        config = TrainConfig(model=arch, model_options=options, epochs=epochs or EPOCHS[side], batch_size=BATCH,
                              augment=AUGMENT_PRESETS["none"], split="ratio:0.25", run_eagerly=False)
         pipeline = default_pipeline(arch, sr=16000, input_shape=shape)
         epoch_times: list[float] = []
@@ -102,12 +103,14 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--side", choices=("gpu", "cpu", "report"), required=True)
+    p.add_argument("--clips", type=int, default=40, help="synthetic clips per class (default 40)")
+    p.add_argument("--epochs", type=int, default=None, help="default: 4 on the GPU side, 2 on the CPU side")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.side == "report":
         _report(args.out)
     else:
-        _train_side(args.side, args.out)
+        _train_side(args.side, args.out, args.clips, args.epochs)
     return 0
 
 

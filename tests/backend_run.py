@@ -41,7 +41,8 @@ def main(argv: list[str]) -> int:
         epochs = int(argv[6]) if len(argv) > 6 else 2
         dataset = load_dataset(data)
         config = TrainConfig(model=model, model_options=TINY[model], epochs=epochs, batch_size=8,
-                             augment=AUGMENT_PRESETS["none"], split="ratio:0.25", devices=devices, seed=0)
+                             augment=AUGMENT_PRESETS["none"], split="ratio:0.25", devices=devices, seed=0,
+                             run_eagerly=False)  # compiled, as real runs are (eager JAX is far slower)
         result = train(dataset, config=config, pipeline=default_pipeline(model, sr=SR, input_shape=SHAPE),
                        out=out, cache=cache, workers=1)
         replicas = result.device["replicas"]

@@ -133,7 +133,7 @@ def _env(backend: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def _run(python: str, args: list[str], env: dict[str, str], timeout: float = 480) -> dict:
+def _run(python: str, args: list[str], env: dict[str, str], timeout: float = 900) -> dict:
     proc = subprocess.run([python, RUNNER, *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout)
     if proc.returncode == 77 or "No module named" in proc.stderr and python != sys.executable:
@@ -225,7 +225,7 @@ def test_two_workers_on_localhost(synthetic_root, tmp_path):
                  "--batch-size", "8", "--augment", "none", "--split", "ratio:0.25", "--cache-dir", str(cache),
                  "--workers", "1", "--json", "--quiet"],
                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        outs = [p.communicate(timeout=480) for p in procs]
+        outs = [p.communicate(timeout=900) for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:

@@ -13,20 +13,7 @@ from audioclf import device, sysinfo
 
 from .conftest import ROOT
 
-H200 = ("NVIDIA H200",)
-
-
-@pytest.fixture
-def fake_nvidia_smi(tmp_path, monkeypatch):
-    """An nvidia-smi on PATH that lists one H200, as the real one does with -L."""
-    exe = tmp_path / "nvidia-smi"
-    exe.write_text('#!/bin/sh\necho "GPU 0: NVIDIA H200 (UUID: GPU-0a1b2c3d)"\n')
-    exe.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    sysinfo.gpu_names.cache_clear()
-    yield
-    sysinfo.gpu_names.cache_clear()
+H200 = ("NVIDIA H200",)  # what the conftest's fake_nvidia_smi lists
 
 
 def test_nvidia_smi_names_are_parsed(fake_nvidia_smi):

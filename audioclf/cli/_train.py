@@ -3,7 +3,7 @@
 With no ``--model`` it runs the quick recipe (:func:`audioclf.recipes.quick_recipe`).
 With ``--json`` the last line of stdout is one JSON object with ``accuracy``
 (validation clip accuracy), ``window_accuracy``, ``epochs``, ``seconds``,
-``bundle`` and ``model``.
+``bundle``, ``model`` and ``device`` (what it trained on).
 """
 
 from __future__ import annotations
@@ -265,6 +265,7 @@ def run(args: argparse.Namespace) -> int:
         "train_clips": result.summary["train"]["clips"],
         "val_clips": result.summary["val"]["clips"],
         "stopped": result.stopped,
+        "device": result.device.get("device", ""),
     }
     if args.json:
         print_json(out)
