@@ -125,12 +125,15 @@ def run_training(dataset: Any, *, config: TrainConfig, pipeline: PipelineConfig 
                       label_smoothing=config.label_smoothing)
         model.run_eagerly = config.run_eagerly if config.run_eagerly is not None else \
             config.epochs * steps <= EAGER_STEPS
+        if device.replicas > 1:  # backend hook: distributed steps are traced (eager ones get PerReplica values)
+            model.run_eagerly = False
         weights = None
         if config.class_weight == "balanced":
             weights = class_weights(train_ex.labels, n_classes)[train_ex.labels].astype(np.float32)
         batches = TrainBatches(x_train, train_ex.labels, n_classes=n_classes, batch_size=config.batch_size,
                                output_names=tuple(model.output_names), input_kind=pipeline.input_kind,
-                               augment=config.augment, sample_weights=weights, seed=config.seed)
+                               augment=config.augment, sample_weights=weights, seed=config.seed,
+                               multiple=device.replicas)  # backend hook: batches split evenly over replicas
         emit = _emitter(progress, config.epochs, steps)
         monitor = Monitor(emit=emit, stop=stop, val_x=x_val, val_labels=val_ex.labels, val_clip_index=val_ex.clip_index,
                           epochs=config.epochs, steps=steps, patience=config.patience, monitor=config.monitor,
