@@ -1,13 +1,14 @@
 # One command runs the app, one command passes the tests; each sets itself up.
 #   make run    -- create .venv, install the pinned set, start the app on http://localhost:8501
 #   make test   -- create .venv, install the pinned set + test tools (and Chromium), run every test
+#   make run-gpu -- the same .venv with CUDA-enabled TensorFlow instead of tensorflow-cpu, then start the app
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 
-.PHONY: run test test-fast lint bench clean-venv browser-deps
+.PHONY: run run-gpu gpu-deps test test-fast lint bench clean-venv browser-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,19 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+# NVIDIA GPU: swap tensorflow-cpu for the CUDA build of the same version (requirements-gpu.txt) in the same .venv.
+GPU_STAMP := $(VENV)/.installed-gpu
+$(GPU_STAMP): $(STAMP) requirements-gpu.txt
+	$(BIN)/python -m pip uninstall -y tensorflow-cpu tensorflow
+	$(BIN)/python -m pip install --quiet -r requirements-gpu.txt
+	touch $(GPU_STAMP)
+
+gpu-deps: $(GPU_STAMP)
+	$(BIN)/python -m audioclf device
+
+run-gpu: gpu-deps
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 # Debian's Chromium for the real-browser tests (no browser download: Playwright drives /usr/bin/chromium).

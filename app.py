@@ -11,6 +11,7 @@ st.set_page_config(page_title="audioclf", page_icon=":material/graphic_eq:", lay
 
 def home() -> None:
     from audioclf import sysinfo
+    from audioclf.device import quick_device_info
     from audioclf.ui.tables import pretrained_table
 
     st.title("audioclf: see how sound becomes a prediction")
@@ -25,12 +26,16 @@ def home() -> None:
         with col:
             st.page_link(page, label=page.title, icon=page.icon)
             st.caption(DESCRIPTIONS[page.title])
-    backend = sysinfo.keras_backend_name()
-    gpus = sysinfo.gpu_names()
+    device = quick_device_info()  # package metadata + nvidia-smi: no framework import, Home stays fast
     st.subheader("This installation")
     c1, c2 = st.columns(2)
-    c1.metric("Keras backend", backend)
-    c2.metric("Device for training", ", ".join(gpus) if gpus else "CPU")
+    c1.metric("Keras backend", device.backend)
+    c2.metric("Device for training", f"GPU: {device.name}" if device.kind == "gpu" else "CPU",
+              help="What the Keras backend will train on (the Train page asks the backend itself).")
+    if not device.usable:
+        st.warning(f"{', '.join(device.system_gpus)} is present but training would run on the CPU: "
+                   f"{device.reason}. To train on the GPU, run:")
+        st.code(device.fix, language="bash")
     with st.expander("Library versions"):
         versions = sysinfo.library_versions()
         st.table({"library": list(versions), "version": list(versions.values())})

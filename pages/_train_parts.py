@@ -174,6 +174,31 @@ def settings_section(spec, attention, ds):
                                  "learning_rate": float(lr), "split": split.strip()})
 
 
+@st.cache_resource(show_spinner="Asking the Keras backend for its devices…")
+def _device_report():
+    from audioclf.backend import local_device_count
+    from audioclf.device import device_info
+
+    return device_info(), local_device_count()
+
+
+def hardware_section() -> dict:
+    """The device training will really use, precision and data-parallel devices -> TrainConfig fields."""
+    info, n_local = _device_report()
+    st.caption(f"Training device: **{info.describe()}**")
+    if not info.usable:
+        st.warning(f"{', '.join(info.system_gpus)} is present but unused: {info.reason}. Fix (then restart the app):")
+        st.code(info.fix, language="bash")
+    c = st.columns(2)
+    precision = c[0].selectbox("precision", ["auto", "float32", "mixed"], key="tr_precision",
+                               help="auto: mixed (float16 compute, float32 weights) on a GPU, float32 on a CPU. "
+                                    "Mixed is about twice as fast on recent GPUs; on a CPU it would be slower.")
+    devices = c[1].number_input("devices (data parallel)", 1, max(1, n_local), 1, key="tr_devices",
+                                help=f"Split each batch over this many devices ({n_local} available to "
+                                     f"{info.backend}); gradients are averaged, so the result equals one device.")
+    return {"precision": precision, "devices": int(devices)}
+
+
 def results_section(res, ds) -> None:
     """Confusion matrix, per-class scores, misclassified clips, save and download."""
     from audioclf.datasets import clip_id

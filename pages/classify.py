@@ -6,8 +6,16 @@ from audioclf.errors import AudioclfError
 from audioclf.examples import list_examples, trained_on
 from audioclf.store import card_parts, list_bundles, read_json
 from audioclf.ui import attention_figure, input_pair_figure, subband_figure, timeline_figure, top_figure
-from pages._common import (bundle_mtime, clip_picker, data_key, load_bundle_cached, picked_example, queued, runs,
-                           session_store)
+from pages._common import (
+    bundle_mtime,
+    clip_picker,
+    data_key,
+    load_bundle_cached,
+    picked_example,
+    queued,
+    runs,
+    session_store,
+)
 
 
 def classify(path: str, mtime: float, data: bytes, name: str):

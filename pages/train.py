@@ -1,10 +1,12 @@
 """Train: a dataset, an architecture, live progress, then the scores and a saved bundle."""
 
+import dataclasses
+
 import streamlit as st
 
 from audioclf.errors import AudioclfError
 from pages._common import runs, session_store
-from pages._train_parts import dataset_section, model_section, results_section, settings_section
+from pages._train_parts import dataset_section, hardware_section, model_section, results_section, settings_section
 
 st.title("Train a model")
 st.caption("Pick a dataset, an architecture and a few settings; training runs in the background, "
@@ -16,6 +18,7 @@ if ds is None:
 spec, attention = model_section()
 try:
     config, pipeline = settings_section(spec, attention, ds)
+    config = dataclasses.replace(config, **hardware_section())
 except AudioclfError as exc:
     st.error(str(exc))
     st.stop()

@@ -39,3 +39,20 @@ def run_cli(*args: str, timeout: float = HANG) -> subprocess.CompletedProcess:
     """Run ``python -m audioclf ARGS`` from the repo root and capture its output."""
     return subprocess.run([sys.executable, "-m", "audioclf", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
+
+
+@pytest.fixture
+def fake_nvidia_smi(tmp_path, monkeypatch):
+    """An nvidia-smi on PATH that lists one H200, as the real one does with -L."""
+    exe = tmp_path / "nvidia-smi"
+    exe.write_text('#!/bin/sh\necho "GPU 0: NVIDIA H200 (UUID: GPU-0a1b2c3d)"\n')
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    from audioclf import sysinfo
+
+    sysinfo.gpu_names.cache_clear()
+    yield
+    sysinfo.gpu_names.cache_clear()
+
+

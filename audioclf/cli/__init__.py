@@ -33,6 +33,7 @@ _COMMANDS = (
     "pretrained",
     "backbones",
     "embed",
+    "device",
 )
 
 

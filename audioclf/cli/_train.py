@@ -4,7 +4,7 @@ With no ``--model`` it runs the quick recipe (:func:`audioclf.engine.recipes.qui
 become configs through :func:`audioclf.engine.recipes.make_recipe`, as the Train page's widgets do.
 With ``--json`` the last line of stdout is one JSON object with ``accuracy``
 (validation clip accuracy), ``window_accuracy``, ``epochs``, ``seconds``,
-``bundle`` and ``model``.
+``bundle``, ``model`` and ``device`` (what it trained on).
 """
 
 from __future__ import annotations
@@ -76,7 +76,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "removes a fixed colouring such as a microphone or a voice's tilt)")
     p.add_argument("--pad", choices=("repeat", "constant"), default=None,
                    help="how a clip shorter than one window is filled: repeated (default) or with silence")
-    p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 on a GPU (ignored on CPU)")
+    p.add_argument("--precision", choices=("float32", "mixed"), default=None,
+                   help="float32, or mixed (mixed_float16; needs a GPU, warns and trains in float32 on a CPU). "
+                        "Default: mixed where the backend can use a GPU, float32 on a CPU "
+                        "(`python -m audioclf device` says which)")
+    p.add_argument("--mixed-precision", action="store_true", help="the same as --precision mixed (older spelling)")
+    p.add_argument("--devices", type=int, default=None, metavar="N",
+                   help="data-parallel training over N local devices (GPUs, or CPU devices), each batch split "
+                        "across them: TensorFlow MirroredStrategy or JAX DataParallel (default 1). Several "
+                        "machines: set TF_CONFIG on each (README, 'Training on several machines')")
     p.add_argument("--checkpoint", metavar="FILE.keras", default=None,
                    help="also save the best model so far to this .keras file after each improvement")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
@@ -165,7 +173,8 @@ def _configs(args: argparse.Namespace):
         augment=_augment(args.augment) if args.augment is not None else None,
         model_options=_model_options(args.model_option),
         training={"split": args.split, "seed": args.seed, "attention": args.attention,
-                  "mixed_precision": args.mixed_precision, "epochs": args.epochs, "batch_size": args.batch_size,
+                  "precision": args.precision or ("mixed" if args.mixed_precision else "auto"),
+                  "devices": args.devices, "epochs": args.epochs, "batch_size": args.batch_size,
                   "learning_rate": args.lr, "patience": args.patience, "keep": args.keep,
                   "class_weight": args.class_weight, "weight_decay": args.weight_decay,
                   "label_smoothing": args.label_smoothing},
@@ -206,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
         "train_clips": result.summary["train"]["clips"],
         "val_clips": result.summary["val"]["clips"],
         "stopped": result.stopped,
+        "device": result.device.get("device", ""),
     }
     if args.json:
         print_json(out)

@@ -38,11 +38,15 @@ class TrainBatches(keras.utils.PyDataset):
     sample_weights : np.ndarray [shape=(n,)] or None
         Per-window weights (class balancing); blended by mixup like the labels.
     seed : int
+    multiple : int
+        Every batch's size is a multiple of this (the data-parallel replicas: JAX
+        shards a batch only evenly). The last batch of an epoch loses its few extra
+        windows, a different few each epoch since the order is reshuffled.
     """
 
     def __init__(self, x: np.ndarray, labels: np.ndarray, *, n_classes: int, batch_size: int,
                  output_names: tuple[str, ...], input_kind: str, augment: AugmentConfig,
-                 sample_weights: np.ndarray | None, seed: int) -> None:
+                 sample_weights: np.ndarray | None, seed: int, multiple: int = 1) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         self.x = x
         self.onehot = np.eye(n_classes, dtype=np.float32)[labels]
@@ -53,12 +57,16 @@ class TrainBatches(keras.utils.PyDataset):
         self.sample_weights = sample_weights
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(x))
+        self.multiple = multiple
 
     def __len__(self) -> int:
         return math.ceil(len(self.x) / self.batch_size)
 
     def __getitem__(self, index: int):
         idx = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        if self.multiple > 1:
+            keep = len(idx) - len(idx) % self.multiple
+            idx = idx[:keep] if keep else np.resize(idx, self.multiple)  # (multiple * k,)
         x, y = self.x[idx], self.onehot[idx]
         w = None if self.sample_weights is None else self.sample_weights[idx]
         target = x

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._validate import check_choice, check_int, check_keys, check_number, check_positive_int
 from ..augment import AUGMENT_PRESETS, AugmentConfig
+from ..backend import PRECISIONS
 from ..errors import ParameterError
 from ..normalization import NormStats
 from .metrics import VOTES
@@ -74,8 +75,15 @@ class TrainConfig:
         Seeds the split, the weights, the shuffling and the augmentation.
     vote : {'mean', 'majority'}
         How window predictions combine into a clip prediction.
+    precision : {'auto', 'float32', 'mixed'}
+        Dtype policy: ``'auto'`` (default) trains in ``mixed_float16`` where the
+        backend can use a GPU and in float32 on a CPU; ``'mixed'`` on a CPU warns
+        and trains in float32 (see :mod:`audioclf.backend`).
+    devices : int
+        Data-parallel replicas on this machine (TensorFlow ``MirroredStrategy``,
+        JAX ``keras.distribution.DataParallel``); each batch is split across them.
     mixed_precision : bool
-        ``mixed_float16`` on a GPU (warns and is ignored on a CPU).
+        Older spelling of ``precision='mixed'`` (kept so saved configs load).
     jae_lambda : float
         Weight of the reconstruction loss of ``jae``.
     run_eagerly : bool or None
@@ -102,6 +110,8 @@ class TrainConfig:
     split: str = "ratio:0.2"
     seed: int = 0
     vote: str = "mean"
+    precision: str = "auto"
+    devices: int = 1
     mixed_precision: bool = False
     jae_lambda: float = 1.0
     run_eagerly: bool | None = None
@@ -122,6 +132,12 @@ class TrainConfig:
         if not isinstance(self.augment, AugmentConfig):
             raise ParameterError(f"augment must be an AugmentConfig, got {type(self.augment).__name__}; "
                                  f"presets: {', '.join(AUGMENT_PRESETS)}")
+        if self.precision not in PRECISIONS:
+            raise ParameterError(f"precision={self.precision!r} must be one of {', '.join(PRECISIONS)}")
+        if self.mixed_precision and self.precision == "auto":
+            object.__setattr__(self, "precision", "mixed")
+        if isinstance(self.devices, bool) or not isinstance(self.devices, int) or self.devices < 1:
+            raise ParameterError(f"devices={self.devices!r} must be a positive integer")
         if not isinstance(self.model_options, dict):
             raise ParameterError(f"model_options must be a dict, got {type(self.model_options).__name__}")
 
@@ -238,6 +254,8 @@ class TrainResult:
     config : TrainConfig
     summary : dict
         Dataset, split and sizes, as saved in the bundle.
+    device : dict
+        The device, dtype policy and replicas it trained with (:meth:`audioclf.device.DeviceInfo.to_dict`).
     """
 
     model: Any = field(repr=False)
@@ -255,6 +273,7 @@ class TrainResult:
     classes: tuple[str, ...] = ()
     config: TrainConfig | None = field(default=None, repr=False)
     summary: dict = field(default_factory=dict, repr=False)
+    device: dict = field(default_factory=dict, repr=False)
 
     @property
     def accuracy(self) -> float:

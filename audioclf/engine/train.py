@@ -111,8 +111,8 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
     """
     import keras
 
+    from .. import backend
     from ..datasets import clip_id, require_classes, shared_files, split_dataset
-    from ..device import precision_policy
     from ..models import build_model, compile_model
     from ._fit import Monitor, TrainBatches
     from .bundle import save_bundle
@@ -134,6 +134,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
         from ..errors import ParameterError
 
         raise ParameterError(f"checkpoint={str(checkpoint)!r} must be a .keras file path, e.g. best.keras")
+    worker = backend.worker_info()  # backend hook: this process's place among the TF_CONFIG workers
     emit = _emitter(progress, config.epochs, 0)
     require_classes(dataset)
     emit("phase", phase="split", message=f"splitting {len(dataset)} clips by {config.split}")
@@ -151,6 +152,9 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
     def side_progress(offset: int) -> Callable[[int, int], None]:
         return lambda done, _n: emit("phase", phase="features", done=offset + done, total=total)
 
+    if worker.count > 1:  # backend hook: each worker fills its share of the shared cache, then all read it
+        backend.extract_shards((train_ds, val_ds), extract=extract_dataset, config=pipeline, cache=cache,
+                               workers=workers)
     train_ex = extract_dataset(train_ds, config=pipeline, cache=cache, workers=workers, progress=side_progress(0))
     val_ex = extract_dataset(val_ds, config=pipeline, cache=cache, workers=workers,
                              progress=side_progress(len(train_ds)))
@@ -166,32 +170,37 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
     # --- model ------------------------------------------------------------------------------
     emit("phase", phase="model", message=f"building {spec.name}")
     keras.utils.set_random_seed(config.seed)
-    with precision_policy(config.mixed_precision) as device:
+    # backend hook: precision policy and devices/workers, held from building the model to the end of fit
+    with backend.training_scope(precision=config.precision, devices=config.devices) as device:
+        device_record = {**device.to_dict(), "workers": worker.count}
         model = build_model(spec.name, input_shape=pipeline.input_shape, num_classes=n_classes,
                             attention=config.attention, **config.model_options)
-    steps = math.ceil(len(x_train) / config.batch_size)
-    compile_model(model, spec=spec, optimizer=_optimizer(config, steps), jae_lambda=config.jae_lambda,
-                  label_smoothing=config.label_smoothing)
-    model.run_eagerly = config.run_eagerly if config.run_eagerly is not None else \
-        config.epochs * steps <= EAGER_STEPS
-    weights = None
-    if config.class_weight == "balanced":
-        weights = class_weights(train_ex.labels, n_classes)[train_ex.labels].astype(np.float32)
-    batches = TrainBatches(x_train, train_ex.labels, n_classes=n_classes, batch_size=config.batch_size,
-                           output_names=tuple(model.output_names), input_kind=pipeline.input_kind,
-                           augment=config.augment, sample_weights=weights, seed=config.seed)
-    emit = _emitter(progress, config.epochs, steps)
-    monitor = Monitor(emit=emit, stop=stop, val_x=x_val, val_labels=val_ex.labels, val_clip_index=val_ex.clip_index,
-                      epochs=config.epochs, steps=steps, patience=config.patience, monitor=config.monitor,
-                      keep=config.keep, checkpoint=Path(checkpoint) if checkpoint else None, vote=config.vote)
+        steps = math.ceil(len(x_train) / config.batch_size)
+        compile_model(model, spec=spec, optimizer=_optimizer(config, steps), jae_lambda=config.jae_lambda,
+                      label_smoothing=config.label_smoothing)
+        model.run_eagerly = config.run_eagerly if config.run_eagerly is not None else \
+            config.epochs * steps <= EAGER_STEPS
+        if device.replicas > 1:  # backend hook: distributed steps are traced (eager ones get PerReplica values)
+            model.run_eagerly = False
+        weights = None
+        if config.class_weight == "balanced":
+            weights = class_weights(train_ex.labels, n_classes)[train_ex.labels].astype(np.float32)
+        batches = TrainBatches(x_train, train_ex.labels, n_classes=n_classes, batch_size=config.batch_size,
+                               output_names=tuple(model.output_names), input_kind=pipeline.input_kind,
+                               augment=config.augment, sample_weights=weights, seed=config.seed,
+                               multiple=device.replicas)  # backend hook: batches split evenly over replicas
+        emit = _emitter(progress, config.epochs, steps)
+        monitor = Monitor(emit=emit, stop=stop, val_x=x_val, val_labels=val_ex.labels, val_clip_index=val_ex.clip_index,
+                          epochs=config.epochs, steps=steps, patience=config.patience, monitor=config.monitor,
+                          keep=config.keep, checkpoint=Path(checkpoint) if checkpoint else None, vote=config.vote)
 
-    # --- fit --------------------------------------------------------------------------------
-    t = time.perf_counter()
-    emit("phase", phase="train", message=f"training on {len(x_train)} windows ({device.describe()})")
-    if stop is not None and stop.is_set():
-        monitor.stopped = True
-    else:
-        model.fit(batches, epochs=config.epochs, verbose=0, callbacks=[monitor], shuffle=False)
+        # --- fit --------------------------------------------------------------------------------
+        t = time.perf_counter()
+        emit("phase", phase="train", message=f"training on {len(x_train)} windows ({device.describe()})")
+        if stop is not None and stop.is_set():
+            monitor.stopped = True
+        else:
+            model.fit(batches, epochs=config.epochs, verbose=0, callbacks=[monitor], shuffle=False)
     timings["train"] = time.perf_counter() - t
 
     # --- evaluate ---------------------------------------------------------------------------
@@ -205,7 +214,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
     epochs_run = len(monitor.history)
     bundle_path = None
     seconds = time.perf_counter() - t_start
-    if out is not None:
+    if out is not None and worker.chief:  # backend hook: only the chief writes the bundle
         t = time.perf_counter()
         emit("phase", phase="save", message=f"saving the bundle to {out}")
         metrics = evaluation.to_dict()
@@ -213,7 +222,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
         training = {**summary, "config": config.to_dict(), "epochs": epochs_run, "best_epoch": monitor.best_epoch,
                     "stopped": monitor.stopped, "early_stopped": monitor.early_stopped, "seconds": round(seconds, 3),
                     "timings": {k: round(v, 3) for k, v in timings.items()}, "history": monitor.history,
-                    "device": device.to_dict(), "notes": list(train_ex.notes[:20])}
+                    "device": device_record, "notes": list(train_ex.notes[:20])}
         bundle_path = save_bundle(out, model=model, pipeline=pipeline, classes=dataset.classes, stats=stats,
                                   architecture=spec.name, options=config.model_options, attention=config.attention,
                                   training=training, metrics=metrics)
@@ -223,4 +232,5 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
     return TrainResult(model=model, bundle_path=bundle_path, evaluation=evaluation, history=monitor.history,
                        epochs_run=epochs_run, best_epoch=monitor.best_epoch, stopped=monitor.stopped,
                        early_stopped=monitor.early_stopped, seconds=seconds, timings=timings, pipeline=pipeline,
-                       stats=stats, classes=tuple(dataset.classes), config=config, summary=summary)
+                       stats=stats, classes=tuple(dataset.classes), config=config, summary=summary,
+                       device=device_record)

@@ -31,6 +31,15 @@ def test_home_shows_backend_device_and_pages():
     assert any("feature channel" in m.value for m in at.markdown)
 
 
+def test_home_names_the_fix_for_an_unused_gpu(fake_nvidia_smi):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    device = next(m for m in at.metric if m.label == "Device for training")
+    assert device.value == "CPU"
+    assert any("NVIDIA H200 is present but training would run on the CPU" in w.value for w in at.warning)
+    assert any("uninstall -y tensorflow-cpu" in c.value for c in at.code)
+
+
 def test_explore_example_draws_chosen_channels(explore):
     at = explore
     at.multiselect(key="ex_channels").set_value(["mel", "mfcc", "chroma_stft"]).run()

@@ -146,6 +146,14 @@ def test_train_short_run_shows_confusion_and_compare(app):
     assert at.dataframe[0].value["model"].tolist() == ["feature_mlp"]
 
 
+def test_train_page_reports_the_device_and_offers_precision_and_devices(app):
+    at = app.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert any("Training device: **CPU via" in c.value for c in at.caption)
+    assert at.selectbox(key="tr_precision").options == ["auto", "float32", "mixed"]
+    assert at.number_input(key="tr_devices").value == 1
+
+
 def test_train_bad_split_is_a_clear_error(app):
     at = app.switch_page("pages/train.py").run()
     at.slider(key="tr_synth_n").set_value(6).run()

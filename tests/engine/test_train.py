@@ -174,15 +174,16 @@ def test_balanced_class_weights():
 def test_device_report_and_mixed_precision_on_cpu():
     import keras
 
-    from audioclf.device import device_info, precision_policy
+    from audioclf.backend import precision_policy
+    from audioclf.device import device_info
 
     info = device_info()
     assert info.backend == keras.backend.backend() and info.kind in ("cpu", "gpu")
     if info.kind == "cpu":
-        with pytest.warns(UserWarning, match="needs a GPU"), precision_policy(True) as dev:
+        with pytest.warns(UserWarning, match="needs a GPU"), precision_policy("mixed") as dev:
             assert dev.policy == "float32"
     else:  # pragma: no cover - CI has no GPU
-        with warnings.catch_warnings(), precision_policy(True) as dev:
+        with warnings.catch_warnings(), precision_policy("mixed") as dev:
             assert dev.policy == "mixed_float16"
     assert keras.mixed_precision.global_policy().name == "float32"
 

@@ -1,0 +1,353 @@
+"""Everything that depends on the Keras backend: precision, devices, workers.
+
+The engine calls three things from here and nothing backend-specific anywhere
+else:
+
+* :func:`training_scope` -- around building, compiling and fitting a model:
+  picks the dtype policy (``mixed_float16`` by default on a GPU, ``float32``
+  on a CPU) and, for ``devices > 1`` or several workers, the distribution
+  (TensorFlow: ``tf.distribute.MirroredStrategy`` over N devices, or
+  ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several workers;
+  JAX: ``keras.distribution.DataParallel`` over N devices).
+* :func:`worker_info` / :func:`shard` / :func:`barrier` -- which worker this
+  process is, its share of the clips for feature extraction, and a point all
+  workers reach before reading the shared cache.
+* :func:`is_chief` -- only the chief writes the bundle.
+
+XLA (``jit_compile``) is left off: on the CPU it slows 11 of 12 zoo models
+(README, "Models" benchmark), and on a GPU it has not been measured yet.
+Explanations (:func:`audioclf.models.explain`) read the models' own attention
+outputs, so they need no gradients and work on every backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .device import DeviceInfo, device_info
+from .errors import ParameterError
+
+__all__ = ["PRECISIONS", "resolve_precision", "precision_policy", "local_device_count", "WorkerInfo", "worker_info", "is_chief", "shard",
+           "barrier", "start_workers", "extract_shards", "distribution_scope", "training_scope"]
+
+#: ``auto``: mixed on a GPU, float32 on a CPU.
+PRECISIONS = ("auto", "float32", "mixed")
+
+
+def resolve_precision(precision: str, device: DeviceInfo) -> str:
+    """The Keras dtype policy for a ``precision`` choice on ``device``.
+
+    Parameters
+    ----------
+    precision : {'auto', 'float32', 'mixed'}
+    device : DeviceInfo
+
+    Returns
+    -------
+    str
+        ``"mixed_float16"`` or ``"float32"``. ``'mixed'`` on a CPU warns and
+        gives ``"float32"``: float16 is emulated there, slower and less exact.
+
+    Raises
+    ------
+    ParameterError
+        An unknown choice.
+    """
+    if precision not in PRECISIONS:
+        raise ParameterError(f"precision={precision!r} must be one of {', '.join(PRECISIONS)}")
+    if precision == "float32":
+        return "float32"
+    if device.kind == "gpu":
+        return "mixed_float16"
+    if precision == "mixed":
+        warnings.warn("mixed precision needs a GPU and none is usable here; training in float32", UserWarning,
+                      stacklevel=3)
+    return "float32"
+
+
+@contextlib.contextmanager
+def precision_policy(precision: str = "auto") -> Iterator[DeviceInfo]:
+    """Build models under the policy :func:`resolve_precision` picks; the global policy is restored on exit.
+
+    Layers keep the policy they were built with, so models built later are unaffected.
+
+    Parameters
+    ----------
+    precision : {'auto', 'float32', 'mixed'}
+
+    Yields
+    ------
+    DeviceInfo
+        With the policy in effect inside the block.
+
+    Examples
+    --------
+    >>> with precision_policy("mixed") as dev:          # doctest: +SKIP
+    ...     model = build_model("sfc_dcnn", num_classes=10)
+    """
+    import keras
+
+    info = device_info()
+    policy = resolve_precision(precision, info)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield device_info(policy=policy)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+# ------------------------------------------------------------------------------------------- workers
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """This process's place among the workers of one training run.
+
+    Attributes
+    ----------
+    index : int
+        0 for the chief.
+    count : int
+        1 when training on one machine.
+    """
+
+    index: int = 0
+    count: int = 1
+
+    @property
+    def chief(self) -> bool:
+        return self.index == 0
+
+
+def worker_info() -> WorkerInfo:
+    """Read ``TF_CONFIG`` (``{"cluster": {"worker": [...]}, "task": {"type": "worker", "index": i}}``).
+
+    Raises
+    ------
+    ParameterError
+        ``TF_CONFIG`` that is not that JSON.
+    """
+    raw = os.environ.get("TF_CONFIG", "").strip()
+    if not raw:
+        return WorkerInfo()
+    try:
+        cfg = json.loads(raw)
+        workers = list(cfg["cluster"]["worker"]) + list(cfg["cluster"].get("chief", []))
+        task = cfg["task"]
+        index = int(task["index"]) + (1 if "chief" in cfg["cluster"] and task["type"] == "worker" else 0)
+        if task["type"] == "chief":
+            index = 0
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ParameterError(f"TF_CONFIG is not valid ({exc}); expected e.g. "
+                             '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                             '"task": {"type": "worker", "index": 0}}') from None
+    if not 0 <= index < len(workers):
+        raise ParameterError(f"TF_CONFIG task index {index} is outside the {len(workers)} workers")
+    return WorkerInfo(index=index, count=len(workers))
+
+
+def is_chief() -> bool:
+    """True on one machine and on the chief worker (the one that writes the bundle)."""
+    return worker_info().chief
+
+
+def shard(items: Sequence[Any], worker: WorkerInfo | None = None) -> list[Any]:
+    """This worker's share of ``items``: ``items[index::count]``."""
+    worker = worker or worker_info()
+    return list(items[worker.index::worker.count])
+
+
+_STRATEGY: dict[str, Any] = {}
+
+
+def _multi_worker_strategy() -> Any:
+    """One MultiWorkerMirroredStrategy per process (TensorFlow allows only one, made before collectives run)."""
+    if "mw" not in _STRATEGY:
+        import tensorflow as tf
+
+        _STRATEGY["mw"] = tf.distribute.MultiWorkerMirroredStrategy()
+    return _STRATEGY["mw"]
+
+
+def start_workers() -> WorkerInfo:
+    """Join the other workers named by ``TF_CONFIG`` (a no-op on one machine); call before any other TF work.
+
+    Raises
+    ------
+    ParameterError
+        Several workers on a backend other than TensorFlow.
+    """
+    import keras
+
+    worker = worker_info()
+    if worker.count > 1:
+        if keras.backend.backend() != "tensorflow":
+            raise ParameterError(f"multi-worker training (TF_CONFIG) needs KERAS_BACKEND=tensorflow, "
+                                 f"not {keras.backend.backend()}")
+        _multi_worker_strategy()
+    return worker
+
+
+def extract_shards(datasets: Sequence[Any], *, extract: Any, config: Any, cache: Any, workers: int | None) -> None:
+    """Multi-worker feature extraction: this worker computes its share of each dataset into the shared cache.
+
+    Then it joins the other workers (:func:`start_workers`, which returns when
+    every worker has connected, i.e. finished its share) and passes a
+    :func:`barrier`; afterwards every clip is a cache hit on every worker.
+    Extraction runs before TensorFlow's collective runtime starts (librosa's
+    numba kernels crashed when run after it).
+
+    Raises
+    ------
+    ParameterError
+        No cache: the workers would have nothing to share.
+    """
+    import dataclasses
+
+    worker = worker_info()
+    if not cache:
+        raise ParameterError("multi-worker training needs the feature cache (a folder every worker can read, "
+                             "e.g. --cache-dir on shared storage); it was turned off")
+    for ds in datasets:
+        extract(dataclasses.replace(ds, clips=tuple(shard(ds.clips, worker))), config=config, cache=cache,
+                workers=workers)
+    start_workers()
+    barrier()
+
+
+def barrier() -> None:
+    """Wait until every worker gets here (an all-reduce of one number); a no-op on one machine."""
+    if worker_info().count <= 1:
+        return
+    import tensorflow as tf
+
+    strategy = _multi_worker_strategy()
+    one = strategy.run(lambda: tf.constant(1.0))
+    total = float(strategy.reduce(tf.distribute.ReduceOp.SUM, one, axis=None))
+    if round(total) != strategy.num_replicas_in_sync:
+        raise RuntimeError(f"barrier counted {total} replicas, expected {strategy.num_replicas_in_sync}")
+
+
+# ------------------------------------------------------------------------------------------- devices
+
+
+def _split_cpu(n: int) -> None:
+    """Without a GPU, split TensorFlow's CPU into ``n`` logical devices (possible only before TF starts its runtime)."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return
+    cpus = tf.config.list_physical_devices("CPU")
+    current = tf.config.get_logical_device_configuration(cpus[0])
+    if current is not None and len(current) >= n:
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * n)
+    except RuntimeError:  # the runtime is up already: _local_devices says how many there are
+        pass
+
+
+def _local_devices(backend: str, n: int) -> list[Any]:
+    hint = ("; on a CPU, TensorFlow splits it with tf.config.set_logical_device_configuration and JAX with "
+            "XLA_FLAGS=--xla_force_host_platform_device_count=N")
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        _split_cpu(n)
+        found = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    else:
+        import jax
+
+        found = jax.devices()
+    if len(found) < n:
+        raise ParameterError(f"devices={n}: the {backend} backend sees only {len(found)} device(s) "
+                             f"({', '.join(str(getattr(d, 'name', d)) for d in found)}){hint}")
+    return found[:n]
+
+
+def local_device_count() -> int:
+    """How many local devices ``devices=N`` can use with the active backend (GPUs if any, else CPUs)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return len(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU"))
+    if backend == "jax":
+        import jax
+
+        return len(jax.devices())
+    return 1
+
+
+@contextlib.contextmanager
+def distribution_scope(devices: int = 1) -> Iterator[int]:
+    """Replicate the model over ``devices`` local devices (or the workers of ``TF_CONFIG``) inside the block.
+
+    Build, compile and fit inside it. Each step's batch is split across the
+    replicas and the gradients are averaged, so N devices give the result of
+    one within float rounding.
+
+    Parameters
+    ----------
+    devices : int
+        Local devices to use (1: no distribution).
+
+    Yields
+    ------
+    int
+        The number of replicas.
+
+    Raises
+    ------
+    ParameterError
+        Fewer devices than asked, or a backend without data parallelism here (torch).
+    """
+    import keras
+
+    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
+        raise ParameterError(f"devices={devices!r} must be a positive integer")
+    backend = keras.backend.backend()
+    if worker_info().count > 1:
+        strategy = _multi_worker_strategy()
+        with strategy.scope():
+            yield strategy.num_replicas_in_sync
+        return
+    if devices == 1:
+        yield 1
+        return
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy([d.name for d in _local_devices(backend, devices)])
+        with strategy.scope():
+            yield devices
+    elif backend == "jax":
+        dist = keras.distribution.DataParallel(devices=_local_devices(backend, devices))
+        with dist.scope():
+            yield devices
+    else:
+        raise ParameterError(f"devices={devices} needs KERAS_BACKEND=tensorflow or jax; {backend} trains on one "
+                             "device here")
+
+
+@contextlib.contextmanager
+def training_scope(*, precision: str = "auto", devices: int = 1) -> Iterator[DeviceInfo]:
+    """Precision and distribution for one training run: build, compile and fit inside it.
+
+    Yields
+    ------
+    DeviceInfo
+        The device, the policy in effect and the number of replicas.
+    """
+    with distribution_scope(devices) as replicas, precision_policy(precision) as info:
+        yield dataclasses.replace(info, replicas=replicas)
