@@ -29,6 +29,7 @@ import numpy as np
 from .._atomic import fsync_path
 from ..errors import AudioclfError, BundleError
 from ..normalization import NormStats
+from ..openset import OpenSetCalibration
 from .pipeline import PipelineConfig
 
 __all__ = ["Bundle", "SCHEMA_VERSION", "save_bundle", "load_bundle", "read_description", "bundle_folder",
@@ -74,6 +75,7 @@ class Bundle:
     options: dict = field(default_factory=dict)
     attention: str | None = None
     description: dict = field(default_factory=dict, repr=False)
+    open_set: OpenSetCalibration | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -132,7 +134,8 @@ def _card(d: dict) -> str:
 def save_bundle(path: str | os.PathLike, *, model: Any, pipeline: PipelineConfig, classes: tuple[str, ...] | list[str],
                 stats: NormStats | None, architecture: str, options: dict | None = None,
                 attention: str | None = None, training: dict | None = None, metrics: dict | None = None,
-                card: str | None = None, images: dict[str, bytes] | None = None) -> Path:
+                card: str | None = None, images: dict[str, bytes] | None = None,
+                open_set: OpenSetCalibration | None = None) -> Path:
     """Write a bundle folder atomically (replacing an existing bundle of that name safely).
 
     Parameters
@@ -184,6 +187,14 @@ def save_bundle(path: str | os.PathLike, *, model: Any, pipeline: PipelineConfig
         "versions": _versions(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+    if open_set is not None:
+        description["open_set"] = open_set.to_dict()
+    if pipeline.backbone is not None:
+        from ..backbones import get_backbone_spec
+
+        # The head needs these exact weights: loading checks the name and the hash.
+        description["backbone"] = {"name": pipeline.backbone,
+                                   "weights_sha256": get_backbone_spec(pipeline.backbone).weights_sha256}
     _check_description(description, where=str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f"{target.name}.tmp-"))
@@ -295,7 +306,29 @@ def _check_description(d: Any, *, where: str) -> tuple[PipelineConfig, NormStats
             stats = NormStats.from_dict(norm, input_shape=pipeline.input_shape)
         except AudioclfError as exc:
             raise BundleError(f"{where}: {exc}") from None
+    if d.get("open_set") is not None:
+        try:
+            OpenSetCalibration.from_dict(d["open_set"], n_classes=len(classes))
+        except AudioclfError as exc:
+            raise BundleError(f"{where}: the open-set calibration in bundle.json is invalid: {exc}") from None
+    if pipeline.backbone is not None:
+        _check_backbone(d.get("backbone"), pipeline.backbone, where)
     return pipeline, stats
+
+
+def _check_backbone(recorded: Any, name: str, where: str) -> None:
+    """A transfer bundle names its backbone and the SHA-256 of the weights it was trained on."""
+    from ..backbones import get_backbone_spec
+
+    if not isinstance(recorded, dict) or recorded.get("name") != name or not isinstance(
+            recorded.get("weights_sha256"), str):
+        raise BundleError(f"{where}: bundle.json must name its backbone {name!r} and the SHA-256 of its weights "
+                          "under 'backbone'; train or export the bundle again")
+    installed = get_backbone_spec(name).weights_sha256
+    if recorded["weights_sha256"] != installed:
+        raise BundleError(f"{where}: this model was trained on {name} backbone weights "
+                          f"{recorded['weights_sha256'][:12]}..., but this audioclf has {installed[:12]}...; "
+                          "train the head again on this installation")
 
 
 def read_description(path: str | os.PathLike) -> dict:
@@ -385,6 +418,12 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     if model.name != arch["name"]:
         raise BundleError(f"{where}: model.keras holds a {model.name!r} model but bundle.json says "
                           f"{arch['name']!r}")
+    if pipeline.backbone is not None:
+        from ..backbones import get_backbone
+
+        get_backbone(pipeline.backbone)  # a missing or altered weight file: one BackboneError saying how to restore it
+    open_set = (OpenSetCalibration.from_dict(d["open_set"], n_classes=len(d["classes"]))
+                if d.get("open_set") is not None else None)
     return Bundle(path=folder, model=model, pipeline=pipeline, classes=tuple(d["classes"]), stats=stats,
                   architecture=arch["name"], options=dict(arch.get("options") or {}),
-                  attention=arch.get("attention"), description=d)
+                  attention=arch.get("attention"), description=d, open_set=open_set)

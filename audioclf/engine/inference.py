@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
+from ..openset import clip_embedding
 from .bundle import Bundle, load_bundle
 from .pipeline import ClipInputs, clip_inputs
 
@@ -55,6 +56,12 @@ class Prediction:
         Seconds spent on ``features`` and ``model`` (and ``load`` for files).
     notes : tuple of str
         E.g. a silent clip kept unsplit, a clip shorter than one window.
+    open_set : dict
+        "None of these" (:mod:`audioclf.openset`): ``unknown``, ``confidence`` and its
+        threshold, and for models on backbone embeddings ``distance`` and its threshold;
+        ``{}`` for a bundle trained before calibration existed.
+    embedding : np.ndarray or None
+        The clip's mean backbone embedding (models on embeddings).
     """
 
     file: str
@@ -70,6 +77,22 @@ class Prediction:
     duration: float = 0.0
     timings: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    open_set: dict = field(default_factory=dict)
+    embedding: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def unknown(self) -> bool:
+        """True when the clip seems to be none of the model's classes (see :attr:`open_set`)."""
+        return bool(self.open_set.get("unknown", False))
+
+    def judged(self, confidence: float | None, calibration: Any) -> Prediction:
+        """The same prediction judged again with another confidence threshold (the app's slider)."""
+        import dataclasses
+
+        if calibration is None:
+            return self
+        return dataclasses.replace(self, open_set=calibration.judge(self.probs, self.embedding,
+                                                                   confidence=confidence))
 
     @property
     def seconds(self) -> float:
@@ -105,6 +128,9 @@ class Prediction:
             "seconds": round(self.seconds, 4),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "notes": list(self.notes),
+            "unknown": self.unknown,
+            "unknown_score": round(float(self.open_set.get("confidence", np.max(self.probs))), decimals),
+            "open_set": {k: (round(v, decimals) if isinstance(v, float) else v) for k, v in self.open_set.items()},
         }
         if attention and self.attention:
             out["attention"] = {name: {"kind": a.kind, "axes": list(a.axes[1:]), "block": a.block,
@@ -226,9 +252,13 @@ def predict(bundle: Bundle | str | Path, source: Any, *, sr: int | None = None, 
         probs = outs.pop("probs")
         extras = outs
     timings["model"] = time.perf_counter() - t2
-    return Prediction(file=str(label), classes=b.classes, probs=probs.mean(axis=0), window_probs=probs,
+    clip_probs = probs.mean(axis=0)
+    embedding = clip_embedding(inp.x) if cfg.input_kind == "embedding" else None
+    verdict = b.open_set.judge(clip_probs, embedding) if b.open_set is not None else {}
+    return Prediction(file=str(label), classes=b.classes, probs=clip_probs, window_probs=probs,
                       starts=inp.starts, ends=inp.ends, padded=inp.padded, attention=attention, extras=extras,
-                      inputs=x, duration=inp.duration, timings=timings, notes=inp.notes)
+                      inputs=x, duration=inp.duration, timings=timings, notes=inp.notes, open_set=verdict,
+                      embedding=embedding)
 
 
 def _has_attention(model: Any) -> bool:

@@ -65,6 +65,28 @@ def _optimizer(config: TrainConfig, steps: int) -> Any:
     return keras.optimizers.Adam(learning_rate=lr)
 
 
+def _clip_means(ex: Any) -> np.ndarray:
+    """Each clip's mean input vector over its windows (and their K embeddings): (n_clips, dim)."""
+    n = len(ex.clips)
+    flat = ex.x.reshape(len(ex.x), -1, ex.x.shape[-1]).mean(axis=1, dtype=np.float64)  # (windows, dim)
+    sums = np.zeros((n, flat.shape[1]))
+    np.add.at(sums, ex.clip_index, flat)
+    counts = np.bincount(ex.clip_index, minlength=n)[:, None]
+    return sums / np.maximum(counts, 1)
+
+
+def _calibrate_open_set(evaluation: Any, train_ex: Any, val_ex: Any, *, embedding: bool) -> Any:
+    """Thresholds for "none of these" from the validation clips (see :mod:`audioclf.openset`)."""
+    from ..openset import calibrate
+
+    if evaluation.n_clips == 0:
+        return None
+    if not embedding:
+        return calibrate(evaluation.clip_probs, evaluation.clip_true)
+    return calibrate(evaluation.clip_probs, evaluation.clip_true, train_embeddings=_clip_means(train_ex),
+                     train_labels=train_ex.clip_labels, val_embeddings=_clip_means(val_ex))
+
+
 def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: PipelineConfig | None = None,
           out: str | Path | None = None, cache: Any = True, workers: int | None = None,
           progress: Callable[[ProgressEvent], None] | None = None, stop: Any = None,
@@ -209,6 +231,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
     probs = model_outputs(model, x_val)["probs"]
     evaluation = score(probs, val_ex.labels, val_ex.clip_index, labels=dataset.classes,
                        clip_names=[clip_id(c, dataset.root) for c in val_ex.clips], vote=config.vote)
+    open_set = _calibrate_open_set(evaluation, train_ex, val_ex, embedding=pipeline.input_kind == "embedding")
     timings["evaluate"] = time.perf_counter() - t
     summary = _dataset_summary(dataset, train_ex, val_ex, config.split)
     epochs_run = len(monitor.history)
@@ -225,7 +248,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
                     "device": device_record, "notes": list(train_ex.notes[:20])}
         bundle_path = save_bundle(out, model=model, pipeline=pipeline, classes=dataset.classes, stats=stats,
                                   architecture=spec.name, options=config.model_options, attention=config.attention,
-                                  training=training, metrics=metrics)
+                                  training=training, metrics=metrics, open_set=open_set)
         timings["save"] = time.perf_counter() - t
         seconds = time.perf_counter() - t_start
     emit("phase", phase="done", elapsed=seconds, message=f"validation clip accuracy {evaluation.accuracy:.3f}")
