@@ -7,7 +7,10 @@ import streamlit as st
 from audioclf.errors import AudioclfError
 from pages._common import session_store
 
-AUGMENTS = ["standard", "none", "light", "strong", "speech"]
+AUGMENTS = ["standard", "none", "light", "strong", "speech", "embedding"]
+#: Datasets up to this many clips start from a pretrained backbone by default (recorded sets always do).
+SMALL_DATASET = 400
+_FROM_BACKBONE, _FROM_SCRATCH = "Start from a pretrained backbone", "Train an architecture from scratch"
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the dataset…")
@@ -109,12 +112,53 @@ def _model_info(name: str, attention: str | None):
     return int(model.count_params()), model_dot(model)
 
 
-def model_section():
-    """Choose the architecture; show what it is, its size and its layers."""
+def _backbone_choice(ds) -> tuple[str, str]:
+    """Which backbone and head: the default backbone follows the dataset (speech for spoken digits)."""
+    from audioclf.backbones import list_backbones
+    from audioclf.models.transfer import HEADS
+
+    specs = {s.name: s for s in list_backbones()}
+    names = list(specs)
+    default = "speech" if ds.kind == "fsdd" else "sounds"
+    c = st.columns(2)
+    name = c[0].selectbox("Backbone", names, index=names.index(default) if default in names else 0,
+                          key=f"tr_backbone_{_dataset_key(ds)}", format_func=lambda n: f"{n}: {specs[n].title}")
+    head = c[1].selectbox("Head", list(HEADS), key="tr_head",
+                          help="linear: one softmax layer on the average and peak of the embeddings; mlp: one hidden "
+                               "layer first; attention: learned weights over time, shown on the Classify page")
+    spec = specs[name]
+    st.markdown(spec.description)
+    st.caption(f"{spec.params:,} pretrained parameters, frozen; {spec.sample_rate} Hz, {spec.window_s:.2f}-s windows "
+               f"every {spec.hop_s:.2f} s, {spec.embedding_dim} numbers each. Licence {spec.licence}: "
+               f"{spec.citation}. Only the head is trained, so a few clips per class are enough.")
+    return name, head
+
+
+def _dataset_key(ds) -> int:
+    return hash((str(ds.root), len(ds.clips))) & 0xFFFFFF
+
+
+def model_section(ds):
+    """Choose a pretrained backbone and head, or an architecture; show what it is, its size and its layers.
+
+    Returns ``(spec, attention, transfer)``: ``transfer`` is ``(backbone, head)`` or None.
+    """
     from audioclf.engine.recipes import DEFAULT_MODEL
-    from audioclf.models import list_models
-    st.subheader("2. Architecture")
-    specs = list_models()
+    from audioclf.models import get_model_spec, list_models
+    st.subheader("2. Model")
+    small = ds.kind == "recorded" or len(ds.clips) <= SMALL_DATASET
+    start = st.radio("How to start", [_FROM_BACKBONE, _FROM_SCRATCH], index=0 if small else 1, horizontal=True,
+                     key=f"tr_start_{_dataset_key(ds)}",
+                     help="A backbone pretrained on large audio collections already knows what makes sounds "
+                          "differ: the default for recorded and small datasets. From scratch teaches how each "
+                          "architecture of the zoo sees sound, and needs more clips.")
+    if start == _FROM_BACKBONE:
+        from audioclf.models.transfer import HEADS
+
+        backbone, head = _backbone_choice(ds)
+        model, attention = HEADS[head]
+        return get_model_spec(model), attention, (backbone, head)
+    specs = [s for s in list_models() if s.input_kind != "embedding"]
     names = [s.name for s in specs]
     by_name = {s.name: s for s in specs}
     name = st.selectbox("Model", names, index=names.index(DEFAULT_MODEL), key="tr_model",
@@ -128,28 +172,38 @@ def model_section():
     st.caption(f"{params:,} parameters at the default input {tuple(spec.default_input_shape)} for 10 classes")
     with st.expander("Layer diagram"):
         st.graphviz_chart(dot)
-    return spec, attention
+    return spec, attention, None
 
 
-def settings_section(spec, attention, ds):
+def settings_section(spec, attention, ds, transfer=None):
     """Channels, window, epochs, batch size, learning rate, split and augmentation -> (TrainConfig, PipelineConfig)."""
     from audioclf.augment import AUGMENT_PRESETS
-    from audioclf.engine.recipes import DEFAULT_MODEL, default_pipeline, make_recipe, quick_recipe
+    from audioclf.engine.recipes import DEFAULT_MODEL, default_pipeline, make_recipe, quick_recipe, transfer_recipe
     from audioclf.features import channel_names
     st.subheader("3. Settings")
-    base_cfg, base_pipe = quick_recipe() if spec.name == DEFAULT_MODEL else (None, default_pipeline(spec.name))
+    if transfer is not None:
+        base_cfg, base_pipe = transfer_recipe(transfer[0], head=transfer[1])
+    else:
+        base_cfg, base_pipe = quick_recipe() if spec.name == DEFAULT_MODEL else (None, default_pipeline(spec.name))
+    key = "_transfer" if transfer else ""  # a head's settings are kept apart from the zoo's
     c = st.columns(4)
-    epochs = c[0].number_input("epochs", 1, 300, base_cfg.epochs if base_cfg else 20, key="tr_epochs")
-    batch = c[1].number_input("batch size", 1, 256, 32, key="tr_batch")
+    epochs = c[0].number_input("epochs", 1, 300, base_cfg.epochs if base_cfg else 20, key=f"tr_epochs{key}")
+    batch = c[1].number_input("batch size", 1, 256, base_cfg.batch_size if base_cfg else 32, key=f"tr_batch{key}")
     lr = c[2].number_input("learning rate", 1e-5, 0.5, base_cfg.learning_rate if base_cfg else 1e-3,
-                           format="%.4f", key="tr_lr")
-    augment = c[3].selectbox("augmentation", [a for a in AUGMENTS if a in AUGMENT_PRESETS], key="tr_aug",
+                           format="%.4f", key=f"tr_lr{key}")
+    augments = [a for a in AUGMENTS if a in AUGMENT_PRESETS and (a == "embedding") == bool(transfer)] + ["none"]
+    augment = c[3].selectbox("augmentation", list(dict.fromkeys(augments)), key=f"tr_aug{key}",
                              help="light: time shift + noise; standard: shift, SpecAugment masks, mixup; strong: "
-                                  "more of each; speech: standard + frequency warp and time stretch (new voices)")
+                                  "more of each; speech: standard + frequency warp and time stretch (new voices); "
+                                  "embedding (heads on a backbone): the windows' order rolled, a little noise, mixup")
     folds = sorted({c.fold for c in ds.clips if c.fold is not None})
     default_split = f"fold:{folds[-1]}" if folds else ("split:test" if ds.kind == "fsdd" else "ratio:0.2")
     split = st.text_input("validation split (fold:K, group:NAME, split:test or ratio:R)", default_split,
-                          key=f"tr_split_{hash((str(ds.root), len(ds.clips))) & 0xFFFFFF}")
+                          key=f"tr_split_{_dataset_key(ds)}")
+    if transfer is not None:
+        return make_recipe(backbone=transfer[0], head=transfer[1], augment=AUGMENT_PRESETS[augment],
+                           training={"epochs": int(epochs), "batch_size": int(batch), "learning_rate": float(lr),
+                                     "split": split.strip()})
     channels = None
     kind = base_pipe.input_kind
     if kind in ("spectrogram", "multichannel"):

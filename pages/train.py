@@ -15,9 +15,9 @@ st.caption("Pick a dataset, an architecture and a few settings; training runs in
 ds = dataset_section()
 if ds is None:
     st.stop()
-spec, attention = model_section()
+spec, attention, transfer = model_section(ds)
 try:
-    config, pipeline = settings_section(spec, attention, ds)
+    config, pipeline = settings_section(spec, attention, ds, transfer)
     config = dataclasses.replace(config, **hardware_section())
 except AudioclfError as exc:
     st.error(str(exc))
@@ -28,7 +28,7 @@ running = job is not None and job.snapshot().state == "running"
 if st.button("Train", type="primary", disabled=running, key="tr_start"):
     from audioclf.jobs import TrainingJob
 
-    out = session_store().path_for("bundles", f"{spec.name}")
+    out = session_store().path_for("bundles", f"{transfer[0]}_{spec.name}" if transfer else spec.name)
     st.session_state["train_job"] = TrainingJob(ds, config=config, pipeline=pipeline, out=out).start()
     st.session_state["train_recorded"] = False
     job = st.session_state["train_job"]

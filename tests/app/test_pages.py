@@ -121,17 +121,44 @@ def test_classify_uploaded_bundle_zip(app, bundle_dir):
     assert not at.exception and len(at.error) == 1
 
 
-def _train(at: AppTest, model: str = "feature_mlp", epochs: int = 2) -> AppTest:
-    at.switch_page("pages/train.py").run()
-    at.slider(key="tr_synth_n").set_value(6).run()
-    at.selectbox(key="tr_model").set_value(model).run()
-    at.number_input(key="tr_epochs").set_value(epochs).run()
-    at.button(key="tr_start").click().run()
+def _start(at: AppTest):
+    """The "How to start" radio (its key follows the dataset)."""
+    return next(r for r in at.radio if r.key.startswith("tr_start_"))
+
+
+def _wait(at: AppTest) -> AppTest:
     deadline = time.monotonic() + TIMEOUT
     while at.session_state["train_job"].snapshot().state == "running" and time.monotonic() < deadline:
         time.sleep(0.5)
     at.run()
     return at
+
+
+def _train(at: AppTest, model: str = "feature_mlp", epochs: int = 2) -> AppTest:
+    at.switch_page("pages/train.py").run()
+    at.slider(key="tr_synth_n").set_value(6).run()
+    _start(at).set_value("Train an architecture from scratch").run()
+    at.selectbox(key="tr_model").set_value(model).run()
+    at.number_input(key="tr_epochs").set_value(epochs).run()
+    at.button(key="tr_start").click().run()
+    return _wait(at)
+
+
+def test_small_datasets_start_from_a_backbone_and_train_a_head(app):
+    at = app.switch_page("pages/train.py").run()
+    at.slider(key="tr_synth_n").set_value(6).run()
+    assert _start(at).value == "Start from a pretrained backbone"  # the default for a small dataset
+    backbone = next(s for s in at.selectbox if s.key.startswith("tr_backbone_"))
+    assert backbone.value == "sounds" and len(backbone.options) == 2  # sounds by default, speech for FSDD
+    backbone.set_value("speech").run()
+    at.selectbox(key="tr_head").set_value("attention").run()
+    at.number_input(key="tr_epochs_transfer").set_value(3).run()
+    at.button(key="tr_start").click().run()
+    at = _wait(at)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.success and "Validation clip accuracy" in at.success[0].value
+    assert at.session_state["runs"][-1]["model"] == "head_mlp"
+    assert at.session_state["runs"][-1]["attention"] == "rnn"
 
 
 def test_train_short_run_shows_confusion_and_compare(app):
@@ -159,6 +186,7 @@ def test_train_bad_split_is_a_clear_error(app):
     at.slider(key="tr_synth_n").set_value(6).run()
     split = next(t for t in at.text_input if t.key.startswith("tr_split"))
     split.set_value("fold:9").run()
+    _start(at).set_value("Train an architecture from scratch").run()
     at.selectbox(key="tr_model").set_value("feature_mlp").run()
     at.button(key="tr_start").click().run()
     at.session_state["train_job"].join(TIMEOUT)
