@@ -90,9 +90,26 @@ example = picked_example("cl")
 if example is not None and trained_on(example, description):
     st.caption(f"This clip is from the training data of this model ({example.dataset}): a right answer here "
                "shows the model learned it, not that it generalises. Try a clip of your own too.")
+calibration = load_bundle_cached(path, mtime).open_set
+if calibration is not None:
+    limit = st.slider("Answer 'none of these' below this confidence", 0.0, 1.0, float(round(calibration.confidence, 2)),
+                      0.01, key=f"cl_unknown_{path}",
+                      help=f"Calibrated on {calibration.clips} validation clips: {1 - calibration.quantile:.0%} of the "
+                           "clips the model got right were at least this sure. Models on a backbone also answer "
+                           "'none of these' when the clip lies far from every class in the backbone's space.")
+    pred = pred.judged(limit, calibration)
 left, right = st.columns([1, 2])
 with left:
-    st.metric("Prediction", pred.label)
+    if pred.unknown:
+        st.metric("Prediction", "none of these")
+        why = [f"confidence {pred.open_set['confidence']:.0%} < {pred.open_set['confidence_threshold']:.0%}"
+               if pred.open_set["confidence"] < pred.open_set["confidence_threshold"] else None,
+               f"distance to the nearest class {pred.open_set['distance']:.2f} > {pred.open_set['distance_threshold']:.2f}"
+               if pred.open_set.get("distance", 0) > pred.open_set.get("distance_threshold", 1e9) else None]
+        st.warning(f"This clip seems to be none of the classes this model knows (closest: {pred.label}; "
+                   f"{'; '.join(w for w in why if w)}).")
+    else:
+        st.metric("Prediction", pred.label)
     st.caption(f"{pred.probs.max():.0%} probability, averaged over the windows")
     st.plotly_chart(top_figure(pred), width="stretch", key="cl_top")
     st.caption(f"{name}: {len(pred.window_probs)} window(s), {pred.seconds * 1000:.0f} ms "

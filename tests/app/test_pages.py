@@ -67,6 +67,17 @@ def test_classify_pretrained_shows_timeline_and_rnn_attention(app):
     assert any("Model card" in e.label for e in at.expander)
 
 
+def test_classify_can_answer_none_of_these(app):
+    at = _classify(app, "tiny_cldnn")
+    slider = next(s for s in at.slider if s.key.startswith("cl_unknown_"))
+    assert 0 < slider.value < 1  # the threshold calibrated at training time
+    slider.set_value(1.0).run()  # no answer is that sure
+    assert not at.exception and at.metric[0].value == "none of these"
+    assert any("none of the classes this model knows" in w.value for w in at.warning)
+    next(s for s in at.slider if s.key.startswith("cl_unknown_")).set_value(0.0).run()
+    assert at.metric[0].value in {"chirp", "clicks", "harmonics", "noise_band", "tone"} and not at.warning
+
+
 def test_classify_cnn_attention_maps(app):
     at = _classify(app, "tiny_sfc_dcnn")
     assert not at.exception and not at.error
