@@ -16,6 +16,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	# The original backbone wheels, for the tests that check the Keras ports against them (never imported).
 	$(BIN)/python -m pip download --quiet --no-deps -d $(VENV)/wheels aisfx==0.1.2 openwakeword==0.5.1
+	# librosa's numba kernels compiled once, in one process (concurrent first compiles can corrupt numba's cache).
+	$(BIN)/python scripts/warm_numba.py
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -39,10 +39,12 @@ class BundleEntry:
     classes: tuple[str, ...]
     dataset: str
     headline: dict[str, Any] = field(default_factory=dict)
+    backbone: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "path": str(self.path), "architecture": self.architecture,
                 "attention": self.attention, "dataset": self.dataset, "classes": list(self.classes),
+                "backbone": self.backbone,
                 "headline": self.headline, self.headline.get("name", "accuracy"): self.headline.get("value")}
 
 
@@ -71,7 +73,8 @@ def _entry(folder: Path) -> BundleEntry | None:
     if not isinstance(head, dict):
         head = {"name": "accuracy", "value": metrics.get("accuracy")}
     return BundleEntry(name=folder.name, path=folder, architecture=str(arch.get("name", "?")),
-                       attention=arch.get("attention"), classes=classes, dataset=dataset, headline=head)
+                       attention=arch.get("attention"), classes=classes, dataset=dataset, headline=head,
+                       backbone=(d.get("backbone") or {}).get("name") if isinstance(d.get("backbone"), dict) else None)
 
 
 def list_bundles(root: str | Path | None = None) -> list[BundleEntry]:

@@ -365,6 +365,66 @@ MODELS = {
     },
 }
 
+BACKBONE_CREDIT = {
+    "sounds": ("The backbone is aiSFX (A. B. Ma and A. Lerch, *Representation Learning for the Automatic Indexing "
+               "of Sound Effects Libraries*, ISMIR 2022; weights from the `aisfx==0.1.2` wheel, **CC BY 4.0**), "
+               "converted to Keras by `scripts/convert_backbones.py`; see `pretrained/backbones/LICENSES.md`."),
+    "speech": ("The backbone is Google's speech_embedding (J. Lin et al., *Training Keyword Spotters with Limited "
+               "and Synthesized Speech Data*, ICASSP 2020; as shipped in the `openwakeword==0.5.1` wheel, "
+               "**Apache-2.0**), converted to Keras by `scripts/convert_backbones.py`; see "
+               "`pretrained/backbones/LICENSES.md`."),
+}
+TRANSFER_LIMITS = [
+    "The backbone is frozen and only a small head was trained: the model hears what the backbone learned to "
+    "tell apart, so sounds unlike its training data (see the backbone's description) are harder.",
+    "'None of these' is calibrated on the protocol's held-out clips of the final run (`--split none` scores "
+    "the training clips, so its thresholds are optimistic): lower the slider on Classify if known sounds are "
+    "rejected.",
+]
+MODELS["esc10_sounds"] = {
+    "data": "esc10",
+    "args": ["--backbone", "sounds", "--head", "mlp"],
+    "protocol": [f"fold:{k}" for k in (1, 2, 3, 4)],
+    "final_split": "none",
+    "check_split": None,
+    "title": "ESC-10 environmental sounds: a small head on the pretrained aiSFX backbone",
+    "summary": ("Recognises 10 everyday environmental sounds (dog bark, rooster, rain, sea waves, crackling fire, "
+                "crying baby, sneezing, clock tick, helicopter, chainsaw) from the embeddings of aiSFX, a network "
+                "pretrained on commercial sound-effects libraries: three 2.3-s windows per 4.6-s input, one hidden "
+                "layer per window, mean and max over the windows. The best ESC-10 model here, and it can answer "
+                "'none of these'. " + BACKBONE_CREDIT["sounds"]),
+    "limits": TRANSFER_LIMITS + [
+        "ESC-10 fold 5 is absent here, so the cross-validation is 4-fold.",
+        "The reproducible check scores the shipped model on its own training clips; the CV figure is the "
+        "held-out one."],
+    "notes": ("The issue aimed at 94 % in 4-fold CV; this recipe does not reach it (see the headline). Measured "
+              "while choosing it (4-fold CV, seed 0): logistic regression on each clip's mean and max embedding "
+              "(scikit-learn, outside the CLI) 91.25 %; heads through the CLI on 4.6-s inputs: linear 88.75 %, "
+              "the attention head 89.4 %, an earlier MLP head 90.6 %. Fine-tuning the backbone's top block was "
+              "not tried (not built yet). aiSFX never saw ESC-50 in training, so the figure is a fair transfer "
+              "result."),
+}
+MODELS["fsdd_speech"] = {
+    "data": "fsdd",
+    "args": ["--backbone", "speech", "--head", "linear"],
+    "protocol": FSDD_PROTOCOL,
+    "final_split": "none",
+    "check_split": "split:test",
+    "title": "FSDD spoken digits: a linear head on Google's speech_embedding backbone",
+    "summary": ("Recognises the English spoken digits zero to nine from the embeddings of Google's "
+                "speech_embedding network (trained for keyword spotting): each clip is centred in 1.34 s of "
+                "silence when shorter, eight 0.78-s windows per input, one softmax layer on their mean and max. "
+                "The digit model that copes best with new voices, and it can answer 'none of these'. "
+                + BACKBONE_CREDIT["speech"]),
+    "limits": TRANSFER_LIMITS + FSDD_LIMITS[:2],
+    "notes": ("Targets of the transfer issue: LOSO at least 95 % mean with no speaker below 90 %, test split at "
+              "least 99 % -- see the headline and the table for where this recipe lands. Measured while choosing "
+              "it: logistic regression on [mean, max] embeddings (outside the CLI) 94.8 % LOSO with short clips "
+              "centred in silence, 90.1 % when each clip gave a single window; the silence padding follows how "
+              "a keyword spotter hears a word (in a stream), and the input length (eight windows) was fixed "
+              "before any held-out score was seen."),
+}
+
 
 def run_model(name: str, spec: dict, *, data_root: Path, work: Path, skip_eval: bool, resume: bool,
               skip_final: bool, jobs: int = 1) -> None:

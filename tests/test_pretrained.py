@@ -77,6 +77,7 @@ def test_cli_lists_them():
         assert e["classes"] == d["classes"]
         assert e["dataset"]
         assert e["headline"] == d["metrics"]["headline"]
+        assert e["backbone"] == (d.get("backbone") or {}).get("name")  # transfer models name their backbone
 
 
 @pytest.mark.slow
