@@ -55,7 +55,7 @@ def embedding_figure(emap: EmbeddingMap, *, colour: str = "class", height: int =
                 text += f"<br>predicted {emap.predicted[i]}" + (" ✗" if wrong[i] else " ✓")
             hover.append(text)
         fig.add_trace(go.Scatter(
-            x=emap.points[idx, 0], y=emap.points[idx, 1], mode="markers", name=value, customdata=idx,
+            x=emap.points[idx, 0], y=emap.points[idx, 1], mode="markers", name=value, customdata=idx.tolist(),
             hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
             marker={"size": [12 if wrong[i] else 8 for i in idx],
                     "symbol": ["x" if wrong[i] else "circle" for i in idx], "line": {"width": 0}}))
