@@ -135,6 +135,7 @@ def main() -> None:
     parser.add_argument("--datasets", default="esc10,fsdd", help="comma-separated: esc10, fsdd")
     parser.add_argument("--cache", default=None, help="cache folder (default: a new empty one: cold first run)")
     parser.add_argument("--results", default=None, help="JSON file of results (reused when it exists)")
+    parser.add_argument("--table", action="store_true", help="only print the tables of what --results holds")
     args = parser.parse_args()
 
     from audioclf.datasets import load_dataset
@@ -152,6 +153,9 @@ def main() -> None:
     cold_before = not (cache / "embeddings").is_dir()
     esc = load_dataset(data / "esc10")
     fsdd = load_dataset(data / "fsdd")
+
+    if args.table:
+        parts = set()
 
     def pick(have, wanted: str) -> list:
         have = sorted(have)
