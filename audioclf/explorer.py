@@ -210,7 +210,6 @@ def bundle_vectors(dataset: Dataset, bundle: Any, *, cache: Any = True, progress
 
     from .bundle import Bundle, load_bundle
     from .extract import extract_dataset
-    from .inference import _normalise
 
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     try:
@@ -220,7 +219,7 @@ def bundle_vectors(dataset: Dataset, bundle: Any, *, cache: Any = True, progress
                          "model's output layer") from None
     features = keras.Model(b.model.inputs, [probs_layer.input, probs_layer.output])
     ex = extract_dataset(dataset, config=b.pipeline, cache=cache, progress=progress)
-    x = _normalise(b, ex.x)
+    x = b.stats.apply(ex.x) if b.stats is not None else np.asarray(ex.x, dtype=np.float32)  # as in training
     parts = [features(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
     hidden = np.concatenate([np.asarray(p[0], dtype=np.float32) for p in parts])  # (windows, dim)
     probs = np.concatenate([np.asarray(p[1], dtype=np.float32) for p in parts])  # (windows, classes)

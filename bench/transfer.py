@@ -175,14 +175,8 @@ def main() -> None:
             res.get(key, functools.partial(run_train, rec, cfg, pipe, "none", cache=rec_cache))
         for key in ("timing esc10 cold" if cold_before else "timing esc10 first", "timing esc10 warm"):
             res.get(key, functools.partial(run_train, esc, cfg, pipe, "none", cache=cache))
-    # Cheapest first, so an interrupted run has the most rows: backbone runs (their 'all' point is the
-    # few-shot curve's last one: same split, same recipe), then the few-shot points, then from scratch.
-    for name, ds, backbone, how, values in plans:
-        if "compare" in parts or "fewshot" in parts:
-            cfg, pipe = transfer_recipe(backbone)
-            for v in values:
-                res.get(f"{name} {how}:{v} backbone", functools.partial(run_train, ds, cfg, pipe, f"{how}:{v}",
-                                                                        cache=cache))
+    # Cheapest first, so an interrupted run has the most rows: few-shot points (small training sides),
+    # full backbone runs, then from scratch.
     for name, ds, backbone, how, values in plans if "fewshot" in parts else ():
         cfg, pipe = transfer_recipe(backbone)
         for n in (n for n in shots if n != "all"):
@@ -190,6 +184,13 @@ def main() -> None:
                 res.get(f"{name} {how}:{v} shots {n}",
                         functools.partial(run_train, few_shot(ds, f"{how}:{v}", n), cfg, pipe, "split:val",
                                           cache=cache))
+    # Full backbone runs (their 'all' point is the few-shot curve's last one: same split, same recipe).
+    for name, ds, backbone, how, values in plans:
+        if "compare" in parts or "fewshot" in parts:
+            cfg, pipe = transfer_recipe(backbone)
+            for v in values:
+                res.get(f"{name} {how}:{v} backbone", functools.partial(run_train, ds, cfg, pipe, f"{how}:{v}",
+                                                                        cache=cache))
     for name, ds, _, how, values in plans if "compare" in parts else ():
         scfg, spipe = quick_recipe()
         for v in values if args.scratch_all else values[:1]:
