@@ -207,7 +207,7 @@ def test_bundle_map_marks_what_the_model_gets_wrong(dataset, tmp_path, cache_env
           cache=tmp_path / "features")
     truth = embedding_map(dataset, bundle=tmp_path / "b", cache=tmp_path / "features")
     right = [i for i, (p, t) in enumerate(zip(truth.predicted, truth.labels, strict=True)) if p == t]
-    assert len(right) > len(dataset) // 2  # the tiny model learnt something
+    assert right, f"the tiny model got no clip right: {truth.predicted}"
     # one clip the model gets right, relabelled: the prediction stays, so the map must mark it
     i = right[0]
     other = next(c for c in dataset.classes if c != dataset.clips[i].label)
