@@ -217,7 +217,7 @@ def bundle_vectors(dataset: Dataset, bundle: Any, *, cache: Any = True, progress
     except ValueError:
         raise ModelError(f"model {b.name!r} has no layer named 'probs'; the explorer reads the input of the "
                          "model's output layer") from None
-    features = keras.Model(b.model.inputs, [probs_layer.input, probs_layer.output])
+    features = keras.Model(b.model.input, [probs_layer.input, probs_layer.output])  # one input, as called
     ex = extract_dataset(dataset, config=b.pipeline, cache=cache, progress=progress)
     x = b.stats.apply(ex.x) if b.stats is not None else np.asarray(ex.x, dtype=np.float32)  # as in training
     parts = [features(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
