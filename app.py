@@ -52,12 +52,14 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/classify.py", title="Classify", icon=":material/label:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
 ]
 DESCRIPTIONS = {
     "Explore": "Load a clip, denoise it, split silences and view every feature channel.",
     "Train": "Choose a dataset and an architecture, train with live curves, inspect the errors.",
     "Classify": "Pick a model, give it a clip, see its per-window predictions and attention.",
     "Compare": "Trained models side by side; two clips or two settings on the same channels.",
+    "Embeddings": "A dataset's clips as points, as a backbone or your model hears them; click one to listen.",
 }
 
 nav = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True), *PAGES])

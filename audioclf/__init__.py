@@ -91,6 +91,8 @@ _LAZY = {
 # Pretrained backbones (audioclf.backbones): the registry is light, loading one imports Keras.
 _LAZY.update({"list_backbones": "backbones", "get_backbone": "backbones", "BackboneSpec": "backbones",
               "embed_dataset": "backbones"})
+# The embedding explorer (audioclf.explorer): light itself; its sources import Keras when used.
+_LAZY.update({"embedding_map": "explorer", "EmbeddingMap": "explorer"})
 
 __all__ = [
     "__version__", "errors", "synth",

@@ -4,6 +4,7 @@ Nothing here imports streamlit, so every figure can be tested (and reused in a
 notebook) without the app.
 """
 
+from .explorer import embedding_figure
 from .plots import (
     channels_figure,
     confusion_figure,
@@ -19,5 +20,5 @@ from .results import (
     top_figure,
 )
 
-__all__ = ["channels_figure", "confusion_figure", "envelope", "waveform_figure", "attention_figure",
+__all__ = ["embedding_figure", "channels_figure", "confusion_figure", "envelope", "waveform_figure", "attention_figure",
            "history_figure", "input_pair_figure", "subband_figure", "timeline_figure", "top_figure"]
