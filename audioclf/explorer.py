@@ -186,7 +186,7 @@ def bundle_vectors(dataset: Dataset, bundle: Any, *, cache: Any = True, progress
     dataset : Dataset
     bundle : Bundle or path
     cache, progress
-        As for :func:`audioclf.extract.extract_dataset`.
+        As for :func:`audioclf.engine.extract.extract_dataset`.
     batch_size : int
 
     Returns
@@ -208,8 +208,8 @@ def bundle_vectors(dataset: Dataset, bundle: Any, *, cache: Any = True, progress
     """
     import keras
 
-    from .bundle import Bundle, load_bundle
-    from .extract import extract_dataset
+    from .engine.bundle import Bundle, load_bundle
+    from .engine.extract import extract_dataset
 
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     try:

@@ -1,6 +1,6 @@
 """Benchmark transfer learning (a head on a frozen backbone) against training from scratch; prints Markdown.
 
-Everything runs in this process through :func:`audioclf.training.train`, the same
+Everything runs in this process through :func:`audioclf.engine.train.train`, the same
 engine the CLI's ``train --backbone`` uses (TensorFlow's import is not counted):
 
 1. **Timing** (the issue's targets, measured, not asserted): a linear head on the
@@ -74,7 +74,7 @@ class Results:
 
 def run_train(dataset, config, pipeline, split: str, *, cache: Path) -> dict:
     """Train once with ``$AUDIOCLF_CACHE`` (embeddings and features) at ``cache``; accuracy and seconds."""
-    from audioclf.training import train
+    from audioclf.engine.train import train
 
     old = os.environ.get("AUDIOCLF_CACHE")
     os.environ["AUDIOCLF_CACHE"] = str(cache)
@@ -139,7 +139,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from audioclf.datasets import load_dataset
-    from audioclf.recipes import quick_recipe, transfer_recipe
+    from audioclf.engine.recipes import quick_recipe, transfer_recipe
 
     parts = {p.strip() for p in args.only.split(",")}
     which = {p.strip() for p in args.datasets.split(",")}

@@ -198,9 +198,9 @@ def test_backbone_map_is_deterministic_and_complete(dataset, tmp_path):
 
 @pytest.mark.slow
 def test_bundle_map_marks_what_the_model_gets_wrong(dataset, tmp_path, cache_env):
-    from audioclf.evaluation import evaluate_bundle
-    from audioclf.recipes import transfer_recipe
-    from audioclf.training import train
+    from audioclf.engine.evaluate import evaluate_bundle
+    from audioclf.engine.recipes import transfer_recipe
+    from audioclf.engine.train import train
 
     config, pipeline = transfer_recipe("speech", epochs=20)
     train(dataset, config=dataclasses.replace(config, split="none"), pipeline=pipeline, out=tmp_path / "b",
