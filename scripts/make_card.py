@@ -214,8 +214,11 @@ def make_card(bundle_dir: str | Path, info: dict[str, Any]) -> Path:
              + (f"{', '.join(pipe['channels'])}; features n_fft={pipe['features'].get('n_fft')}, "
                 f"hop={pipe['features'].get('hop_length')}, n_mels={pipe['features'].get('n_mels')}, log scale "
                 f"(dB, floor {pipe['features'].get('top_db')} dB below the peak)."
-                if pipe["channels"] else "- (the raw samples themselves, no spectrogram)."),
-             f"- Windows of {pipe['window']['length']} {'samples' if pipe['input_kind'] == 'waveform' else 'frames'}"
+                if pipe["channels"] else
+                f"none: the frozen `{pipe['backbone']}` backbone's window embeddings (`pretrained/backbones/`)."
+                if pipe.get("backbone") else "- (the raw samples themselves, no spectrogram)."),
+             f"- Windows of {pipe['window']['length']} "
+             f"{ {'waveform': 'samples', 'embedding': 'backbone windows'}.get(pipe['input_kind'], 'frames')}"
              f", hop {pipe['window']['hop']}, short clips padded by `{pipe['window']['pad']}`; window "
              f"probabilities are averaged per clip (`{cfg.get('vote', 'mean')}` vote).",
              f"- Standardisation: `{pipe.get('normalize')}` statistics of the training windows (stored in the "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._hashing import file_sha256
 from ..errors import BackboneError, ParameterError
 from .frontends import sounds_frontend, speech_frontend
 from .registry import RESTORE_HINT, BackboneSpec, backbones_dir, get_backbone_spec
@@ -21,15 +21,6 @@ _FRONTENDS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
     "speech": speech_frontend,
 }
 _LOADED: dict[tuple[str, str], Backbone] = {}
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify_weights(spec: BackboneSpec, root: str | os.PathLike | None = None) -> Path:

@@ -26,12 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from .._hashing import file_sha256
 from .._validate import check_positive_int
 from ..datasets import Clip, Dataset
 from ..errors import AudioclfError, DatasetError, ParameterError
 from .pipeline import ClipInputs, PipelineConfig, clip_inputs
 
-__all__ = ["FeatureCache", "Extracted", "extract_dataset", "default_cache_dir", "file_digest"]
+__all__ = ["FeatureCache", "Extracted", "extract_dataset", "default_cache_dir"]
 
 #: Progress callback: ``(done, total)`` clips.
 Progress = Callable[[int, int], None]
@@ -45,15 +46,6 @@ def default_cache_dir() -> Path:
     from ..datasets import default_cache_dir as cache_root
 
     return cache_root() / "features"
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _checksum(x: np.ndarray) -> str:
@@ -307,7 +299,7 @@ def extract_dataset(dataset: Dataset, *, config: PipelineConfig, cache: FeatureC
     for i, p in enumerate(paths):
         if store is not None:
             try:
-                digests[i] = file_digest(p)
+                digests[i] = file_sha256(p)
             except OSError as exc:
                 results[i] = ("error", f"{Path(p).name}: cannot read the file ({exc.strerror or exc})")
                 done += 1

@@ -503,7 +503,7 @@ def test_cli_models_json(capsys):
 
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert [r["name"] for r in rows] == REQUIRED
+    assert [r["name"] for r in rows] == [*REQUIRED, "head_linear", "head_mlp"]  # the zoo, then the transfer heads
     for row in rows:
         assert {"name", "family", "input", "attention", "params", "input_shape", "description"} <= set(row)
         assert isinstance(row["params"], int) and row["params"] > 0
