@@ -77,13 +77,24 @@ def _entry(folder: Path) -> BundleEntry | None:
                        backbone=(d.get("backbone") or {}).get("name") if isinstance(d.get("backbone"), dict) else None)
 
 
+def _best_first(e: BundleEntry) -> tuple:
+    """Dataset, then held-out headlines (cross-validation, unseen speakers) before the rest, best value first."""
+    value = e.headline.get("value")
+    held_out = e.headline.get("name") in ("cv_accuracy", "loso_accuracy")
+    return (e.dataset, not held_out, -(value if isinstance(value, (int, float)) else -1.0), e.name)
+
+
 def list_bundles(root: str | Path | None = None) -> list[BundleEntry]:
-    """Every valid bundle folder directly under ``root`` (default :func:`pretrained_dir`), sorted by name."""
+    """Every valid bundle folder directly under ``root`` (default :func:`pretrained_dir`).
+
+    Grouped by dataset, the best model of each first (by its card's headline: held-out
+    protocols before others, the higher figure first), so the app offers it first.
+    """
     root = Path(root) if root is not None else pretrained_dir()
     if not root.is_dir():
         return []
     entries = (_entry(p) for p in sorted(root.iterdir()) if p.is_dir() and (p / "bundle.json").is_file())
-    return [e for e in entries if e is not None]
+    return sorted((e for e in entries if e is not None), key=_best_first)
 
 
 def read_card(folder: str | Path) -> str:

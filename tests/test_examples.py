@@ -98,3 +98,20 @@ def test_classify_defaults_to_a_real_example_of_the_models_task_and_says_it_was_
     assert any("training data of this model" in c.value for c in at.caption)
     assert any(chosen.author in c.value for c in at.caption)  # attribution beside the clip
     assert len(at.get("image")) >= 1  # the card's attention.png renders (not a broken relative link)
+
+
+def test_bundles_are_listed_best_first_within_each_task(tmp_path):
+    from audioclf.store import list_bundles
+
+    def make(name, dataset, metric, value):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "bundle.json").write_text(json.dumps({
+            "architecture": {"name": "x"}, "classes": ["a", "b"], "training": {"dataset": {"name": dataset}},
+            "metrics": {"headline": {"name": metric, "value": value}}}))
+
+    make("a_weak", "esc10", "cv_accuracy", 0.80)
+    make("b_test_only", "esc10", "test_accuracy", 0.99)  # not a held-out protocol: after the CV models
+    make("c_best", "esc10", "cv_accuracy", 0.92)
+    make("d_digits", "fsdd", "loso_accuracy", 0.90)
+    assert [e.name for e in list_bundles(tmp_path)] == ["c_best", "a_weak", "b_test_only", "d_digits"]
