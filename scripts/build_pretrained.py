@@ -383,7 +383,7 @@ TRANSFER_LIMITS = [
 ]
 MODELS["esc10_sounds"] = {
     "data": "esc10",
-    "args": ["--backbone", "sounds", "--head", "mlp"],
+    "args": ["--backbone", "sounds", "--head", "mlp", "--augment", "none"],
     "protocol": [f"fold:{k}" for k in (1, 2, 3, 4)],
     "final_split": "none",
     "check_split": None,
@@ -391,35 +391,46 @@ MODELS["esc10_sounds"] = {
     "summary": ("Recognises 10 everyday environmental sounds (dog bark, rooster, rain, sea waves, crackling fire, "
                 "crying baby, sneezing, clock tick, helicopter, chainsaw) from the embeddings of aiSFX, a network "
                 "pretrained on commercial sound-effects libraries: three 2.3-s windows per 4.6-s input, one hidden "
-                "layer per window, mean and max over the windows. The best ESC-10 model here, and it can answer "
+                "layer per window, mean and max over the windows, no augmentation. The best ESC-10 model here, and it can answer "
                 "'none of these'. " + BACKBONE_CREDIT["sounds"]),
     "limits": TRANSFER_LIMITS + [
         "ESC-10 fold 5 is absent here, so the cross-validation is 4-fold.",
         "The reproducible check scores the shipped model on its own training clips; the CV figure is the "
         "held-out one."],
-    "notes": ("The issue aimed at 94 % in 4-fold CV; this recipe does not reach it (see the headline). Measured "
-              "while choosing it (4-fold CV, seed 0): logistic regression on each clip's mean and max embedding "
-              "(scikit-learn, outside the CLI) 91.25 %; heads through the CLI on 4.6-s inputs: linear 88.75 %, "
-              "the attention head 89.4 %, an earlier MLP head 90.6 %. Fine-tuning the backbone's top block was "
-              "not tried (not built yet). aiSFX never saw ESC-50 in training, so the figure is a fair transfer "
+    "notes": ("The issue aimed at 94 % in 4-fold CV; this recipe does not reach it (see the headline). Recipes "
+              "compared by the same 4-fold CV (seed 0, 4.6-s inputs): logistic regression on each clip's mean and "
+              "max embedding (scikit-learn, outside the CLI) 91.25 %; through the CLI, `--head linear` 88.75 % "
+              "(82.5 / 93.75 / 87.5 / 91.25 without augmentation: 88.75 %), `--head mlp` with the `embedding` "
+              "augmentation 89.4 % (83.75 / 92.5 / 87.5 / 93.75), `--head attention` with it 91.6 % (88.75 / "
+              "93.75 / 90.0 / 93.75), **`--head mlp --augment none` 92.2 % (87.5 / 95.0 / 91.25 / 95.0), "
+              "shipped**. The embedding augmentation (rolled window order, noise, mixup) cost the MLP head three "
+              "points here: with one 4.6-s input per 5-s clip there is no order to learn, and noise on "
+              "standardised embeddings blurs classes that sit close. Fine-tuning the backbone's top block was not "
+              "tried (not built yet). aiSFX never saw ESC-50 in training, so the figure is a fair transfer "
               "result."),
 }
 MODELS["fsdd_speech"] = {
     "data": "fsdd",
-    "args": ["--backbone", "speech", "--head", "linear"],
+    "args": ["--backbone", "speech", "--head", "mlp", "--augment", "none"],
     "protocol": FSDD_PROTOCOL,
     "final_split": "none",
     "check_split": "split:test",
-    "title": "FSDD spoken digits: a linear head on Google's speech_embedding backbone",
+    "title": "FSDD spoken digits: a small head on Google's speech_embedding backbone",
     "summary": ("Recognises the English spoken digits zero to nine from the embeddings of Google's "
                 "speech_embedding network (trained for keyword spotting): each clip is centred in 1.34 s of "
-                "silence when shorter, eight 0.78-s windows per input, one softmax layer on their mean and max. "
+                "silence when shorter, eight 0.78-s windows per input, one hidden layer per window, mean and max over "
+                "the windows, no augmentation. "
                 "The digit model that copes best with new voices, and it can answer 'none of these'. "
                 + BACKBONE_CREDIT["speech"]),
     "limits": TRANSFER_LIMITS + FSDD_LIMITS[:2],
     "notes": ("Targets of the transfer issue: LOSO at least 95 % mean with no speaker below 90 %, test split at "
-              "least 99 % -- see the headline and the table for where this recipe lands. Measured while choosing "
-              "it: logistic regression on [mean, max] embeddings (outside the CLI) 94.8 % LOSO with short clips "
+              "least 99 % -- see the headline and the table for where this recipe lands. Recipes compared by the "
+              "same protocol (seed 0): `--head linear` with the `embedding` augmentation: test split 98.8 %, LOSO "
+              "92.6 / 95.8 / 97.0 / 90.0 / 98.8, mean 94.8 %; **`--head mlp --augment none`: test split 99.6 %, "
+              "LOSO 92.0 / 97.2 / 97.6 / 90.2 / 98.8, mean 95.2 %, shipped** (chosen over the linear head by these "
+              "figures, so the margin over 95 % is within what the choice itself can add). Nicolas, at 90.2 %, "
+              "is the voice a new model hears worst. Logistic regression on [mean, max] embeddings (outside the "
+              "CLI) gives 94.8 % LOSO with short clips "
               "centred in silence, 90.1 % when each clip gave a single window; the silence padding follows how "
               "a keyword spotter hears a word (in a stream), and the input length (eight windows) was fixed "
               "before any held-out score was seen."),
