@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audioclf import synth  # noqa: E402
 from audioclf.io import write_audio  # noqa: E402
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server, upload_clip  # noqa: E402
 
 T = 300_000
 
@@ -48,8 +48,9 @@ def main() -> int:
             page.wait_for_selector('[data-testid="stMetric"]')
             home = time.perf_counter() - t0
             page.close()
-            for step, link, done in (("explore", "Explore", ".js-plotly-plot .heatmaplayer"),
-                                     ("classify", "Classify", "text=Per-window class probabilities")):
+            for step, link, title, done in (
+                    ("explore", "Explore", "Explore a clip", ".js-plotly-plot .heatmaplayer"),
+                    ("classify", "Classify", "Classify a clip", "text=Per-window class probabilities")):
                 for clip in clips:
                     # A fresh session per upload, so no chart of an earlier clip is on the page.
                     page = browser.new_page(viewport={"width": 1300, "height": 1400})
@@ -57,8 +58,8 @@ def main() -> int:
                     page.goto(url)
                     page.wait_for_selector('[data-testid="stMetric"]')
                     page.get_by_role("link", name=link).first.click()
-                    page.get_by_text("Upload", exact=True).click()
-                    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(clip))
+                    page.get_by_role("heading", name=title).wait_for()
+                    upload_clip(page, clip, timeout=T)
                     t = time.perf_counter()
                     page.wait_for_selector(done)
                     rows[step].append(time.perf_counter() - t)

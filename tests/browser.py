@@ -61,3 +61,26 @@ def streamlit_server(env: dict | None = None, timeout: float = 900.0) -> Iterato
 
 def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def wait_idle(page, timeout: float = 300_000) -> None:
+    """Wait until the app's script run is over, as a person waits for the page to stop updating."""
+    page.wait_for_selector(IDLE, state="attached", timeout=timeout)
+
+
+def upload_clip(page, path: str | Path, timeout: float = 300_000) -> None:
+    """Pick "Upload" in the page's clip chooser, wait for the uploader to be drawn and the run to end, then upload.
+
+    The click is scoped to the "Clip" radio (another "Upload" on the page, e.g. Classify's model source,
+    must not catch it), and the file is given only once the page is idle, so a rerun cannot swallow it.
+    """
+    wait_idle(page, timeout)
+    chooser = page.locator('[data-testid="stRadio"]').filter(has=page.get_by_text("Clip", exact=True))
+    chooser.get_by_text("Upload", exact=True).click()
+    uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+    uploader.wait_for(state="attached", timeout=timeout)
+    wait_idle(page, timeout)
+    uploader.set_input_files(str(path))

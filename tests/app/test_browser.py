@@ -7,7 +7,7 @@ import os
 import pytest
 
 from audioclf import synth
-from tests.browser import CHROMIUM, ROOT, launch, streamlit_server
+from tests.browser import CHROMIUM, ROOT, launch, streamlit_server, upload_clip
 from tests.conftest import HANG
 from tests.corpus import encode
 
@@ -64,8 +64,7 @@ def test_upload_wav_on_explore_shows_spectrogram(browser, app_url, tmp_path):
     wav = tmp_path / "sweep.wav"
     wav.write_bytes(encode(synth.chirp(150, 6000, 2.0, 22050), 22050))
     page = _open_page(browser, app_url, "Explore")
-    page.get_by_text("Upload", exact=True).click()
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(wav))
+    upload_clip(page, wav, timeout=LOAD)
     page.get_by_text("sweep.wav: 2.00 s at 22050 Hz").wait_for(timeout=LOAD)
     page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=LOAD)
     assert page.locator(".js-plotly-plot").count() >= 1
@@ -80,8 +79,7 @@ def test_classify_upload_with_pretrained_shows_timeline(browser, app_url, tmp_pa
     wav = tmp_path / "clip.wav"
     wav.write_bytes(encode(synth.example("syllables", 16000), 16000))
     page = _open_page(browser, app_url, "Classify")
-    page.get_by_text("Upload", exact=True).click()
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(wav))
+    upload_clip(page, wav, timeout=LOAD)
     page.wait_for_selector('[data-testid="stMetric"]', timeout=LOAD)
     page.get_by_text("Per-window class probabilities").wait_for(timeout=LOAD)
     assert page.locator('[data-testid="stException"]').count() == 0
