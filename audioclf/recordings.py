@@ -258,14 +258,16 @@ class RecordingSet:
         return dataset_from_recordings(root, self.as_mapping())
 
     def to_zip(self) -> bytes:
-        """A zip of class folders, ``<label>/<NNN><suffix>``, each take's bytes as recorded."""
+        """A zip of class folders, ``<label>/<NNN><suffix>``, each take's bytes as recorded (same takes, same zip)."""
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for label, takes in self.classes:
                 if not takes:  # a zip cannot hold an empty folder portably; an empty class has nothing to keep
                     continue
                 for n, take in enumerate(takes, start=1):
-                    zf.writestr(f"{label}/{n:03d}{take.suffix}", take.data)
+                    # a fixed time stamp: the same takes always give the same zip
+                    info = zipfile.ZipInfo(f"{label}/{n:03d}{take.suffix}", date_time=(1980, 1, 1, 0, 0, 0))
+                    zf.writestr(info, take.data, compress_type=zipfile.ZIP_DEFLATED)
         return buf.getvalue()
 
     def write_zip(self, path: str | Path) -> Path:
