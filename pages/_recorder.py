@@ -84,9 +84,15 @@ def recorder_section() -> RecordingSet | None:
     for label in rs.labels:
         _class_box(rs, label, nonce)
     _save_and_load(rs)
+    used = st.session_state.get("tr_rec_used")
     if not rs.ready:
         st.info("Add at least two classes and record at least one take of each (three or more is better).")
-    return rs if st.button("Use these recordings", key="tr_use_recs", disabled=not rs.ready) else None
+    elif used is not None and used != rs:
+        st.warning("The recordings changed since they were loaded: press 'Use these recordings' to train on them.")
+    if st.button("Use these recordings", key="tr_use_recs", disabled=not rs.ready):
+        st.session_state["tr_rec_used"] = rs
+        return rs
+    return None
 
 
 def try_it_section(res) -> None:

@@ -132,6 +132,12 @@ def test_export_and_import_round_trip():
     assert not at.exception and any("imported recordings.zip" in s.value for s in at.success)
     assert back.as_mapping() == rs.as_mapping()
     assert sorted(_audio_ids(at)) == sorted(_wav_id(d) for d in tones() + clicks())
+    # the imported takes are a dataset; a take recorded afterwards is flagged until they are used again
+    at.button(key="tr_use_recs").click().run()
+    assert sorted(at.session_state["tr_ds"].classes) == ["clicks", "tone"]
+    assert not any("recordings changed" in w.value for w in at.warning)
+    _record(at, "tone", wav(synth.tone(770, 1.0, SR)))
+    assert any("The recordings changed since they were loaded" in w.value for w in at.warning)
 
 
 @pytest.mark.slow
