@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import write_bytes_atomic
+from ._validate import check_int, check_number, check_positive_int
 from .datasets.recorded import dataset_from_recordings, valid_label
 from .datasets.safezip import safe_extract_zip
 from .errors import AudioError, RecordingError, RecordingLimitError
@@ -100,6 +101,13 @@ class RecordingSet:
     max_takes: int = MAX_TAKES
     max_seconds: float = MAX_TOTAL_SECONDS
     next_id: int = 0
+
+    def __post_init__(self) -> None:
+        check_positive_int(self.max_takes, "max_takes")
+        check_number(self.max_seconds, "max_seconds", low=0, low_open=True)
+        check_int(self.next_id, "next_id", low=0)
+        # Any sequence is accepted, tuples are stored: the set really is immutable.
+        object.__setattr__(self, "classes", tuple((str(label), tuple(takes)) for label, takes in self.classes))
 
     # -- reading -----------------------------------------------------------------------------------------
     @property

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from audioclf import synth
-from audioclf.errors import AudioError, DatasetError, RecordingError, RecordingLimitError
+from audioclf.errors import AudioError, DatasetError, ParameterError, RecordingError, RecordingLimitError
 from audioclf.io import load_audio, to_wav_bytes
 from audioclf.recordings import BACKGROUND, MIN_TAKE_SECONDS, RecordingSet
 
@@ -88,6 +88,14 @@ def test_bad_takes_are_clear_errors_and_change_nothing(two, data, message):
     with pytest.raises(AudioError, match=message):
         two.add_take("clap", data)
     assert two.n_takes == 3
+
+
+def test_limits_must_be_positive():
+    with pytest.raises(ParameterError, match="max_takes=0 must be a positive integer"):
+        RecordingSet(max_takes=0)
+    with pytest.raises(ParameterError, match="max_seconds=-1 must be a positive number"):
+        RecordingSet(max_seconds=-1)
+    assert RecordingSet(classes=[("a", [])]).classes == (("a", ()),)
 
 
 def test_limits_on_takes_and_seconds():
