@@ -86,7 +86,7 @@ def recorder_section() -> RecordingSet | None:
     _save_and_load(rs)
     used = st.session_state.get("tr_rec_used")
     if not rs.ready:
-        st.info("Add at least two classes and record at least one take of each (three or more is better).")
+        st.caption("Add at least two classes and record at least one take of each (three or more is better).")
     elif used is not None and used != rs:
         st.warning("The recordings changed since they were loaded: press 'Use these recordings' to train on them.")
     if st.button("Use these recordings", key="tr_use_recs", disabled=not rs.ready):

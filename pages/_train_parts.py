@@ -10,6 +10,8 @@ from pages._common import session_store
 AUGMENTS = ["standard", "none", "light", "strong", "speech", "embedding"]
 #: Datasets up to this many clips start from a pretrained backbone by default (recorded sets always do).
 SMALL_DATASET = 400
+#: The dataset source radio's choices -> the kind of request (and marker) each one loads.
+_SOURCE_KINDS = {"Synthetic": "synthetic", "Folder": "folder", "Upload": "zip", "Record": "record"}
 _FROM_BACKBONE, _FROM_SCRATCH = "Start from a pretrained backbone", "Train an architecture from scratch"
 
 
@@ -78,9 +80,11 @@ def dataset_section():
             except AudioclfError as exc:
                 st.error(str(exc))
                 return None
-    ds = st.session_state.get("tr_ds")
-    if ds is None:
-        st.info("Choose a dataset to continue.")
+    ds, loaded = st.session_state.get("tr_ds"), st.session_state.get("tr_ds_marker")
+    wanted = next(kind for word, kind in _SOURCE_KINDS.items() if source.startswith(word))
+    if ds is None or loaded is None or loaded[0] != wanted:  # never train on a dataset from another source
+        st.info("Record at least two classes, then press 'Use these recordings'." if wanted == "record"
+                else "Choose a dataset to continue.")
         return None
     summary = _summary(ds)
     st.markdown(f"**{ds.name}** ({summary['kind']}): {summary['clips']} clips, {len(ds.classes)} classes, "

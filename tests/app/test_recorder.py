@@ -78,6 +78,8 @@ def test_record_takes_play_delete_rename_and_background():
     # each take plays its own bytes, in order; every recorder is empty again after a take
     assert _audio_ids(at) == [_wav_id(d) for d in tones() + clicks()]
     assert all(a.value is None for a in at.audio_input)
+    assert len(at.get("audio")) == 6  # the synthetic set loaded at first is not shown under "Record clips"
+    assert any("press 'Use these recordings'" in i.value for i in at.info)
     assert any("6 of 200 takes, 0.1 of 10 min" in c.value for c in at.caption)
     # a take that is too short or silent is a clear message, not a traceback, and is not kept
     _record(at, "tone", wav(synth.tone(440, 0.1, SR)))
