@@ -43,6 +43,8 @@ from .errors import (
     ModelError,
     NonFiniteAudioError,
     ParameterError,
+    RecordingError,
+    RecordingLimitError,
     TruncatedAudioError,
     UnsupportedFormatError,
     ZeroFramesError,
@@ -71,6 +73,7 @@ from .preprocess import (
     split_silence,
     trim_silence,
 )
+from .recordings import RecordingSet
 from .session import SessionStore
 from .store import list_bundles
 from .windowing import WindowConfig, Windows, frame_windows, hop_for_overlap, sample_windows
@@ -99,7 +102,7 @@ __all__ = [
     # errors
     "AudioclfError", "AudioError", "EmptyAudioError", "UnsupportedFormatError", "TruncatedAudioError",
     "ZeroFramesError", "NonFiniteAudioError", "AudioTooLongError", "ParameterError", "DatasetError", "ModelError",
-    "BundleError", "BackboneError",
+    "BundleError", "BackboneError", "RecordingError", "RecordingLimitError",
     # audio
     "load_audio", "audio_info", "resample", "to_wav_bytes", "write_audio",
     "DenoiseConfig", "SplitConfig", "PreprocessConfig", "denoise", "split_silence", "trim_silence", "preprocess",
@@ -109,7 +112,7 @@ __all__ = [
     "WindowConfig", "Windows", "frame_windows", "sample_windows", "hop_for_overlap",
     # datasets
     "Clip", "Dataset", "SyntheticConfig", "load_dataset", "make_synthetic_dataset", "dataset_from_recordings",
-    "safe_extract_zip", "summarize_dataset", "split_dataset", "kfold_splits",
+    "safe_extract_zip", "summarize_dataset", "RecordingSet", "split_dataset", "kfold_splits",
     # app support
     "SessionStore", "list_bundles",
     *_LAZY,

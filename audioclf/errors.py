@@ -18,6 +18,8 @@ __all__ = [
     "AudioTooLongError",
     "ParameterError",
     "DatasetError",
+    "RecordingError",
+    "RecordingLimitError",
     "ModelError",
     "BundleError",
     "BackboneError",
@@ -62,6 +64,14 @@ class AudioTooLongError(AudioError):
 
 class DatasetError(AudioclfError):
     """A dataset source is missing, malformed, unsafe or too small."""
+
+
+class RecordingError(DatasetError):
+    """A change to a set of recorded takes is not possible (unknown class, name taken, bad name)."""
+
+
+class RecordingLimitError(RecordingError):
+    """A session's recordings would pass the limit on takes or on total duration."""
 
 
 class ModelError(AudioclfError):

@@ -10,6 +10,8 @@ from pages._common import session_store
 AUGMENTS = ["standard", "none", "light", "strong", "speech", "embedding"]
 #: Datasets up to this many clips start from a pretrained backbone by default (recorded sets always do).
 SMALL_DATASET = 400
+#: The dataset source radio's choices -> the kind of request (and marker) each one loads.
+_SOURCE_KINDS = {"Synthetic": "synthetic", "Folder": "folder", "Upload": "zip", "Record": "record"}
 _FROM_BACKBONE, _FROM_SCRATCH = "Start from a pretrained backbone", "Train an architecture from scratch"
 
 
@@ -21,7 +23,7 @@ def _summary(dataset):
 
 
 def _load(kind: str, arg) -> object:
-    from audioclf.datasets import SyntheticConfig, dataset_from_recordings, load_dataset, make_synthetic_dataset
+    from audioclf.datasets import SyntheticConfig, load_dataset, make_synthetic_dataset
 
     store = session_store()
     if kind == "synthetic":
@@ -33,23 +35,17 @@ def _load(kind: str, arg) -> object:
         path = store.path_for("zips", "dataset", suffix=".zip")
         path.write_bytes(arg)
         return load_dataset(path, extract_dir=store.path_for("datasets", "extracted"))
-    return dataset_from_recordings(store.path_for("datasets", "recordings"), arg)
+    return arg.to_dataset(store.path_for("datasets", "recordings"))
 
 
-def _recorder() -> dict | None:
-    recs: dict[str, list[bytes]] = st.session_state.setdefault("tr_recordings", {})
-    c1, c2 = st.columns([3, 1])
-    new = c1.text_input("New class name", key="tr_new_class")
-    if c2.button("Add class", key="tr_add_class") and new.strip():
-        recs.setdefault(new.strip(), [])
-    for label in list(recs):
-        with st.container(border=True):
-            st.markdown(f"**{label}**: {len(recs[label])} clip(s)")
-            clip = st.audio_input(f"Record an example of {label}", key=f"tr_rec_{label}_{len(recs[label])}")
-            if clip is not None:
-                recs[label].append(clip.getvalue())
-                st.rerun()
-    return recs if st.button("Use these recordings", key="tr_use_recs", disabled=len(recs) < 2) else None
+def _marker(request: tuple, zip_key) -> object:
+    """What identifies a request's dataset, so it is loaded again only when it changed."""
+    kind, arg = request
+    if kind == "zip":
+        return zip_key
+    if kind == "record":  # a set changes its next_id on every new take, its counts and labels on the rest
+        return kind, arg.next_id, arg.labels, arg.n_takes
+    return kind, str(arg)[:200]
 
 
 def dataset_section():
@@ -70,10 +66,12 @@ def dataset_section():
         request = ("zip", up.getvalue()) if up is not None else None
         key = ("zip", up.file_id) if up is not None else None
     else:
-        recs = _recorder()
-        request = ("record", {k: list(v) for k, v in recs.items()}) if recs else None
+        from pages._recorder import recorder_section
+
+        recs = recorder_section()
+        request = ("record", recs) if recs is not None else None
     if request is not None:
-        marker = key if request[0] == "zip" else (request[0], str(request[1])[:200])
+        marker = _marker(request, key if request[0] == "zip" else None)
         if st.session_state.get("tr_ds_marker") != marker:
             try:
                 with st.spinner("Loading the dataset…"):
@@ -82,9 +80,11 @@ def dataset_section():
             except AudioclfError as exc:
                 st.error(str(exc))
                 return None
-    ds = st.session_state.get("tr_ds")
-    if ds is None:
-        st.info("Choose a dataset to continue.")
+    ds, loaded = st.session_state.get("tr_ds"), st.session_state.get("tr_ds_marker")
+    wanted = next(kind for word, kind in _SOURCE_KINDS.items() if source.startswith(word))
+    if ds is None or loaded is None or loaded[0] != wanted:  # never train on a dataset from another source
+        st.info("Record at least two classes, then press 'Use these recordings'." if wanted == "record"
+                else "Choose a dataset to continue.")
         return None
     summary = _summary(ds)
     st.markdown(f"**{ds.name}** ({summary['kind']}): {summary['clips']} clips, {len(ds.classes)} classes, "
@@ -146,7 +146,7 @@ def model_section(ds):
     from audioclf.engine.recipes import DEFAULT_MODEL
     from audioclf.models import get_model_spec, list_models
     st.subheader("2. Model")
-    small = ds.kind == "recorded" or len(ds.clips) <= SMALL_DATASET
+    small = len(ds.clips) <= SMALL_DATASET  # recorded sets always are: they hold at most MAX_TAKES (200) clips
     start = st.radio("How to start", [_FROM_BACKBONE, _FROM_SCRATCH], index=0 if small else 1, horizontal=True,
                      key=f"tr_start_{_dataset_key(ds)}",
                      help="A backbone pretrained on large audio collections already knows what makes sounds "

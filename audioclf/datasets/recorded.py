@@ -11,9 +11,15 @@ from ..io import load_audio, write_audio
 from .core import Dataset
 from .sources import load_class_folders
 
-__all__ = ["dataset_from_recordings"]
+__all__ = ["dataset_from_recordings", "valid_label"]
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,39}$")
+
+
+def valid_label(label: str) -> bool:
+    """Whether ``label`` can name a class folder: 1-40 letters, digits, spaces, '.', '_' or '-', starting with a
+    letter or digit."""
+    return bool(_LABEL.match(label))
 
 
 def dataset_from_recordings(root: str | Path, recordings: Mapping[str, Sequence[bytes]], *,

@@ -5,6 +5,7 @@ notebook) without the app.
 """
 
 from .explorer import embedding_figure
+from .live import live_figure
 from .plots import (
     channels_figure,
     confusion_figure,
@@ -20,5 +21,5 @@ from .results import (
     top_figure,
 )
 
-__all__ = ["embedding_figure", "channels_figure", "confusion_figure", "envelope", "waveform_figure", "attention_figure",
+__all__ = ["embedding_figure", "live_figure", "channels_figure", "confusion_figure", "envelope", "waveform_figure", "attention_figure",
            "history_figure", "input_pair_figure", "subband_figure", "timeline_figure", "top_figure"]

@@ -139,7 +139,7 @@ def _start(at: AppTest):
 
 def _wait(at: AppTest) -> AppTest:
     deadline = time.monotonic() + TIMEOUT
-    while at.session_state["train_job"].snapshot().state == "running" and time.monotonic() < deadline:
+    while at.session_state["train_job"].snapshot().active and time.monotonic() < deadline:
         time.sleep(0.5)
     at.run()
     return at
