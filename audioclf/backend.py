@@ -174,11 +174,11 @@ def _multi_worker_strategy() -> Any:
         import tensorflow as tf
 
         _STRATEGY["mw"] = tf.distribute.MultiWorkerMirroredStrategy()
-        _build_from_the_local_batch()
+        _patch_keras_multi_worker()
     return _STRATEGY["mw"]
 
 
-def _build_from_the_local_batch() -> None:
+def _patch_keras_multi_worker() -> None:
     """Work around two bugs of Keras 3's TensorFlow trainer that stop every ``fit`` with several workers.
 
     Both come from treating ``MultiWorkerMirroredStrategy``'s ``strategy.reduce``
