@@ -35,7 +35,7 @@ from .device import DeviceInfo, device_info
 from .errors import ParameterError
 
 __all__ = ["PRECISIONS", "resolve_precision", "precision_policy", "local_device_count", "WorkerInfo", "worker_info", "is_chief", "shard",
-           "barrier", "start_workers", "extract_shards", "distribution_scope", "training_scope"]
+           "barrier", "start_workers", "extract_shards", "replicated", "distribution_scope", "training_scope"]
 
 #: ``auto``: mixed on a GPU, float32 on a CPU.
 PRECISIONS = ("auto", "float32", "mixed")
@@ -174,7 +174,58 @@ def _multi_worker_strategy() -> Any:
         import tensorflow as tf
 
         _STRATEGY["mw"] = tf.distribute.MultiWorkerMirroredStrategy()
+        _patch_keras_multi_worker()
     return _STRATEGY["mw"]
+
+
+def _patch_keras_multi_worker() -> None:
+    """Work around two bugs of Keras 3's TensorFlow trainer that stop every ``fit`` with several workers.
+
+    Both come from treating ``MultiWorkerMirroredStrategy``'s ``strategy.reduce``
+    like the single-machine one (Keras 3 with TensorFlow 2.16 and later;
+    keras-team/keras#20585, tensorflow/tensorflow#72388):
+
+    * before the first step ``TensorFlowTrainer._maybe_symbolic_build`` reads the
+      batch's shapes by averaging the whole (x, y, weights) batch over the
+      replicas; ``strategy.reduce`` takes one tensor, not a nest, and fails with
+      "Attempt to convert a value (PerReplica ...) with an unsupported type".
+      Only shapes and dtypes are read, so this worker's share of the batch serves.
+    * after every step ``reduce_per_replica`` averages the scalar logs (loss,
+      accuracy) with ``strategy.reduce("MEAN", v, axis=0)``, and a scalar has no
+      axis 0 ("Invalid reduction dimension 0"). ``axis=None`` averages over the
+      replicas, as one machine's ``MirroredStrategy`` path does.
+
+    Patched on the class and the module once per process, only in multi-worker runs.
+    """
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer, "_audioclf_multi_worker", False):
+        return
+
+    def _maybe_symbolic_build(self: Any, iterator: Any = None, data_batch: Any = None) -> None:
+        strategy = self._distribute_strategy
+        if strategy is None:
+            return
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0]
+                    if isinstance(v, tf.distribute.DistributedValues) else v, next(it))
+                break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    keras_reduce = trainer.reduce_per_replica
+
+    def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
+        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
+            return tf.nest.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return keras_reduce(values, strategy, reduction)
+
+    trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
+    trainer.reduce_per_replica = reduce_per_replica
+    trainer._audioclf_multi_worker = True
 
 
 def start_workers() -> WorkerInfo:
@@ -287,6 +338,20 @@ def local_device_count() -> int:
 
         return len(jax.devices())
     return 1
+
+
+def replicated(model: Any) -> bool:
+    """True when ``model`` runs under a TensorFlow distribution strategy with several replicas.
+
+    Keras' ``predict_on_batch`` gives such a model's batch whole to every replica
+    and concatenates what they return: N copies of every row (under
+    ``MultiWorkerMirroredStrategy`` gathered from every worker too). ``model.predict``
+    splits the batch over the replicas instead and keeps the order; use it for
+    such a model (:func:`audioclf.engine.inference.model_outputs` does).
+    JAX's ``DataParallel`` shards the batch itself, so this is False there.
+    """
+    strategy = getattr(model, "distribute_strategy", None)  # only Keras' TensorFlow trainer has one
+    return strategy is not None and strategy.num_replicas_in_sync > 1
 
 
 @contextlib.contextmanager

@@ -40,8 +40,13 @@ class TrainBatches(keras.utils.PyDataset):
     seed : int
     multiple : int
         Every batch's size is a multiple of this (the data-parallel replicas: JAX
-        shards a batch only evenly). The last batch of an epoch loses its few extra
-        windows, a different few each epoch since the order is reshuffled.
+        shards a batch only evenly, and TensorFlow averages the replicas' mean
+        losses, which weighs an uneven split wrongly). A batch that does not split
+        evenly is filled up with copies of its first windows at weight 0, and its
+        real windows' weights are scaled by padded / real size: each loss (a sum
+        over the batch divided by its size) is then the mean over the real windows,
+        so N replicas train on the same windows with the same gradient as one
+        device. With ``multiple > 1`` every batch carries sample weights.
     """
 
     def __init__(self, x: np.ndarray, labels: np.ndarray, *, n_classes: int, batch_size: int,
@@ -64,9 +69,6 @@ class TrainBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         idx = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        if self.multiple > 1:
-            keep = len(idx) - len(idx) % self.multiple
-            idx = idx[:keep] if keep else np.resize(idx, self.multiple)  # (multiple * k,)
         x, y = self.x[idx], self.onehot[idx]
         w = None if self.sample_weights is None else self.sample_weights[idx]
         target = x
@@ -82,7 +84,25 @@ class TrainBatches(keras.utils.PyDataset):
             targets["reconstruction"] = target
         if "sub_probs" in self.output_names:
             targets["sub_probs"] = y
+        if self.multiple > 1:
+            return self._split_evenly(x, targets, w)
         return (x, targets) if w is None else (x, targets, w.astype(np.float32))
+
+    def _split_evenly(self, x: np.ndarray, targets: dict[str, np.ndarray],
+                      w: np.ndarray | None) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """Fill the batch up to a multiple of the replicas with weightless copies (see ``multiple``)."""
+        n = len(x)
+        size = -(-n // self.multiple) * self.multiple
+        w = np.ones(n, np.float32) if w is None else np.asarray(w, np.float32)
+        if size == n:
+            return x, targets, w
+        fill = np.arange(size - n) % n  # (size - n,) copies of the first windows
+
+        def pad(a: np.ndarray) -> np.ndarray:
+            return np.concatenate([a, a[fill]])
+
+        weights = np.concatenate([w * np.float32(size / n), np.zeros(size - n, np.float32)])  # (size,)
+        return pad(x), {k: pad(v) for k, v in targets.items()}, weights
 
     def on_epoch_end(self) -> None:
         self.order = self.rng.permutation(len(self.x))

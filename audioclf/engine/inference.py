@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import replicated
 from ..errors import ParameterError
 from ..openset import clip_embedding
 from .bundle import Bundle, load_bundle
@@ -147,16 +148,27 @@ class Prediction:
 
 
 def model_outputs(model: Any, x: np.ndarray, *, batch_size: int = 64) -> dict[str, np.ndarray]:
-    """Run ``model`` on standardised inputs in batches; every output as numpy, batch first."""
+    """Run ``model`` on standardised inputs in batches; every output as numpy, batch first.
+
+    A model replicated over several devices or workers (:func:`audioclf.backend.replicated`)
+    goes through ``model.predict``, which splits each batch over the replicas:
+    its ``predict_on_batch`` would return every row once per replica.
+    """
+    if replicated(model):
+        return _as_dict(model, model.predict(x, batch_size=batch_size, verbose=0))
     chunks: list[dict[str, np.ndarray]] = []
     for i in range(0, len(x), batch_size):
         # predict_on_batch runs the traced graph: ~10x faster per clip than an eager call, and it
         # holds the GIL far less while other app sessions run.
-        out = model.predict_on_batch(x[i:i + batch_size])
-        if not isinstance(out, dict):
-            out = dict(zip(model.output_names, out if isinstance(out, (list, tuple)) else [out], strict=True))
-        chunks.append({k: np.asarray(v, dtype=np.float32) for k, v in out.items()})
+        chunks.append(_as_dict(model, model.predict_on_batch(x[i:i + batch_size])))
     return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+
+
+def _as_dict(model: Any, out: Any) -> dict[str, np.ndarray]:
+    """A model's outputs (one array, a list or a dict) as a dict of float32 arrays by output name."""
+    if not isinstance(out, dict):
+        out = dict(zip(model.output_names, out if isinstance(out, (list, tuple)) else [out], strict=True))
+    return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
 
 
 def _normalise(bundle: Bundle, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,57 @@
+"""audioclf.engine._fit: the batches data-parallel replicas split evenly, without changing the loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audioclf.augment import AUGMENT_PRESETS
+from audioclf.engine._fit import TrainBatches
+
+
+def _batches(n: int, *, multiple: int, weights: np.ndarray | None = None, outputs=("probs",)) -> TrainBatches:
+    x = np.arange(n, dtype=np.float32)[:, None, None] * np.ones((1, 4, 3), np.float32)  # (n, 4, 3), row i holds i
+    return TrainBatches(x, np.arange(n) % 3, n_classes=3, batch_size=8, output_names=outputs,
+                        input_kind="spectrogram", augment=AUGMENT_PRESETS["none"], sample_weights=weights, seed=0,
+                        multiple=multiple)
+
+
+def _mean_loss(batch: tuple) -> float:
+    """Keras' 'sum_over_batch_size': the weighted per-window losses summed, divided by the rows."""
+    x, _targets, w = batch
+    per_window = x.reshape(len(x), -1)[:, 0] ** 2  # any per-window loss
+    return float(np.sum(w * per_window) / len(x))
+
+
+def test_one_device_batches_are_unchanged():
+    b = _batches(13, multiple=1)
+    x, targets = b[1]
+    assert len(b) == 2 and x.shape == (5, 4, 3) and set(targets) == {"probs"}
+
+
+@pytest.mark.parametrize("multiple", [2, 3, 4])
+def test_an_uneven_batch_is_filled_with_weightless_copies(multiple):
+    b = _batches(13, multiple=multiple, outputs=("probs", "reconstruction"))
+    real = b.x[b.order[8:]]  # the 5 windows of the last batch
+    x, targets, w = b[1]
+    size = -(-5 // multiple) * multiple
+    assert x.shape[0] == size and all(len(t) == size for t in targets.values())
+    np.testing.assert_array_equal(x[:5], real)
+    np.testing.assert_array_equal(x[5:], real[:size - 5])  # copies of the first windows
+    np.testing.assert_array_equal(targets["reconstruction"], x)
+    np.testing.assert_array_equal(w[5:], 0.0)
+    # The loss over the padded batch is the mean over its real windows, as on one device.
+    assert _mean_loss((x, targets, w)) == pytest.approx(float(np.mean(real.reshape(5, -1)[:, 0] ** 2)), rel=1e-6)
+
+
+def test_even_batches_get_unit_weights_and_class_weights_are_kept():
+    x, _targets, w = _batches(16, multiple=2)[0]
+    assert x.shape[0] == 8
+    np.testing.assert_array_equal(w, 1.0)
+    weights = np.linspace(0.5, 2.0, 13).astype(np.float32)
+    b = _batches(13, multiple=2, weights=weights)
+    x, _targets, w = b[1]
+    real = b.order[8:]
+    np.testing.assert_allclose(w[:5], weights[real] * 6 / 5, rtol=1e-6)
+    assert w[5] == 0.0
+    assert _mean_loss((x, _targets, w)) == pytest.approx(float(np.sum(weights[real] * real ** 2) / 5), rel=1e-6)
