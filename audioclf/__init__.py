@@ -44,6 +44,7 @@ from .errors import (
     NonFiniteAudioError,
     ParameterError,
     TruncatedAudioError,
+    UnsupportedBackendError,
     UnsupportedFormatError,
     ZeroFramesError,
 )
@@ -99,7 +100,7 @@ __all__ = [
     # errors
     "AudioclfError", "AudioError", "EmptyAudioError", "UnsupportedFormatError", "TruncatedAudioError",
     "ZeroFramesError", "NonFiniteAudioError", "AudioTooLongError", "ParameterError", "DatasetError", "ModelError",
-    "BundleError", "BackboneError",
+    "BundleError", "BackboneError", "UnsupportedBackendError",
     # audio
     "load_audio", "audio_info", "resample", "to_wav_bytes", "write_audio",
     "DenoiseConfig", "SplitConfig", "PreprocessConfig", "denoise", "split_silence", "trim_silence", "preprocess",

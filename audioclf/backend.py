@@ -351,3 +351,67 @@ def training_scope(*, precision: str = "auto", devices: int = 1) -> Iterator[Dev
     """
     with distribution_scope(devices) as replicas, precision_policy(precision) as info:
         yield dataclasses.replace(info, replicas=replicas)
+
+
+# ------------------------------------------------------------------------------------------- gradients
+
+#: Backends on which :func:`activation_gradients` differentiates a model.
+GRADIENT_BACKENDS = ("tensorflow", "torch")
+
+
+def activation_gradients(model: Any, x: Any, score: Any) -> tuple[Any, Any]:
+    """An inner layer's activation and the gradient of a scalar score with respect to it (Grad-CAM's inputs).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Two outputs: ``[activation, out]``, ``out`` computed from ``activation``
+        (e.g. ``keras.Model(m.inputs, [m.get_layer(name).output, m.output["probs"]])``).
+    x : np.ndarray [shape=(batch, *input_shape)]
+    score : callable
+        ``out`` -> a scalar tensor, with ``keras.ops`` only (e.g. the sum of one class's probability).
+
+    Returns
+    -------
+    activation, gradient : np.ndarray
+        Same shape, float32.
+
+    Raises
+    ------
+    ModelError
+        The score does not depend on the activation.
+    UnsupportedBackendError
+        On a backend other than TensorFlow or torch (JAX differentiates functions of
+        their inputs, and an inner layer's output is not one without splitting the model).
+    """
+    import keras
+    import numpy as np
+
+    from .errors import ModelError, UnsupportedBackendError
+
+    backend = keras.backend.backend()
+    x = np.asarray(x, dtype=np.float32)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        xt = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)  # a frozen model has no trainable variable for the tape to watch
+            act, out = model(xt, training=False)
+            target = score(out)
+        grad = tape.gradient(target, act)
+    elif backend == "torch":
+        import torch
+
+        xt = keras.ops.convert_to_tensor(x).requires_grad_(True)  # on the backend's device
+        act, out = model(xt, training=False)
+        (grad,) = torch.autograd.grad(score(out), act)
+    else:
+        raise UnsupportedBackendError(
+            f"gradients of an inner layer are computed on the {', '.join(GRADIENT_BACKENDS)} backends, not "
+            f"{backend!r}; start the app or script with KERAS_BACKEND=tensorflow (the default) for Grad-CAM")
+    if grad is None:
+        raise ModelError("the score does not depend on the chosen layer: no gradient flows back to it; "
+                         "choose a layer the class probabilities are computed from")
+    return (np.asarray(keras.ops.convert_to_numpy(act), dtype=np.float32),
+            np.asarray(keras.ops.convert_to_numpy(grad), dtype=np.float32))
