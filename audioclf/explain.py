@@ -39,6 +39,7 @@ __all__ = ["GradCam", "BackboneCam", "AttentionSpans", "gradcam_layer", "grad_ca
 
 _ELEMENTWISE = ("BatchNormalization", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Add", "Multiply",
                 "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "ClampedLeakyReLU")
+_CROPS = ("FrequencyBand", "Cropping1D", "Cropping2D", "Cropping3D")
 
 
 @dataclass(frozen=True)
@@ -128,23 +129,35 @@ def _is_conv(layer: Any) -> bool:
     return isinstance(layer, conv) or (isinstance(layer, keras.Model) and len(layer.output.shape) >= 3)
 
 
-def _ancestors(tensors: list[Any]) -> set[int]:
-    """ids of every layer the given symbolic tensors are computed from."""
-    seen: set[int] = set()
-    stack = list(tensors)
+def _graph(tensor: Any) -> dict[int, tuple[Any, Any, list[Any]]]:
+    """Every operation ``tensor`` is computed from: id -> (operation, its output here, its input tensors).
+
+    Walked through the outer graph's nodes, so a nested model's output is its output *in this model*."""
+    graph: dict[int, tuple[Any, Any, list[Any]]] = {}
+    stack = [tensor]
     while stack:
-        op, node_index, _ = stack.pop()._keras_history
-        if id(op) in seen:
+        t = stack.pop()
+        op, node_index, _ = t._keras_history
+        if id(op) in graph:
             continue
-        seen.add(id(op))
-        stack.extend(op._inbound_nodes[node_index].input_tensors)
-    return seen
+        parents = list(op._inbound_nodes[node_index].input_tensors)
+        graph[id(op)] = (op, t, parents)
+        stack.extend(parents)
+    return graph
 
 
-def _consumers(model: keras.Model, layer: Any) -> list[Any]:
-    out = id(layer.output)
-    return [m for m in model.layers
-            if any(id(t) == out for node in m._inbound_nodes for t in node.input_tensors)]
+def _cropped(graph: dict[int, tuple[Any, Any, list[Any]]], op: Any) -> bool:
+    """True when ``op`` reads only a slice of the input (one band of a sub-band model): its map is not the input's."""
+    stack, seen = list(graph[id(op)][2]), set()
+    while stack:
+        cur = stack.pop()._keras_history[0]
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if type(cur).__name__ in _CROPS:
+            return True
+        stack.extend(graph[id(cur)][2])
+    return False
 
 
 def _probs_tensor(model: keras.Model) -> Any:
@@ -155,48 +168,59 @@ def _probs_tensor(model: keras.Model) -> Any:
     return model.outputs[model.output_names.index("probs")]
 
 
+def _tap_layer(model: keras.Model, layer: str | None) -> tuple[str, Any]:
+    """:func:`gradcam_layer`, with the chosen layer's output tensor in ``model``'s graph."""
+    import keras
+
+    root = _probs_tensor(model)
+    graph = _graph(root)
+    order = [m for m in model.layers if id(m) in graph]  # topological, as the model lists them
+    spatial = [m for m in order if len(graph[id(m)][1].shape) >= 3 and graph[id(m)][2]]
+    if layer is not None:
+        found = next((m for m in spatial if m.name == layer), None)
+        if found is None:
+            raise ModelError(f"layer={layer!r} is not a layer with a (time[, freq], channels) output that the class "
+                             f"scores depend on in {model.name}; choose one of: "
+                             f"{', '.join(m.name for m in spatial[-8:])}")
+        if _cropped(graph, found):
+            raise ModelError(f"layer={layer!r} reads only a slice of the input (one band), so its map cannot be "
+                             "laid over the whole input; choose a layer that sees all of it")
+        return layer, graph[id(found)][1]
+    convs = [m for m in order if _is_conv(m) and not _cropped(graph, m)]
+    if not convs:
+        raise ModelError(f"{model.name} has no convolution over the whole input on the path to its class scores "
+                         "(none at all, or one per frequency band), so Grad-CAM has no map to lay over it; look "
+                         "at its attention or its sub-band votes instead")
+    wide = [m for m in convs if all((d or 0) >= 2 for d in graph[id(m)][1].shape[1:-1])]
+    chosen = (wide or convs)[-1]
+    shape = tuple(graph[id(chosen)][1].shape)
+    while True:
+        out = id(graph[id(chosen)][1])
+        nxt = [graph[i][0] for i in graph if any(id(t) == out for t in graph[i][2])]
+        if (len(nxt) != 1 or type(nxt[0]).__name__ not in _ELEMENTWISE or isinstance(nxt[0], keras.Model)
+                or tuple(graph[id(nxt[0])][1].shape) != shape):
+            return chosen.name, graph[id(chosen)][1]
+        chosen = nxt[0]
+
+
 def gradcam_layer(model: keras.Model, layer: str | None = None) -> str:
     """The layer Grad-CAM reads: ``layer`` checked, or the last conv block the class scores depend on.
 
     The class scores are the ``probs`` output (or the only output, e.g. a backbone's embedding).
-
-    The default is the last convolution, on the path to ``probs``, whose output
-    still has at least two cells along each axis (a 1 x 1 map cannot say
-    where), followed forward through the element-wise layers after it (batch
-    norm, activation, residual add, attention gate) while the grid stays the same.
+    The default is the last convolution over the whole input (not one band of
+    it) whose output still has at least two cells along each axis (a 1 x 1 map cannot say where), followed forward through the
+    element-wise layers after it (batch norm, activation, residual add,
+    attention gate) while the grid stays the same.
 
     Raises
     ------
     ModelError
         ``layer`` is not a layer of the model, the class scores do not depend on
-        it, or its output has no spatial axis; or the model has no convolution.
+        it, it has no spatial axis, or paths around it reach the scores (it sees
+        only part of the input, as one band of a sub-band model); or the model
+        has no such convolution.
     """
-    import keras
-
-    used = _ancestors([_probs_tensor(model)])
-    if layer is not None:
-        try:
-            found = model.get_layer(layer)
-        except ValueError:
-            found = None
-        spatial = [m.name for m in model.layers if id(m) in used and len(m.output.shape) >= 3]
-        if found is None or id(found) not in used or len(found.output.shape) < 3:
-            raise ModelError(f"layer={layer!r} is not a layer with a (time[, freq], channels) output that the class "
-                             f"scores depend on in {model.name}; choose one of: {', '.join(spatial[-8:])}")
-        return layer
-    convs = [m for m in model.layers if id(m) in used and _is_conv(m)]
-    if not convs:
-        raise ModelError(f"{model.name} has no convolution on the path to its class scores, so Grad-CAM has no "
-                         "map to weight; look at its attention instead")
-    wide = [m for m in convs if all((d or 0) >= 2 for d in m.output.shape[1:-1])]
-    chosen = (wide or convs)[-1]
-    shape = tuple(chosen.output.shape)
-    while True:
-        nxt = [m for m in _consumers(model, chosen) if id(m) in used]
-        if (len(nxt) != 1 or type(nxt[0]).__name__ not in _ELEMENTWISE or isinstance(nxt[0], keras.Model)
-                or tuple(nxt[0].output.shape) != shape):
-            return chosen.name
-        chosen = nxt[0]
+    return _tap_layer(model, layer)[0]
 
 
 def _score_parts(model: keras.Model) -> tuple[Any, Any]:
@@ -307,11 +331,11 @@ def grad_cam(model: keras.Model, x: np.ndarray, *, class_index: int | None = Non
     expected = tuple(model.inputs[0].shape[1:])
     if x.shape != expected:
         raise ModelError(f"x has shape {x.shape}; {model.name} reads one input of shape {expected}")
-    name = gradcam_layer(model, layer)
+    name, inner = _tap_layer(model, layer)
     probs = np.asarray(model.predict_on_batch(x[None])["probs"], dtype=np.float32)[0]
     c = _class_index(class_index, probs)
     tensor, scores = _score_parts(model)
-    tap = keras.Model(model.inputs, [model.get_layer(name).output, tensor])
+    tap = keras.Model(model.inputs, [inner, tensor])
     act, grad = activation_gradients(tap, x[None], lambda out: keras.ops.sum(scores(out)[:, c]))
     grid = _cam(act, grad)[0]
     target = expected[:-1] if len(expected) > 1 else expected
@@ -397,8 +421,8 @@ def backbone_grad_cam(bundle: Bundle, y: np.ndarray, *, window: int = 0, class_i
     w = _window_index(window, len(index))
     slots = index[w]  # (K,) rows of `frames`, -1 for a padded slot
     x = frames[np.maximum(slots, 0)]  # (K, frames, bands)
-    name = gradcam_layer(bb.model, layer)
-    tap = keras.Model(bb.model.inputs, [bb.model.get_layer(name).output, bb.model.outputs[0]])
+    name, inner = _tap_layer(bb.model, layer)
+    tap = keras.Model(bb.model.inputs, [inner, bb.model.outputs[0]])
     head, (tensor, scores) = bundle.model, _score_parts(bundle.model)
     head_scores = keras.Model(head.inputs, tensor)
     mean, std = ((np.zeros(1, np.float32), np.ones(1, np.float32)) if bundle.stats is None

@@ -63,6 +63,7 @@ def gradcam_section(pred, path: str, mtime: float, data: bytes, name: str, windo
                               "whose input raised the class's score most.") - 1 if k > 1 else 0
         st.plotly_chart(backbone_cam_figure(cam, slot, pred.classes), width="stretch", key="cl_cam")
     else:
-        st.plotly_chart(gradcam_figure(cam, pred, window=window, window_seconds=bundle.pipeline.window_seconds),
-                        width="stretch", key="cl_cam")
+        seconds = None if bundle.pipeline.input_kind == "summary" else bundle.pipeline.window_seconds
+        st.plotly_chart(gradcam_figure(cam, pred, window=window, window_seconds=seconds), width="stretch",
+                        key="cl_cam")
     lesson("gradcam")

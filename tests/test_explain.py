@@ -172,3 +172,52 @@ def test_backbone_windows_index_the_embeddings_of_each_input():
     x = clip_inputs(y, 16000, config=cfg).x
     expected = np.where((index >= 0)[..., None], emb[np.maximum(index, 0)], emb.min())
     np.testing.assert_allclose(x, expected, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "shape", "layer"), [
+    ("crnn_resnet", (32, 32, 1), "res4_out"),  # the residual block's output, not its shortcut's 1x1 conv
+    ("sfc_dcnn", (32, 32, 1), "b6_bn_3"),  # the last conv block, before its pool
+    ("soundnet_cnn", (8000, 1), None),  # a waveform: heat over the samples
+])
+def test_grad_cam_on_zoo_models(name, shape, layer):
+    from audioclf.models import build_model
+
+    model = build_model(name, input_shape=shape, num_classes=3)
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    cam = grad_cam(model, x, class_index=2)
+    assert cam.heat.shape == shape[:-1] and cam.class_index == 2
+    assert layer is None or cam.layer == layer
+    assert 0.0 <= cam.heat.min() and cam.heat.max() <= 1.0
+
+
+def test_sub_band_models_are_refused_with_a_reason():
+    from audioclf.models import build_model
+
+    model = build_model("subspectralnet", input_shape=(40, 32, 1), num_classes=3)
+    with pytest.raises(ModelError, match="one per frequency band"):
+        gradcam_layer(model)
+    with pytest.raises(ModelError, match="reads only a slice of the input"):
+        gradcam_layer(model, "band1_relu_2")
+
+
+@pytest.mark.skipif(not (ROOT / "pretrained" / "fsdd_speech").is_dir(), reason="no shipped speech model")
+def test_backbone_grad_cam_follows_the_head_the_prediction_used():
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.inference import predict
+    from audioclf.explain import backbone_grad_cam
+    from audioclf.io import load_audio
+
+    bundle = load_bundle(ROOT / "pretrained" / "fsdd_speech")
+    clip = next((ROOT / "examples").rglob("*.wav"))
+    y, sr = load_audio(str(clip), sr=bundle.pipeline.sr)
+    pred = predict(bundle, y, sr=sr)
+    c = (int(np.argmax(pred.probs)) + 1) % len(pred.classes)  # another class than the answer
+    cam = backbone_grad_cam(bundle, y, window=0, class_index=c)
+    assert cam.class_index == c and cam.layer.startswith("act")  # the speech network's last block with 2 x 2 cells
+    assert cam.prob == pytest.approx(float(pred.window_probs[0, c]), abs=1e-4)  # the head saw what predict fed it
+    assert cam.mels.shape == cam.heats.shape == (8, 32, 76)
+    np.testing.assert_allclose(np.diff(cam.starts), 0.08)
+    assert cam.heats.max() <= 1.0 and cam.heats.min() >= 0.0
+    with pytest.raises(ParameterError, match=r"window=3 must be an integer in \[0, 0\]"):
+        backbone_grad_cam(bundle, y, window=3)

@@ -101,8 +101,11 @@ def gate_overlay_figure(pred: Prediction, name: str, *, window: int, window_seco
                           heat_label="gate", zmax=max(1.0, float(gate.max())))
 
 
-def gradcam_figure(cam: GradCam, pred: Prediction, *, window: int, window_seconds: float) -> go.Figure:
-    """Grad-CAM over the input of one window of a classified clip (spectrogram inputs; waveforms as a line)."""
+def gradcam_figure(cam: GradCam, pred: Prediction, *, window: int, window_seconds: float | None) -> go.Figure:
+    """Grad-CAM over the input of one window of a classified clip (spectrogram inputs; waveforms as a line).
+
+    ``window_seconds`` None: the input's columns are not time (a summary matrix) and are drawn by index.
+    """
     _ready()
     import plotly.graph_objects as go
 
@@ -110,13 +113,16 @@ def gradcam_figure(cam: GradCam, pred: Prediction, *, window: int, window_second
     title = f"Grad-CAM for '{label}' ({cam.prob:.0%}) at layer {cam.layer}, window {window + 1}"
     x = np.asarray(pred.inputs[window])
     if cam.heat.ndim == 1:  # a waveform: the heat under the samples
-        t = _frame_times(pred, window, len(cam.heat), window_seconds)
+        t = _frame_times(pred, window, len(cam.heat), window_seconds or 1.0)
         fig = go.Figure([go.Scatter(x=t, y=x.reshape(-1), mode="lines", name="input", line={"color": "#888"}),
                          go.Scatter(x=t, y=cam.heat, mode="lines", name="Grad-CAM", yaxis="y2",
                                     line={"color": "#d62728"})])
         fig.update_layout(title=title, height=320, yaxis2={"overlaying": "y", "side": "right", "range": [0, 1]})
         return fig
     img = window_image(x)
+    if window_seconds is None:
+        fig = overlay_figure(img, cam.heat, x=np.arange(img.shape[1]), title=title, heat_label="Grad-CAM", zmax=1.0)
+        return fig.update_xaxes(title_text="column")
     return overlay_figure(img, cam.heat, x=_frame_times(pred, window, img.shape[1], window_seconds), title=title,
                           heat_label="Grad-CAM", zmax=1.0)
 
