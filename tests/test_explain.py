@@ -221,3 +221,46 @@ def test_backbone_grad_cam_follows_the_head_the_prediction_used():
     assert cam.heats.max() <= 1.0 and cam.heats.min() >= 0.0
     with pytest.raises(ParameterError, match=r"window=3 must be an integer in \[0, 0\]"):
         backbone_grad_cam(bundle, y, window=3)
+
+
+_OTHER_BACKEND = """
+import json, numpy as np, keras
+from audioclf.errors import UnsupportedBackendError
+from audioclf.explain import grad_cam
+inp = keras.Input((8, 8, 1))
+conv = keras.layers.Conv2D(2, 2, strides=2, use_bias=False, name="conv")
+dense = keras.layers.Dense(2, activation="softmax", name="probs")
+model = keras.Model(inp, {"probs": dense(keras.layers.GlobalAveragePooling2D()(conv(inp)))})
+kernel = np.zeros((2, 2, 1, 2), np.float32); kernel[..., 0], kernel[..., 1] = 1.0, -0.5
+conv.set_weights([kernel]); dense.set_weights([np.array([[1.0, -1.0], [0.5, 2.0]], np.float32), np.zeros(2, np.float32)])
+x = np.zeros((8, 8, 1), np.float32); x[2, 5, 0] = 1.0
+try:
+    print(json.dumps({"grid": grad_cam(model, x, class_index=0).grid.tolist()}))
+except UnsupportedBackendError as exc:
+    print(json.dumps({"error": str(exc)}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_grad_cam_on_other_backends(backend):
+    """JAX: the typed error, said plainly; torch (where $AUDIOCLF_TORCH_PYTHON names an interpreter): the known answer."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    python = sys.executable if backend == "jax" else os.environ.get("AUDIOCLF_TORCH_PYTHON")
+    if python is None:
+        pytest.skip("set AUDIOCLF_TORCH_PYTHON to an interpreter with torch to check Grad-CAM on torch")
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([python, "-c", _OTHER_BACKEND], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    if backend == "jax":
+        assert "not 'jax'" in out["error"] and "KERAS_BACKEND=tensorflow" in out["error"]
+    else:
+        x = np.zeros((8, 8, 1), np.float32)
+        x[2, 5, 0] = 1.0
+        np.testing.assert_allclose(out["grid"], _numpy_cam(x, 0), atol=1e-6)
