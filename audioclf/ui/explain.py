@@ -28,7 +28,7 @@ __all__ = ["overlay_figure", "gate_overlay_figure", "gradcam_figure", "backbone_
 
 #: Transparent where the map is 0, opaque warm colours where it is high: the spectrogram shows through.
 HEAT_SCALE = [[0.0, "rgba(255,255,0,0)"], [0.3, "rgba(255,200,0,0.25)"], [0.7, "rgba(255,80,0,0.6)"],
-              [1.0, "rgba(220,0,0,0.85)"]]
+              [1.0, "rgba(220,0,0,0.8)"]]
 
 
 def window_image(x: np.ndarray) -> np.ndarray:
@@ -38,7 +38,8 @@ def window_image(x: np.ndarray) -> np.ndarray:
 
 
 def overlay_figure(base: np.ndarray, heat: np.ndarray, *, x: np.ndarray, y: np.ndarray | None = None,
-                   title: str = "", heat_label: str = "heat", zmax: float | None = None) -> go.Figure:
+                   title: str = "", heat_label: str = "heat", zmin: float = 0.0,
+                   zmax: float | None = None) -> go.Figure:
     """A heat map over a spectrogram, both on the same coordinates.
 
     Parameters
@@ -51,8 +52,8 @@ def overlay_figure(base: np.ndarray, heat: np.ndarray, *, x: np.ndarray, y: np.n
         Seconds of each column.
     y : np.ndarray [shape=(rows,)], optional
         Row coordinates (default: the row index).
-    zmax : float, optional
-        Top of the heat's colour scale (default: its maximum).
+    zmin, zmax : float
+        The heat's colour scale: transparent at ``zmin`` (default 0), most opaque at ``zmax`` (default: its maximum).
     """
     _ready()
     import plotly.graph_objects as go
@@ -67,8 +68,8 @@ def overlay_figure(base: np.ndarray, heat: np.ndarray, *, x: np.ndarray, y: np.n
     fig = go.Figure()
     fig.add_trace(go.Heatmap(z=base, x=x, y=y, colorscale="Greys", reversescale=True, showscale=False,
                              name="input", hovertemplate="%{x:.3f} s, row %{y}: %{z:.2f}<extra>input</extra>"))
-    fig.add_trace(go.Heatmap(z=heat, x=x, y=y, colorscale=HEAT_SCALE, zmin=0,
-                             zmax=float(zmax if zmax is not None else max(float(heat.max()), 1e-9)),
+    top = float(zmax if zmax is not None else heat.max())
+    fig.add_trace(go.Heatmap(z=heat, x=x, y=y, colorscale=HEAT_SCALE, zmin=float(zmin), zmax=max(top, float(zmin) + 1e-9),
                              colorbar={"title": {"text": heat_label}}, name=heat_label,
                              hovertemplate=f"%{{x:.3f}} s, row %{{y}}: %{{z:.2f}}<extra>{heat_label}</extra>"))
     fig.update_xaxes(title_text="time (s)")
@@ -96,9 +97,12 @@ def gate_overlay_figure(pred: Prediction, name: str, *, window: int, window_seco
     att = pred.attention[name]
     img = window_image(pred.inputs[window])  # (freq, time)
     gate = upsample(np.asarray(att.values[window], np.float32), img.shape)  # each cell over the bins it covers
+    # Gates rarely shut (a sigmoid gate sits around 0.5-1): the scale spans this window's own range, so the
+    # cells let through most stand out and the least open ones stay transparent.
     return overlay_figure(img, gate, x=_frame_times(pred, window, img.shape[1], window_seconds),
-                          title=f"Attention gate {att.block} over window {window + 1}'s input",
-                          heat_label="gate", zmax=max(1.0, float(gate.max())))
+                          title=f"Attention gate {att.block} over window {window + 1}'s input "
+                                f"(gate {gate.min():.2f} transparent to {gate.max():.2f} red)",
+                          heat_label="gate", zmin=float(gate.min()), zmax=float(gate.max()))
 
 
 def gradcam_figure(cam: GradCam, pred: Prediction, *, window: int, window_seconds: float | None) -> go.Figure:
