@@ -264,3 +264,37 @@ def test_grad_cam_on_other_backends(backend):
         x = np.zeros((8, 8, 1), np.float32)
         x[2, 5, 0] = 1.0
         np.testing.assert_allclose(out["grid"], _numpy_cam(x, 0), atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (ROOT / "pretrained" / "backbones" / "speech").is_dir(), reason="no backbone weights")
+def test_attention_head_weights_sit_on_backbone_windows_and_grad_cam_passes_through_it(tmp_path, monkeypatch):
+    import dataclasses
+
+    from audioclf import synth
+    from audioclf.backbones import get_backbone_spec
+    from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.inference import predict
+    from audioclf.engine.recipes import transfer_recipe
+    from audioclf.engine.train import train
+    from audioclf.explain import backbone_grad_cam
+
+    monkeypatch.setenv("AUDIOCLF_CACHE", str(tmp_path / "cache"))
+    ds = make_synthetic_dataset(tmp_path / "synth", config=SyntheticConfig(
+        clips_per_class=3, classes=("tone", "clicks", "noise_band"), sr=16000, max_duration=1.5))
+    config, pipe = transfer_recipe("speech", head="attention", epochs=2)
+    train(ds, config=dataclasses.replace(config, split="none"), pipeline=pipe, out=tmp_path / "b", cache=False)
+    bundle = load_bundle(tmp_path / "b")
+    y = synth.tone(440, 3.0, 16000)
+    pred = predict(bundle, y, sr=16000)
+    spans = attention_spans(pred, "attn_rnn", pipeline=bundle.pipeline)
+    spec = get_backbone_spec("speech")
+    for w in range(len(pred.starts)):
+        sel = spans.window == w
+        assert sel.any()
+        assert np.all(spans.starts[sel] >= pred.starts[w] - 1e-9) and np.all(spans.starts[sel] < pred.ends[w])
+        np.testing.assert_allclose(np.diff(spans.starts[sel]), spec.hop_s)  # one step per backbone window
+    cam = backbone_grad_cam(bundle, y, window=1)
+    assert cam.heats.shape == (pipe.window.length, 32, 76) and cam.heats.max() == pytest.approx(1.0)
+    assert cam.prob == pytest.approx(float(pred.window_probs[1].max()), abs=1e-4)
