@@ -94,6 +94,9 @@ _LAZY.update({"list_backbones": "backbones", "get_backbone": "backbones", "Backb
               "embed_dataset": "backbones"})
 # The embedding explorer (audioclf.explorer): light itself; its sources import Keras when used.
 _LAZY.update({"embedding_map": "explorer", "EmbeddingMap": "explorer"})
+# Grad-CAM and attention in seconds (audioclf.explain): light itself; the gradients import Keras.
+_LAZY.update({"grad_cam": "explain", "bundle_grad_cam": "explain", "backbone_grad_cam": "explain",
+              "attention_spans": "explain"})
 
 __all__ = [
     "__version__", "errors", "synth",

@@ -132,7 +132,9 @@ def _is_conv(layer: Any) -> bool:
 def _graph(tensor: Any) -> dict[int, tuple[Any, Any, list[Any]]]:
     """Every operation ``tensor`` is computed from: id -> (operation, its output here, its input tensors).
 
-    Walked through the outer graph's nodes, so a nested model's output is its output *in this model*."""
+    Walked through the outer graph's nodes, so a nested model's output is its output *in this model*.
+    Keras 3 has no public node API; ``_keras_history`` and ``_inbound_nodes`` are what its Functional uses.
+    """
     graph: dict[int, tuple[Any, Any, list[Any]]] = {}
     stack = [tensor]
     while stack:
