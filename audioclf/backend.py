@@ -355,63 +355,76 @@ def training_scope(*, precision: str = "auto", devices: int = 1) -> Iterator[Dev
 
 # ------------------------------------------------------------------------------------------- gradients
 
-#: Backends on which :func:`activation_gradients` differentiates a model.
-GRADIENT_BACKENDS = ("tensorflow", "torch")
+#: Backends on which :func:`variable_gradient` differentiates a model.
+GRADIENT_BACKENDS = ("tensorflow", "jax", "torch")
 
 
-def activation_gradients(model: Any, x: Any, score: Any) -> tuple[Any, Any]:
-    """An inner layer's activation and the gradient of a scalar score with respect to it (Grad-CAM's inputs).
+def variable_gradient(model: Any, variable: Any, x: Any, score: Any) -> tuple[list[Any], Any]:
+    """Run ``model`` on ``x`` and take the gradient of a scalar score with respect to one of its variables.
+
+    Grad-CAM (:mod:`audioclf.explain`) adds a zero "nudge" variable to an inner
+    layer's output: the gradient with respect to it is the gradient with
+    respect to that output, and a variable, unlike an inner tensor, can be
+    differentiated on every backend (JAX through ``stateless_call``).
 
     Parameters
     ----------
     model : keras.Model
-        Two outputs: ``[activation, out]``, ``out`` computed from ``activation``
-        (e.g. ``keras.Model(m.inputs, [m.get_layer(name).output, m.output["probs"]])``).
+        Its outputs a list of tensors.
+    variable : keras.Variable
+        One of ``model.trainable_variables``.
     x : np.ndarray [shape=(batch, *input_shape)]
     score : callable
-        ``out`` -> a scalar tensor, with ``keras.ops`` only (e.g. the sum of one class's probability).
+        The model's outputs (a list) -> a scalar tensor, with ``keras.ops`` only.
 
     Returns
     -------
-    activation, gradient : np.ndarray
-        Same shape, float32.
+    outputs : list of np.ndarray
+        The model's outputs, float32.
+    gradient : np.ndarray
+        Shaped like ``variable``, float32.
 
     Raises
     ------
-    ModelError
-        The score does not depend on the activation.
     UnsupportedBackendError
-        On a backend other than TensorFlow or torch (JAX differentiates functions of
-        their inputs, and an inner layer's output is not one without splitting the model).
+        On a backend without automatic differentiation (Keras's ``numpy`` backend).
     """
     import keras
     import numpy as np
 
-    from .errors import ModelError, UnsupportedBackendError
+    from .errors import UnsupportedBackendError
 
     backend = keras.backend.backend()
     x = np.asarray(x, dtype=np.float32)
     if backend == "tensorflow":
         import tensorflow as tf
 
-        xt = tf.convert_to_tensor(x)
         with tf.GradientTape() as tape:
-            tape.watch(xt)  # a frozen model has no trainable variable for the tape to watch
-            act, out = model(xt, training=False)
-            target = score(out)
-        grad = tape.gradient(target, act)
+            outs = model(x, training=False)
+            target = score(outs)
+        grad = tape.gradient(target, variable.value)
+    elif backend == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        frozen = [v.value for v in model.non_trainable_variables]
+        index = [id(v) for v in model.trainable_variables].index(id(variable))
+
+        def run(value):
+            values = list(trainable)
+            values[index] = value
+            outs, _ = model.stateless_call(values, frozen, x, training=False)
+            return score(outs), outs
+
+        grad, outs = jax.grad(run, has_aux=True)(trainable[index])
     elif backend == "torch":
         import torch
 
-        xt = keras.ops.convert_to_tensor(x).requires_grad_(True)  # on the backend's device
-        act, out = model(xt, training=False)
-        (grad,) = torch.autograd.grad(score(out), act)
+        outs = model(x, training=False)
+        (grad,) = torch.autograd.grad(score(outs), variable.value)
     else:
         raise UnsupportedBackendError(
-            f"gradients of an inner layer are computed on the {', '.join(GRADIENT_BACKENDS)} backends, not "
-            f"{backend!r}; start the app or script with KERAS_BACKEND=tensorflow (the default) for Grad-CAM")
-    if grad is None:
-        raise ModelError("the score does not depend on the chosen layer: no gradient flows back to it; "
-                         "choose a layer the class probabilities are computed from")
-    return (np.asarray(keras.ops.convert_to_numpy(act), dtype=np.float32),
-            np.asarray(keras.ops.convert_to_numpy(grad), dtype=np.float32))
+            f"gradients are computed on the {', '.join(GRADIENT_BACKENDS)} backends, not {backend!r}; start the "
+            "app or script with KERAS_BACKEND=tensorflow (the default) for Grad-CAM")
+    as_numpy = [np.asarray(keras.ops.convert_to_numpy(o), dtype=np.float32) for o in outs]
+    return as_numpy, np.asarray(keras.ops.convert_to_numpy(grad), dtype=np.float32)

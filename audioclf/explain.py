@@ -13,8 +13,10 @@
   attention, the ``attention`` head's weights over backbone windows) with the
   seconds each step covers.
 
-Gradients come from :func:`audioclf.backend.activation_gradients` (TensorFlow
-and torch); on another backend the functions here raise
+Gradients come from :func:`audioclf.backend.variable_gradient` (TensorFlow,
+JAX, torch), taken with respect to a zero variable added to the chosen
+layer's output in a copy of the model that shares its layers; on a backend
+without gradients the functions here raise
 :class:`~audioclf.errors.UnsupportedBackendError`.
 """
 
@@ -171,7 +173,7 @@ def _probs_tensor(model: keras.Model) -> Any:
 
 
 def _tap_layer(model: keras.Model, layer: str | None) -> tuple[str, Any]:
-    """:func:`gradcam_layer`, with the chosen layer's output tensor in ``model``'s graph."""
+    """:func:`gradcam_layer`, with the chosen layer itself."""
     import keras
 
     root = _probs_tensor(model)
@@ -187,7 +189,7 @@ def _tap_layer(model: keras.Model, layer: str | None) -> tuple[str, Any]:
         if _cropped(graph, found):
             raise ModelError(f"layer={layer!r} reads only a slice of the input (one band), so its map cannot be "
                              "laid over the whole input; choose a layer that sees all of it")
-        return layer, graph[id(found)][1]
+        return layer, found
     convs = [m for m in order if _is_conv(m) and not _cropped(graph, m)]
     if not convs:
         raise ModelError(f"{model.name} has no convolution over the whole input on the path to its class scores "
@@ -201,7 +203,7 @@ def _tap_layer(model: keras.Model, layer: str | None) -> tuple[str, Any]:
         nxt = [graph[i][0] for i in graph if any(id(t) == out for t in graph[i][2])]
         if (len(nxt) != 1 or type(nxt[0]).__name__ not in _ELEMENTWISE or isinstance(nxt[0], keras.Model)
                 or tuple(graph[id(nxt[0])][1].shape) != shape):
-            return chosen.name, graph[id(chosen)][1]
+            return chosen.name, chosen
         chosen = nxt[0]
 
 
@@ -226,8 +228,9 @@ def gradcam_layer(model: keras.Model, layer: str | None = None) -> str:
 
 
 def _score_parts(model: keras.Model) -> tuple[Any, Any]:
-    """(symbolic tensor, fn) where fn maps the tensor to the class scores: logits where the
-    softmax is a Dense layer's activation (gradients of a saturated probability vanish), else probabilities."""
+    """(layer, fn): ``fn`` maps that layer's *input* to the class scores -- logits where the softmax is a Dense
+    layer's activation (gradients of a saturated probability vanish) -- or, with ``None`` for the layer, the
+    model's ``probs`` (or only) output to itself."""
     import keras
 
     probs = _probs_tensor(model)
@@ -239,8 +242,48 @@ def _score_parts(model: keras.Model) -> tuple[Any, Any]:
             z = keras.ops.matmul(keras.ops.cast(h, "float32"), keras.ops.cast(kernel, "float32"))
             return z + keras.ops.cast(bias, "float32") if bias is not None else z
 
-        return op._inbound_nodes[0].input_tensors[0], logits
-    return probs, lambda p: keras.ops.cast(p, "float32")
+        return op, logits
+    return None, lambda p: keras.ops.cast(p, "float32")
+
+
+def _nudged(model: keras.Model, target: Any, score_layer: Any, batch: int) -> tuple[Any, Any]:
+    """A copy of ``model`` sharing its layers, with a zero variable added to ``target``'s output.
+
+    Returns the copy, whose outputs are ``[target's output, score_layer's input (or the scores output)]``, and
+    the variable: the gradient with respect to it is the gradient with respect to ``target``'s output.
+    """
+    import keras
+
+    class Nudge(keras.layers.Layer):
+        def __init__(self, shape: tuple[int, ...], **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.nudge_shape = shape
+
+        def build(self, input_shape) -> None:
+            self.delta = self.add_weight(shape=self.nudge_shape, initializer="zeros", trainable=True, name="delta")
+
+        def call(self, x):
+            return x + keras.ops.cast(self.delta, x.dtype)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape  # the batch is `batch` when called; symbolically it is unknown
+
+    seen: dict[str, Any] = {}
+
+    def call(layer, *args, **kwargs):
+        if layer is score_layer:
+            seen["scores"] = args[0]
+        out = layer(*args, **kwargs)
+        if layer is target:
+            seen["act"], seen["nudge"] = out, Nudge((batch, *out.shape[1:]), name="grad_cam_nudge")
+            out = seen["nudge"](out)
+        return out
+
+    copy = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call)
+    scores = seen["scores"] if score_layer is not None else copy.outputs[0 if len(copy.outputs) == 1 else
+                                                                          model.output_names.index("probs")]
+    inputs = copy.inputs[0] if len(copy.inputs) == 1 else copy.inputs  # a bare tensor takes a bare array
+    return keras.Model(inputs, [seen["act"], scores]), seen["nudge"].delta
 
 
 def upsample(grid: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -317,7 +360,7 @@ def grad_cam(model: keras.Model, x: np.ndarray, *, class_index: int | None = Non
     ModelError
         See :func:`gradcam_layer`; ``x`` of the wrong shape.
     UnsupportedBackendError
-        The Keras backend cannot take the gradients (JAX).
+        The Keras backend cannot take gradients (Keras's ``numpy`` backend).
 
     Examples
     --------
@@ -327,18 +370,18 @@ def grad_cam(model: keras.Model, x: np.ndarray, *, class_index: int | None = Non
     """
     import keras
 
-    from .backend import activation_gradients
+    from .backend import variable_gradient
 
     x = np.asarray(x, dtype=np.float32)
     expected = tuple(model.inputs[0].shape[1:])
     if x.shape != expected:
         raise ModelError(f"x has shape {x.shape}; {model.name} reads one input of shape {expected}")
-    name, inner = _tap_layer(model, layer)
+    name, target = _tap_layer(model, layer)
     probs = np.asarray(model.predict_on_batch(x[None])["probs"], dtype=np.float32)[0]
     c = _class_index(class_index, probs)
-    tensor, scores = _score_parts(model)
-    tap = keras.Model(model.inputs, [inner, tensor])
-    act, grad = activation_gradients(tap, x[None], lambda out: keras.ops.sum(scores(out)[:, c]))
+    score_layer, scores = _score_parts(model)
+    tap, nudge = _nudged(model, target, score_layer, 1)
+    (act, _), grad = variable_gradient(tap, nudge, x[None], lambda outs: keras.ops.sum(scores(outs[1])[:, c]))
     grid = _cam(act, grad)[0]
     target = expected[:-1] if len(expected) > 1 else expected
     if len(grid.shape) != len(target):  # e.g. a (time, channels) layer in a model on (freq, time, 1) inputs
@@ -411,7 +454,7 @@ def backbone_grad_cam(bundle: Bundle, y: np.ndarray, *, window: int = 0, class_i
     import keras
 
     from .backbones import get_backbone
-    from .backend import activation_gradients
+    from .backend import variable_gradient
     from .engine.pipeline import backbone_windows
 
     cfg = bundle.pipeline
@@ -423,10 +466,11 @@ def backbone_grad_cam(bundle: Bundle, y: np.ndarray, *, window: int = 0, class_i
     w = _window_index(window, len(index))
     slots = index[w]  # (K,) rows of `frames`, -1 for a padded slot
     x = frames[np.maximum(slots, 0)]  # (K, frames, bands)
-    name, inner = _tap_layer(bb.model, layer)
-    tap = keras.Model(bb.model.inputs, [inner, bb.model.outputs[0]])
-    head, (tensor, scores) = bundle.model, _score_parts(bundle.model)
-    head_scores = keras.Model(head.inputs, tensor)
+    name, target = _tap_layer(bb.model, layer)
+    tap, nudge = _nudged(bb.model, target, None, len(x))
+    head = bundle.model
+    score_layer, scores = _score_parts(head)
+    head_scores = keras.Model(head.inputs, score_layer.input if score_layer is not None else _probs_tensor(head))
     mean, std = ((np.zeros(1, np.float32), np.ones(1, np.float32)) if bundle.stats is None
                  else (np.asarray(bundle.stats.mean, np.float32), np.asarray(bundle.stats.std, np.float32)))
     every = bb.embed_windows(frames)  # (n_emb, dim)
@@ -436,12 +480,12 @@ def backbone_grad_cam(bundle: Bundle, y: np.ndarray, *, window: int = 0, class_i
     c = _class_index(class_index, probs)
     real = (slots >= 0).astype(np.float32)[:, None]  # padded slots take no gradient
 
-    def score(out):  # (K, dim) embeddings -> the class score of the model window
-        e = keras.ops.cast(out, "float32") * real + fed * (1.0 - real)
+    def score(outs):  # (K, dim) embeddings -> the class score of the model window
+        e = keras.ops.cast(outs[1], "float32") * real + fed * (1.0 - real)
         z = keras.ops.expand_dims((e - mean) / std, 0)  # (1, K, dim)
         return keras.ops.sum(scores(head_scores(z, training=False))[:, c])
 
-    act, grad = activation_gradients(tap, x, score)
+    (act, _), grad = variable_gradient(tap, nudge, x, score)
     cams = _cam(act, grad)  # (K, time', mel')
     spec = bb.spec
     heats = np.stack([upsample(g, spec.input_shape) for g in cams])  # (K, frames, bands)

@@ -79,8 +79,8 @@ def test_grad_cam_errors(known, monkeypatch):
     dense = keras.Model(flat, {"probs": keras.layers.Dense(2, activation="softmax", name="probs")(flat)})
     with pytest.raises(ModelError, match="has no convolution"):
         gradcam_layer(dense)
-    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    with pytest.raises(UnsupportedBackendError, match="not 'jax'.*KERAS_BACKEND=tensorflow"):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "numpy")
+    with pytest.raises(UnsupportedBackendError, match="not 'numpy'.*KERAS_BACKEND=tensorflow"):
         grad_cam(known, x)
 
 
@@ -244,7 +244,7 @@ except UnsupportedBackendError as exc:
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_grad_cam_on_other_backends(backend):
-    """JAX: the typed error, said plainly; torch (where $AUDIOCLF_TORCH_PYTHON names an interpreter): the known answer."""
+    """The known answer on JAX, and on torch where $AUDIOCLF_TORCH_PYTHON names an interpreter with torch."""
     import json
     import os
     import subprocess
@@ -258,12 +258,9 @@ def test_grad_cam_on_other_backends(backend):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    if backend == "jax":
-        assert "not 'jax'" in out["error"] and "KERAS_BACKEND=tensorflow" in out["error"]
-    else:
-        x = np.zeros((8, 8, 1), np.float32)
-        x[2, 5, 0] = 1.0
-        np.testing.assert_allclose(out["grid"], _numpy_cam(x, 0), atol=1e-6)
+    x = np.zeros((8, 8, 1), np.float32)
+    x[2, 5, 0] = 1.0
+    np.testing.assert_allclose(out["grid"], _numpy_cam(x, 0), atol=1e-6)
 
 
 @pytest.mark.slow
