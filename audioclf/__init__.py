@@ -46,6 +46,7 @@ from .errors import (
     RecordingError,
     RecordingLimitError,
     TruncatedAudioError,
+    UnsupportedBackendError,
     UnsupportedFormatError,
     ZeroFramesError,
 )
@@ -96,13 +97,16 @@ _LAZY.update({"list_backbones": "backbones", "get_backbone": "backbones", "Backb
               "embed_dataset": "backbones"})
 # The embedding explorer (audioclf.explorer): light itself; its sources import Keras when used.
 _LAZY.update({"embedding_map": "explorer", "EmbeddingMap": "explorer"})
+# Grad-CAM and attention in seconds (audioclf.explain): light itself; the gradients import Keras.
+_LAZY.update({"grad_cam": "explain", "bundle_grad_cam": "explain", "backbone_grad_cam": "explain",
+              "attention_spans": "explain"})
 
 __all__ = [
     "__version__", "errors", "synth",
     # errors
     "AudioclfError", "AudioError", "EmptyAudioError", "UnsupportedFormatError", "TruncatedAudioError",
     "ZeroFramesError", "NonFiniteAudioError", "AudioTooLongError", "ParameterError", "DatasetError", "ModelError",
-    "BundleError", "BackboneError", "RecordingError", "RecordingLimitError",
+    "BundleError", "BackboneError", "RecordingError", "RecordingLimitError", "UnsupportedBackendError",
     # audio
     "load_audio", "audio_info", "resample", "to_wav_bytes", "write_audio",
     "DenoiseConfig", "SplitConfig", "PreprocessConfig", "denoise", "split_silence", "trim_silence", "preprocess",

@@ -1,6 +1,6 @@
 """Everything that depends on the Keras backend: precision, devices, workers.
 
-The engine calls three things from here and nothing backend-specific anywhere
+The engine calls these from here and nothing backend-specific anywhere
 else:
 
 * :func:`training_scope` -- around building, compiling and fitting a model:
@@ -16,8 +16,10 @@ else:
 
 XLA (``jit_compile``) is left off: on the CPU it slows 11 of 12 zoo models
 (README, "Models" benchmark), and on a GPU it has not been measured yet.
-Explanations (:func:`audioclf.models.explain`) read the models' own attention
-outputs, so they need no gradients and work on every backend.
+* :func:`variable_gradient` -- the one gradient Grad-CAM (:mod:`audioclf.explain`)
+  needs, taken with TensorFlow's ``GradientTape``, ``jax.grad`` or torch autograd;
+  any other backend raises :class:`~audioclf.errors.UnsupportedBackendError`.
+  Attention maps need no gradients: they are the models' own outputs.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from typing import Any
 from .device import DeviceInfo, device_info
 from .errors import ParameterError
 
-__all__ = ["PRECISIONS", "resolve_precision", "precision_policy", "local_device_count", "WorkerInfo", "worker_info", "is_chief", "shard",
-           "barrier", "start_workers", "extract_shards", "replicated", "distribution_scope", "training_scope"]
+__all__ = ["PRECISIONS", "resolve_precision", "precision_policy", "local_device_count", "WorkerInfo", "worker_info",
+           "is_chief", "shard", "barrier", "start_workers", "extract_shards", "replicated", "distribution_scope",
+           "training_scope", "variable_gradient"]
 
 #: ``auto``: mixed on a GPU, float32 on a CPU.
 PRECISIONS = ("auto", "float32", "mixed")
@@ -416,3 +419,80 @@ def training_scope(*, precision: str = "auto", devices: int = 1) -> Iterator[Dev
     """
     with distribution_scope(devices) as replicas, precision_policy(precision) as info:
         yield dataclasses.replace(info, replicas=replicas)
+
+
+# ------------------------------------------------------------------------------------------- gradients
+
+#: Backends on which :func:`variable_gradient` differentiates a model.
+GRADIENT_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def variable_gradient(model: Any, variable: Any, x: Any, score: Any) -> tuple[list[Any], Any]:
+    """Run ``model`` on ``x`` and take the gradient of a scalar score with respect to one of its variables.
+
+    Grad-CAM (:mod:`audioclf.explain`) adds a zero "nudge" variable to an inner
+    layer's output: the gradient with respect to it is the gradient with
+    respect to that output, and a variable, unlike an inner tensor, can be
+    differentiated on every backend (JAX through ``stateless_call``).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Its outputs a list of tensors.
+    variable : keras.Variable
+        One of ``model.trainable_variables``.
+    x : np.ndarray [shape=(batch, *input_shape)]
+    score : callable
+        The model's outputs (a list) -> a scalar tensor, with ``keras.ops`` only.
+
+    Returns
+    -------
+    outputs : list of np.ndarray
+        The model's outputs, float32.
+    gradient : np.ndarray
+        Shaped like ``variable``, float32.
+
+    Raises
+    ------
+    UnsupportedBackendError
+        On a backend without automatic differentiation (Keras's ``numpy`` backend).
+    """
+    import keras
+    import numpy as np
+
+    from .errors import UnsupportedBackendError
+
+    backend = keras.backend.backend()
+    x = np.asarray(x, dtype=np.float32)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            outs = model(x, training=False)
+            target = score(outs)
+        grad = tape.gradient(target, variable.value)
+    elif backend == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        frozen = [v.value for v in model.non_trainable_variables]
+        index = [id(v) for v in model.trainable_variables].index(id(variable))
+
+        def run(value):
+            values = list(trainable)
+            values[index] = value
+            outs, _ = model.stateless_call(values, frozen, x, training=False)
+            return score(outs), outs
+
+        grad, outs = jax.grad(run, has_aux=True)(trainable[index])
+    elif backend == "torch":
+        import torch
+
+        outs = model(x, training=False)
+        (grad,) = torch.autograd.grad(score(outs), variable.value)
+    else:
+        raise UnsupportedBackendError(
+            f"gradients are computed on the {', '.join(GRADIENT_BACKENDS)} backends, not {backend!r}; start the "
+            "app or script with KERAS_BACKEND=tensorflow (the default) for Grad-CAM")
+    as_numpy = [np.asarray(keras.ops.convert_to_numpy(o), dtype=np.float32) for o in outs]
+    return as_numpy, np.asarray(keras.ops.convert_to_numpy(grad), dtype=np.float32)

@@ -23,6 +23,7 @@ __all__ = [
     "ModelError",
     "BundleError",
     "BackboneError",
+    "UnsupportedBackendError",
 ]
 
 
@@ -84,3 +85,7 @@ class BundleError(ModelError):
 
 class BackboneError(ModelError):
     """A pretrained backbone is unknown, or its weight file is missing, altered or unsafe."""
+
+
+class UnsupportedBackendError(ModelError):
+    """The active Keras backend cannot do what was asked (e.g. Grad-CAM's gradients on JAX)."""

@@ -136,3 +136,12 @@ def queued(fn: Callable[..., Any], *args: Any, key: Hashable, label: str) -> Any
             return work_queue().run(fn, *args, key=key, on_wait=waiting)
     finally:
         notice.empty()
+
+
+def lesson(key: str) -> None:
+    """The teaching text ``key`` (:mod:`audioclf.ui.texts`) in a closed "What am I looking at?" expander."""
+    from audioclf.ui.texts import get_lesson
+
+    found = get_lesson(key)
+    with st.expander(f"What am I looking at? {found.title}"):
+        st.markdown(found.text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from audioclf.errors import AudioclfError
-from pages._common import session_store
+from pages._common import lesson, session_store
 
 AUGMENTS = ["standard", "none", "light", "strong", "speech", "embedding"]
 #: Datasets up to this many clips start from a pretrained backbone by default (recorded sets always do).
@@ -270,6 +270,10 @@ def results_section(res, ds) -> None:
     per = d["per_class"]
     right.dataframe({"class": list(per), **{k: [round(v[k], 3) for v in per.values()] for k in
                                             ("precision", "recall", "f1")}}, hide_index=True)
+    with left:
+        lesson("confusion_matrix")
+    with right:
+        lesson("precision_recall_f1")
     wrong = ev.misclassified(top_k=3)
     if wrong:
         with st.expander(f"Misclassified clips ({len(wrong)})"):

@@ -4,12 +4,15 @@ import streamlit as st
 
 from audioclf.errors import AudioclfError
 from audioclf.examples import list_examples, trained_on
+from audioclf.explain import attention_spans
 from audioclf.store import card_parts, list_bundles, read_json
-from audioclf.ui import attention_figure, input_pair_figure, subband_figure, timeline_figure, top_figure
+from audioclf.ui import input_pair_figure, subband_figure, timeline_figure, top_figure
+from pages._classify_parts import attention_section, gradcam_section
 from pages._common import (
     bundle_mtime,
     clip_picker,
     data_key,
+    lesson,
     load_bundle_cached,
     picked_example,
     queued,
@@ -90,7 +93,8 @@ example = picked_example("cl")
 if example is not None and trained_on(example, description):
     st.caption(f"This clip is from the training data of this model ({example.dataset}): a right answer here "
                "shows the model learned it, not that it generalises. Try a clip of your own too.")
-calibration = load_bundle_cached(path, mtime).open_set
+bundle = load_bundle_cached(path, mtime)
+calibration = bundle.open_set
 if calibration is not None:
     limit = st.slider("Answer 'none of these' below this confidence", 0.0, 1.0, float(round(calibration.confidence, 2)),
                       0.01, key=f"cl_unknown_{path}",
@@ -117,18 +121,18 @@ with left:
                f"{pred.timings.get('model', 0) * 1000:.0f} ms)")
     for note in pred.notes:
         st.info(note)
-right.plotly_chart(timeline_figure(pred, mel), width="stretch", key="cl_timeline")
+    if calibration is not None or bundle.pipeline.input_kind == "embedding":
+        lesson("embeddings_unknown")
+    lesson("windows_padding")
+rnn = next((k for k, a in pred.attention.items() if a.kind == "rnn"), None)
+spans = attention_spans(pred, rnn, pipeline=bundle.pipeline) if rnn else None
+with right:
+    st.plotly_chart(timeline_figure(pred, mel, attention=spans), width="stretch", key="cl_timeline")
+    lesson("timeline")
 
 n = len(pred.window_probs)
 window = st.slider("Window to inspect", 1, n, 1, key="cl_window") - 1 if n > 1 else 0
-for att_name, att in pred.attention.items():
-    st.subheader(f"Attention: {att.kind} ({att.block})")
-    st.caption(att.meaning)
-    head = 0
-    if att.kind == "self" and att.values.shape[1] > 1:
-        head = st.slider("Head", 1, att.values.shape[1], 1, key=f"cl_head_{att_name}") - 1
-    st.plotly_chart(attention_figure(pred, att_name, window=window, head=head), width="stretch",
-                    key=f"cl_att_{att_name}")
+attention_section(pred, bundle, window)
 if "reconstruction" in pred.extras and pred.inputs is not None:
     st.subheader("What the autoencoder rebuilt")
     st.plotly_chart(input_pair_figure(pred.inputs[window], pred.extras["reconstruction"][window]),
@@ -136,3 +140,4 @@ if "reconstruction" in pred.extras and pred.inputs is not None:
 if "sub_probs" in pred.extras:
     st.subheader("What each frequency band voted")
     st.plotly_chart(subband_figure(pred, window=window), width="stretch", key="cl_subbands")
+gradcam_section(pred, path, mtime, data, name, window)

@@ -51,6 +51,7 @@ __all__ = [
     "PipelineConfig",
     "ClipInputs",
     "clip_inputs",
+    "backbone_windows",
     "expand_channels",
 ]
 
@@ -372,6 +373,20 @@ def _summary_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
     return Windows(data, w.starts, w.ends, w.padded)
 
 
+def _backbone_signal(y: np.ndarray, config: PipelineConfig) -> tuple[np.ndarray, bool, float]:
+    """The signal the backbone hears, whether it was padded to one input, and the seconds added before it."""
+    need = int(round(config.window_seconds * config.sr))
+    if len(y) >= need:
+        return y, False, 0.0
+    # Shorter than one input: filled by the window policy at the signal, before the backbone
+    # hears it -- 'constant' centres the clip in silence (a word as a keyword spotter hears
+    # it), 'repeat' loops it -- so every input holds K real windows.
+    if config.window.pad == "constant":
+        pad = need - len(y)
+        return np.pad(y, (pad // 2, pad - pad // 2)), True, (pad // 2) / config.sr
+    return np.resize(y, need), True, 0.0
+
+
 def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
     """Backbone embeddings of ``y`` grouped into windows of ``K`` consecutive ones: (n, K, dim)."""
     from ..backbones import EmbeddingCache, get_backbone
@@ -380,17 +395,7 @@ def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
     bb = get_backbone(config.backbone)
     spec = bb.spec
     duration = len(y) / config.sr
-    need = int(round(config.window_seconds * config.sr))
-    short = len(y) < need
-    if short:
-        # Shorter than one input: filled by the window policy at the signal, before the backbone
-        # hears it -- 'constant' centres the clip in silence (a word as a keyword spotter hears
-        # it), 'repeat' loops it -- so every input holds K real windows.
-        if config.window.pad == "constant":
-            pad = need - len(y)
-            y = np.pad(y, (pad // 2, pad - pad // 2))
-        else:
-            y = np.resize(y, need)
+    y, short, _ = _backbone_signal(y, config)
     # Cached per signal (not per pipeline), so another K or hop over the same clips costs nothing.
     signal = np.ascontiguousarray(y, dtype=np.float32)
     digest = "sig-" + hashlib.sha256(signal.tobytes() + f"@{config.sr}".encode()).hexdigest()
@@ -415,6 +420,64 @@ def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
         return Windows(data[:1], np.zeros(1), np.full(1, duration), np.ones(1, bool))
     ends = np.minimum(w.starts + config.window_seconds, duration)
     return Windows(data, w.starts, ends, w.padded)
+
+
+def _prepared(y: np.ndarray, sr: int, config: PipelineConfig, name: str) -> tuple[np.ndarray, Any, list[str]]:
+    """Preprocessing and level: the signal every input kind is cut from, the kept intervals, notes."""
+    if sr != config.sr:
+        raise ParameterError(f"{name}: sample rate {sr} Hz differs from the pipeline's {config.sr} Hz; "
+                             f"load the clip with load_audio(..., sr={config.sr})")
+    notes: list[str] = []
+    pre = preprocess(y, sr, config=config.preprocess, name=name, allow_silent=True)
+    intervals = pre.intervals
+    if intervals is not None and len(intervals) == 0:
+        notes.append("no sound found by silence splitting: the whole (unsplit) clip was used")
+        intervals = None
+    signal = pre.y
+    if len(signal) == 0:
+        raise ParameterError(f"{name}: the clip holds no samples")
+    if config.level == "peak":
+        peak = float(np.max(np.abs(signal)))
+        if peak > _SILENT_PEAK:
+            signal = (signal / peak).astype(np.float32)
+    return signal, intervals, notes
+
+
+def backbone_windows(y: np.ndarray, sr: int, *, config: PipelineConfig,
+                     name: str = "clip") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The backbone's front-end windows of a clip and which of them make each model input (``embedding`` kind).
+
+    Returns
+    -------
+    frames : np.ndarray [shape=(n_emb, frames, bands), dtype=float32]
+        The backbone's log-mel input windows, as :func:`clip_inputs` embeds them.
+    index : np.ndarray [shape=(n_windows, K)], int
+        Row of ``frames`` behind each slot of each model input; -1 where the
+        slot holds the constant padding of the last input.
+    starts : np.ndarray [shape=(n_emb,)]
+        Each backbone window's start in seconds of the preprocessed clip (a
+        short clip centred in silence has negative starts before it).
+
+    Raises
+    ------
+    ParameterError
+        The pipeline does not read embeddings, or see :func:`clip_inputs`.
+    """
+    from ..backbones import get_backbone
+
+    if config.input_kind != "embedding":
+        raise ParameterError(f"backbone_windows needs an embedding pipeline, not input_kind={config.input_kind!r}")
+    signal, _, _ = _prepared(y, sr, config, name)
+    duration = len(signal) / config.sr
+    bb = get_backbone(config.backbone)
+    heard, short, offset = _backbone_signal(signal, config)
+    frames, starts = bb.frontend(np.ascontiguousarray(heard, dtype=np.float32), config.sr)
+    n = len(frames)
+    rows = np.stack([np.arange(n), np.full(n, -1)]).astype(np.float64)  # constant padding fills with the min, -1
+    w = frame_windows(rows, sr=config.sr, hop_length=int(round(bb.spec.hop_s * config.sr)), config=config.window,
+                      duration=duration)
+    index = w.data[:, 0, :].astype(np.int64)  # (n_windows, K)
+    return frames, (index[:1] if short else index), np.asarray(starts, np.float64) - offset
 
 
 def clip_inputs(y: np.ndarray, sr: int, *, config: PipelineConfig, name: str = "clip") -> ClipInputs:
@@ -449,22 +512,7 @@ def clip_inputs(y: np.ndarray, sr: int, *, config: PipelineConfig, name: str = "
     >>> clip_inputs(synth.tone(440, 4.0, 22050), 22050, config=cfg).x.shape  # doctest: +SKIP
     (3, 128, 128, 1)
     """
-    if sr != config.sr:
-        raise ParameterError(f"{name}: sample rate {sr} Hz differs from the pipeline's {config.sr} Hz; "
-                             f"load the clip with load_audio(..., sr={config.sr})")
-    notes: list[str] = []
-    pre = preprocess(y, sr, config=config.preprocess, name=name, allow_silent=True)
-    intervals = pre.intervals
-    if intervals is not None and len(intervals) == 0:
-        notes.append("no sound found by silence splitting: the whole (unsplit) clip was used")
-        intervals = None
-    signal = pre.y
-    if len(signal) == 0:
-        raise ParameterError(f"{name}: the clip holds no samples")
-    if config.level == "peak":
-        peak = float(np.max(np.abs(signal)))
-        if peak > _SILENT_PEAK:
-            signal = (signal / peak).astype(np.float32)
+    signal, intervals, notes = _prepared(y, sr, config, name)
     kind = config.input_kind
     if kind == "embedding":
         w = _embedding_windows(signal, config)

@@ -4,6 +4,7 @@ Nothing here imports streamlit, so every figure can be tested (and reused in a
 notebook) without the app.
 """
 
+from .explain import attention_traces, backbone_cam_figure, gate_overlay_figure, gradcam_figure, overlay_figure
 from .explorer import embedding_figure
 from .live import live_figure
 from .plots import (
@@ -21,5 +22,6 @@ from .results import (
     top_figure,
 )
 
-__all__ = ["embedding_figure", "live_figure", "channels_figure", "confusion_figure", "envelope", "waveform_figure", "attention_figure",
-           "history_figure", "input_pair_figure", "subband_figure", "timeline_figure", "top_figure"]
+__all__ = ["embedding_figure", "live_figure", "channels_figure", "confusion_figure", "envelope", "waveform_figure",
+           "attention_figure", "history_figure", "input_pair_figure", "subband_figure", "timeline_figure", "top_figure",
+           "attention_traces", "backbone_cam_figure", "gate_overlay_figure", "gradcam_figure", "overlay_figure"]

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from ..engine.inference import Prediction
+    from ..explain import AttentionSpans
     from ..features import ChannelData
 __all__ = ["timeline_figure", "attention_figure", "input_pair_figure", "subband_figure", "history_figure",
            "top_figure"]
@@ -35,36 +36,51 @@ def top_figure(pred: Prediction, k: int = 5) -> go.Figure:
     return fig
 
 
-def timeline_figure(pred: Prediction, spectrogram: ChannelData | None = None) -> go.Figure:
-    """The clip's spectrogram above a class × time heatmap of window probabilities, on one time axis.
+def timeline_figure(pred: Prediction, spectrogram: ChannelData | None = None,
+                    attention: AttentionSpans | None = None) -> go.Figure:
+    """The clip's spectrogram, recurrent attention and a class × time heatmap of window probabilities, on one time axis.
 
-    Each window's column spans its centre; the winning class per window is marked.
+    Each window's column spans its centre; the winning class per window is marked. With ``attention``
+    (:func:`audioclf.explain.attention_spans`), a row between them draws each window's attention weights
+    at the seconds each step covers (1 = an even share), zooming with the spectrogram.
     """
     _ready()
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    rows = 2 if spectrogram is not None else 1
-    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        row_heights=[0.45, 0.55] if rows == 2 else None,
-                        subplot_titles=(("Spectrogram",) if rows == 2 else ()) + ("Per-window class probabilities",))
+    from .explain import attention_traces
+
+    titles = ((("Spectrogram",) if spectrogram is not None else ())
+              + (("Attention over time",) if attention is not None else ()) + ("Per-window class probabilities",))
+    heights = {"Spectrogram": 0.4, "Attention over time": 0.2, "Per-window class probabilities": 0.45}
+    rows = len(titles)
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.07,
+                        row_heights=[heights[t] for t in titles] if rows > 1 else None, subplot_titles=titles)
     if spectrogram is not None:
         fig.add_trace(go.Heatmap(z=spectrogram.model_input(), x=spectrogram.times, y=np.arange(spectrogram.shape[0]),
                                  colorscale="Viridis", showscale=False, hoverinfo="skip"), row=1, col=1)
         fig.update_yaxes(title_text=f"{spectrogram.name} bin", row=1, col=1)
+    if attention is not None:
+        row = titles.index("Attention over time") + 1
+        for trace in attention_traces(attention):
+            fig.add_trace(trace, row=row, col=1)
+        fig.add_hline(y=1.0, line={"dash": "dot", "color": "#888"}, row=row, col=1)
+        fig.update_yaxes(title_text="weight", rangemode="tozero", row=row, col=1)
     x = _centres(pred)
     # Cell edges: the first window's start, midpoints between window centres, the last window's end,
     # so each column covers the part of the clip its window is nearest to.
     edges = np.concatenate([[pred.starts[0]], (x[1:] + x[:-1]) / 2, [pred.ends[-1]]])
     probs = np.asarray(pred.window_probs).T  # (classes, windows)
     fig.add_trace(go.Heatmap(z=probs, x=edges, y=list(pred.classes), colorscale="Blues", zmin=0, zmax=1,
-                             colorbar={"title": {"text": "prob"}, "len": 0.5, "y": 0.25},
+                             colorbar={"title": {"text": "prob"}, "len": 0.4, "y": 0.2},
                              hovertemplate="%{x:.2f} s, %{y}: %{z:.2f}<extra></extra>"), row=rows, col=1)
     winners = [pred.classes[i] for i in np.argmax(pred.window_probs, axis=1)]
     fig.add_trace(go.Scatter(x=x, y=winners, mode="markers", marker={"symbol": "x", "color": "#d62728", "size": 9},
                              name="winner", hovertemplate="%{x:.2f} s: %{y}<extra>winner</extra>"), row=rows, col=1)
-    fig.update_xaxes(title_text="time (s)", range=[0, max(pred.duration, float(np.max(pred.ends)))], row=rows, col=1)
-    fig.update_layout(height=260 + 24 * len(pred.classes) + (220 if rows == 2 else 0), showlegend=False,
+    fig.update_xaxes(range=[0, max(pred.duration, float(np.max(pred.ends)))])
+    fig.update_xaxes(title_text="time (s)", row=rows, col=1)
+    fig.update_layout(height=260 + 24 * len(pred.classes) + (220 if spectrogram is not None else 0)
+                      + (140 if attention is not None else 0), showlegend=False,
                       margin={"l": 110, "r": 20, "t": 40, "b": 40})
     return fig
 

@@ -178,6 +178,8 @@ def test_train_short_run_shows_confusion_and_compare(app):
     assert at.success and "Validation clip accuracy" in at.success[0].value
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("Confusion matrix" in s for s in specs)
+    assert {"What am I looking at? The confusion matrix", "What am I looking at? Precision, recall and F1"} <= {
+        e.label for e in at.expander}
     assert len(at.get("download_button")) == 1
     at.switch_page("pages/compare.py").run()
     assert not at.exception

@@ -1,0 +1,69 @@
+"""The Classify page's explanation sections: attention on the input and Grad-CAM (widgets only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from audioclf.errors import AudioclfError
+from audioclf.ui import attention_figure, backbone_cam_figure, gate_overlay_figure, gradcam_figure
+from pages._common import data_key, lesson, load_bundle_cached, queued
+
+
+def attention_section(pred, bundle, window: int) -> None:
+    """One section per attention map: rnn weights are on the timeline, gates overlaid on the window's input."""
+    for att_name, att in pred.attention.items():
+        st.subheader(f"Attention: {att.kind} ({att.block})")
+        st.caption(att.meaning)
+        if att.kind == "rnn":
+            st.caption("Drawn on the timeline above, under the spectrogram, in the clip's seconds.")
+        elif att.kind == "cnn" and pred.inputs is not None and np.asarray(pred.inputs).ndim == 4:
+            st.plotly_chart(gate_overlay_figure(pred, att_name, window=window,
+                                                window_seconds=bundle.pipeline.window_seconds),
+                            width="stretch", key=f"cl_att_{att_name}")
+        else:
+            head = 0
+            if att.kind == "self" and att.values.shape[1] > 1:
+                head = st.slider("Head", 1, att.values.shape[1], 1, key=f"cl_head_{att_name}") - 1
+            st.plotly_chart(attention_figure(pred, att_name, window=window, head=head), width="stretch",
+                            key=f"cl_att_{att_name}")
+    if pred.attention:
+        lesson("attention")
+
+
+def _cam(path: str, mtime: float, data: bytes, name: str, pred, window: int, class_index: int):
+    from audioclf.explain import backbone_grad_cam, bundle_grad_cam
+    from audioclf.io import load_audio
+
+    bundle = load_bundle_cached(path, mtime)
+    if bundle.pipeline.input_kind == "embedding":
+        y, _ = load_audio(data, sr=bundle.pipeline.sr, name=name)
+        return backbone_grad_cam(bundle, y, window=window, class_index=class_index)
+    return bundle_grad_cam(bundle, pred, window=window, class_index=class_index)
+
+
+def gradcam_section(pred, path: str, mtime: float, data: bytes, name: str, window: int) -> None:
+    """Grad-CAM of the chosen window for a picked class (default: the prediction), over its input."""
+    st.subheader("Grad-CAM")
+    classes = list(pred.classes)
+    picked = st.selectbox("Class to explain", classes, index=int(np.argmax(pred.probs)), key="cl_cam_class")
+    c = classes.index(picked)
+    try:
+        cam = queued(_cam, path, mtime, data, name, pred, window, c,
+                     key=("gradcam", path, mtime, data_key(data), name, window, c), label="Computing Grad-CAM…")
+    except AudioclfError as exc:
+        st.info(f"No Grad-CAM for this model: {exc}")
+        return
+    bundle = load_bundle_cached(path, mtime)
+    if hasattr(cam, "heats"):  # a model on a backbone: one map per backbone window of this input
+        k = len(cam.heats)
+        best = int(np.argmax(cam.heats.reshape(k, -1).sum(axis=1)))
+        slot = st.slider("Backbone window", 1, k, best + 1, key="cl_cam_slot",
+                         help="The model reads several backbone windows at once; the default is the one "
+                              "whose input raised the class's score most.") - 1 if k > 1 else 0
+        st.plotly_chart(backbone_cam_figure(cam, slot, pred.classes), width="stretch", key="cl_cam")
+    else:
+        seconds = None if bundle.pipeline.input_kind == "summary" else bundle.pipeline.window_seconds
+        st.plotly_chart(gradcam_figure(cam, pred, window=window, window_seconds=seconds), width="stretch",
+                        key="cl_cam")
+    lesson("gradcam")
