@@ -121,11 +121,15 @@ class OpenSetCalibration:
 
 
 def clip_embedding(x: np.ndarray) -> np.ndarray:
-    """A clip's mean embedding from its model inputs [shape=(n_windows, K, dim)] -> (dim,)."""
+    """A clip's mean embedding from its model inputs [shape=(n_windows, K, dim)] -> (dim,).
+
+    Fine-tuned models read what the backbone's top block reads, ``(n_windows, K, *cells, channels)``:
+    the mean is then over the cells too, one number per channel.
+    """
     x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 3:
+    if x.ndim < 3:
         raise ParameterError(f"embedding inputs must be (windows, K, dim), got shape {x.shape}")
-    return x.mean(axis=(0, 1)).astype(np.float32)
+    return x.mean(axis=tuple(range(x.ndim - 1))).astype(np.float32)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -112,9 +112,10 @@ def _model_info(name: str, attention: str | None):
     return int(model.count_params()), model_dot(model)
 
 
-def _backbone_choice(ds) -> tuple[str, str]:
-    """Which backbone and head: the default backbone follows the dataset (speech for spoken digits)."""
+def _backbone_choice(ds) -> tuple[str, str, bool]:
+    """Which backbone and head, and whether to fine-tune: the default backbone follows the dataset."""
     from audioclf.backbones import list_backbones
+    from audioclf.backbones.registry import TOP_BLOCKS
     from audioclf.models.transfer import HEADS
 
     specs = {s.name: s for s in list_backbones()}
@@ -131,7 +132,12 @@ def _backbone_choice(ds) -> tuple[str, str]:
     st.caption(f"{spec.params:,} pretrained parameters, frozen; {spec.sample_rate} Hz, {spec.window_s:.2f}-s windows "
                f"every {spec.hop_s:.2f} s, {spec.embedding_dim} numbers each. Licence {spec.licence}: "
                f"{spec.citation}. Only the head is trained, so a few clips per class are enough.")
-    return name, head
+    top = TOP_BLOCKS.get(name)
+    fine_tune = st.checkbox("Fine-tune the top block", value=False, key="tr_fine_tune", disabled=top is None,
+                            help=f"Also train {top.description} ({top.params:,} parameters) from its pretrained "
+                                 "weights, slowly. Can fit your sounds better with many clips per class; slower, "
+                                 "and the model file carries the block." if top else "This backbone has none.")
+    return name, head, fine_tune
 
 
 def _dataset_key(ds) -> int:
@@ -141,7 +147,7 @@ def _dataset_key(ds) -> int:
 def model_section(ds):
     """Choose a pretrained backbone and head, or an architecture; show what it is, its size and its layers.
 
-    Returns ``(spec, attention, transfer)``: ``transfer`` is ``(backbone, head)`` or None.
+    Returns ``(spec, attention, transfer)``: ``transfer`` is ``(backbone, head, fine_tune)`` or None.
     """
     from audioclf.engine.recipes import DEFAULT_MODEL
     from audioclf.models import get_model_spec, list_models
@@ -155,9 +161,9 @@ def model_section(ds):
     if start == _FROM_BACKBONE:
         from audioclf.models.transfer import HEADS
 
-        backbone, head = _backbone_choice(ds)
+        backbone, head, fine_tune = _backbone_choice(ds)
         model, attention = HEADS[head]
-        return get_model_spec(model), attention, (backbone, head)
+        return get_model_spec(model), attention, (backbone, head, fine_tune)
     specs = [s for s in list_models() if s.input_kind != "embedding"]
     names = [s.name for s in specs]
     by_name = {s.name: s for s in specs}
@@ -182,10 +188,10 @@ def settings_section(spec, attention, ds, transfer=None):
     from audioclf.features import channel_names
     st.subheader("3. Settings")
     if transfer is not None:
-        base_cfg, base_pipe = transfer_recipe(transfer[0], head=transfer[1])
+        base_cfg, base_pipe = transfer_recipe(transfer[0], head=transfer[1], fine_tune=transfer[2])
     else:
         base_cfg, base_pipe = quick_recipe() if spec.name == DEFAULT_MODEL else (None, default_pipeline(spec.name))
-    key = "_transfer" if transfer else ""  # a head's settings are kept apart from the zoo's
+    key = ("_finetune" if transfer[2] else "_transfer") if transfer else ""  # a head's settings apart from the zoo's
     c = st.columns(4)
     epochs = c[0].number_input("epochs", 1, 300, base_cfg.epochs if base_cfg else 20, key=f"tr_epochs{key}")
     batch = c[1].number_input("batch size", 1, 256, base_cfg.batch_size if base_cfg else 32, key=f"tr_batch{key}")
@@ -201,7 +207,7 @@ def settings_section(spec, attention, ds, transfer=None):
     split = st.text_input("validation split (fold:K, group:NAME, split:test or ratio:R)", default_split,
                           key=f"tr_split_{_dataset_key(ds)}")
     if transfer is not None:
-        return make_recipe(backbone=transfer[0], head=transfer[1], augment=AUGMENT_PRESETS[augment],
+        return make_recipe(backbone=transfer[0], head=transfer[1], fine_tune=transfer[2], augment=AUGMENT_PRESETS[augment],
                            training={"epochs": int(epochs), "batch_size": int(batch), "learning_rate": float(lr),
                                      "split": split.strip()})
     channels = None

@@ -7,9 +7,9 @@
 (3, 512)
 """
 
-from .registry import BackboneSpec, backbones_dir, get_backbone_spec, list_backbones
+from .registry import BackboneSpec, TopBlock, backbones_dir, get_backbone_spec, get_top_block, list_backbones
 
-__all__ = ["BackboneSpec", "Backbone", "get_backbone", "get_backbone_spec", "list_backbones", "backbones_dir",
+__all__ = ["BackboneSpec", "TopBlock", "get_top_block", "Backbone", "get_backbone", "get_backbone_spec", "list_backbones", "backbones_dir",
            "verify_weights", "EmbeddingCache", "DatasetEmbeddings", "embed_dataset", "save_embeddings"]
 
 _LAZY = {"Backbone": "core", "get_backbone": "core", "verify_weights": "core",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from .._hashing import file_sha256
 from ..errors import BackboneError, ParameterError
 from .frontends import sounds_frontend, speech_frontend
-from .registry import RESTORE_HINT, BackboneSpec, backbones_dir, get_backbone_spec
+from .registry import RESTORE_HINT, BackboneSpec, backbones_dir, get_backbone_spec, get_top_block
 
 __all__ = ["Backbone", "get_backbone", "file_sha256", "verify_weights"]
 
@@ -91,6 +92,59 @@ class Backbone:
         last, smaller batch is zero-padded to the next power of two, so a handful of
         shapes is compiled once instead of one trace per clip length.
         """
+        return self._run(self.model, windows, batch_size, (self.spec.embedding_dim,))
+
+    def top_inputs(self, windows: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+        """What the backbone's top block reads for each front-end window (fine-tuning's inputs).
+
+        Returns
+        -------
+        np.ndarray [shape=(n_windows, *TopBlock.input_shape), float32]
+            The output of the layer :attr:`TopBlock.cut` (:func:`get_top_block`).
+
+        Raises
+        ------
+        BackboneError
+            The backbone has no top block.
+        """
+        return self._run(self._lower, windows, batch_size, get_top_block(self.name).input_shape)
+
+    def top_block(self) -> object:
+        """A fresh, trainable copy of the top block, initialised from the pretrained weights.
+
+        Every layer after :attr:`TopBlock.cut` is copied under the name ``ft_<name>``, so
+        the trained copy never touches this (shared, frozen) backbone. Batch norm stays in
+        inference mode (``trainable=False``): its statistics, measured on the backbone's
+        large training set, are kept, and a small batch cannot disturb them.
+
+        Returns
+        -------
+        keras.Model
+            ``(batch, *TopBlock.input_shape)`` -> ``(batch, embedding_dim)``, named ``ft_<backbone>_top``.
+        """
+        import keras
+
+        top = get_top_block(self.name)
+        names = [layer.name for layer in self.model.layers]
+        inputs = keras.Input(top.input_shape, name=f"ft_{self.name}_cut")
+        x = inputs
+        for layer in self.model.layers[names.index(top.cut) + 1:]:  # the backbones are plain chains
+            clone = type(layer).from_config({**layer.get_config(), "name": f"ft_{layer.name}"})
+            x = clone(x)
+            clone.set_weights(layer.get_weights())
+            if isinstance(clone, keras.layers.BatchNormalization):
+                clone.trainable = False  # inference mode: pretrained statistics, frozen scale and shift
+        return keras.Model(inputs, x, name=f"ft_{self.name}_top")
+
+    @cached_property
+    def _lower(self) -> object:
+        """The backbone up to the top block's input (shares the frozen backbone's layers)."""
+        import keras
+
+        cut = self.model.get_layer(get_top_block(self.name).cut)
+        return keras.Model(self.model.inputs, cut.output, name=f"{self.name}_below_top")
+
+    def _run(self, model: object, windows: np.ndarray, batch_size: int, out_shape: tuple[int, ...]) -> np.ndarray:
         windows = np.asarray(windows, dtype=np.float32)
         if windows.ndim != 3 or windows.shape[1:] != self.spec.input_shape:
             raise ParameterError(f"windows must have shape (n, {self.spec.frames}, {self.spec.n_bands}); "
@@ -102,8 +156,8 @@ class Backbone:
             size = min(batch_size, 1 << (n - 1).bit_length())
             if size > n:
                 chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), np.float32)])
-            out.append(np.asarray(self.model.predict_on_batch(chunk))[:n])
-        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.spec.embedding_dim), np.float32)
+            out.append(np.asarray(model.predict_on_batch(chunk))[:n])
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, *out_shape), np.float32)
 
     def embed(self, y: np.ndarray, sr: int) -> np.ndarray:
         """One embedding per window of a clip [shape=(n_windows, embedding_dim), float32].

@@ -40,8 +40,12 @@ def default_cache_dir() -> Path:
     return cache_root() / "embeddings"
 
 
-def cache_key(backbone: Backbone) -> str:
-    """SHA-256 of everything that shapes a clip's embeddings besides the clip itself."""
+def cache_key(backbone: Backbone, *, cut: str | None = None) -> str:
+    """SHA-256 of everything that shapes a clip's embeddings besides the clip itself.
+
+    ``cut``: entries hold the output of this layer (a top block's input, for fine-tuning)
+    instead of the embeddings.
+    """
     import librosa
     import soxr
 
@@ -50,6 +54,8 @@ def cache_key(backbone: Backbone) -> str:
               "sample_rate": spec.sample_rate, "frames": spec.frames, "frame_hop": spec.frame_hop,
               "n_bands": spec.n_bands, "dim": spec.embedding_dim, "librosa": librosa.__version__,
               "soxr": soxr.__version__, "numpy": np.__version__}
+    if cut is not None:  # absent otherwise: the embeddings' keys stay as they were
+        fields["cut"] = cut
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 

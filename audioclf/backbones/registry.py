@@ -15,7 +15,8 @@ from typing import Any
 
 from ..errors import BackboneError
 
-__all__ = ["BackboneSpec", "list_backbones", "get_backbone_spec", "backbones_dir", "RESTORE_HINT"]
+__all__ = ["BackboneSpec", "TopBlock", "list_backbones", "get_backbone_spec", "get_top_block", "backbones_dir",
+           "RESTORE_HINT"]
 
 #: The repository's folder of converted weights (``pretrained/backbones``).
 BACKBONES_DIR = Path(__file__).resolve().parents[2] / "pretrained" / "backbones"
@@ -162,3 +163,58 @@ def get_backbone_spec(name: str) -> BackboneSpec:
         return _SPECS[name]
     except (KeyError, TypeError):
         raise BackboneError(f"unknown backbone {name!r}; expected one of: {', '.join(_SPECS)}") from None
+
+
+@dataclass(frozen=True)
+class TopBlock:
+    """The part of a backbone that fine-tuning trains: every layer after ``cut``.
+
+    Attributes
+    ----------
+    cut : str
+        The layer whose output the pipeline computes (and caches) once per backbone window; the
+        layers after it are copied into the trained model.
+    input_shape : tuple of int
+        That output for one window, without the batch axis.
+    params : int
+        Parameters of the top block.
+    description : str
+        For people.
+    """
+
+    cut: str
+    input_shape: tuple[int, ...]
+    params: int
+    description: str
+
+
+#: The top block of each backbone that has one (a backbone missing here cannot be fine-tuned).
+TOP_BLOCKS: dict[str, TopBlock] = {
+    "sounds": TopBlock(cut="block3_pool", input_shape=(12, 12, 256), params=3_543_040,
+                       description="block 4: two 3x3 convolutions of 512 channels with batch norm, then the mean "
+                                   "over frequency and the maximum over time"),
+    "speech": TopBlock(cut="pool14", input_shape=(10, 2, 96), params=138_624,
+                       description="the last five convolutions (96 channels), from 10 x 2 cells to one"),
+}
+
+
+def get_top_block(name: str) -> TopBlock:
+    """The top block of backbone ``name``, which ``fine_tune`` trains.
+
+    Raises
+    ------
+    BackboneError
+        ``name`` is not registered, or the backbone has no top block to fine-tune.
+
+    Examples
+    --------
+    >>> get_top_block("sounds").cut
+    'block3_pool'
+    """
+    spec = get_backbone_spec(name)
+    try:
+        return TOP_BLOCKS[spec.name]
+    except KeyError:
+        able = ", ".join(TOP_BLOCKS) or "none"
+        raise BackboneError(f"backbone {spec.name!r} has no top block to fine-tune (backbones that have one: "
+                            f"{able}); train without fine_tune (--fine-tune)") from None

@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "backbones`): the best choice for a few clips per class")
     p.add_argument("--head", choices=("linear", "mlp", "attention"), default=None,
                    help="with --backbone: the head (default linear; attention weighs the windows over time)")
+    p.add_argument("--fine-tune", action="store_true",
+                   help="with --backbone: also train the backbone's top block (from its pretrained weights, at a "
+                        "tenth of the head's learning rate); slower, and the bundle carries the trained block")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 30)")
     p.add_argument("--channels", default=None, help="comma-separated feature channels (spectrogram / multichannel)")
     p.add_argument("--split", default="ratio:0.2",
@@ -178,7 +181,7 @@ def _configs(args: argparse.Namespace):
                   "learning_rate": args.lr, "patience": args.patience, "keep": args.keep,
                   "class_weight": args.class_weight, "weight_decay": args.weight_decay,
                   "label_smoothing": args.label_smoothing},
-        backbone=args.backbone, head=args.head)
+        backbone=args.backbone, head=args.head, fine_tune=args.fine_tune)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,7 +21,9 @@ Input kinds (``input_shape`` excludes the batch axis):
   :func:`~audioclf.features.summary_matrix` (``(n, 40, 5, 1)``).
 * ``embedding`` -- a pretrained backbone (:mod:`audioclf.backbones`) turns the
   clip into one embedding per backbone window; ``input_shape[0]`` consecutive
-  embeddings make one input: ``(n, K, embedding_dim)``.
+  embeddings make one input: ``(n, K, embedding_dim)``. With ``fine_tune`` the
+  pipeline stops below the backbone's top block (:func:`~audioclf.backbones.get_top_block`)
+  and the model holds a trained copy of that block: ``(n, K, *top_input_shape)``.
 """
 
 from __future__ import annotations
@@ -136,6 +138,11 @@ class PipelineConfig:
         (``"sounds"``, ``"speech"``; see :func:`audioclf.backbones.list_backbones`).
         ``sr`` must be its sample rate, ``input_shape`` ``(K, embedding_dim)``
         and ``window`` counts backbone windows.
+    fine_tune : bool
+        ``embedding`` inputs: stop below the backbone's top block, whose trained copy the
+        model holds (:meth:`audioclf.backbones.Backbone.top_block`); ``input_shape`` is then
+        ``(K, *TopBlock.input_shape)`` and ``normalize`` ``'none'`` (the model standardises
+        the embeddings itself).
 
     Examples
     --------
@@ -155,6 +162,7 @@ class PipelineConfig:
     level: str = "peak"
     center: str = "none"
     backbone: str | None = None
+    fine_tune: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.sr, bool) or not isinstance(self.sr, (int, np.integer)) or self.sr <= 0:
@@ -182,6 +190,9 @@ class PipelineConfig:
 
     def _check_kind(self, shape: tuple[int, ...]) -> None:
         kind, planes = self.input_kind, expand_channels(self.channels)
+        if self.fine_tune and kind != "embedding":
+            raise ParameterError(f"fine_tune=True fine-tunes a pretrained backbone; it needs embedding inputs, "
+                                 f"not {kind}")
         if (kind == "embedding") != (self.backbone is not None):
             raise ParameterError(f"backbone={self.backbone!r}: embedding inputs need a backbone, and only they "
                                  f"take one (input_kind={kind!r})")
@@ -214,7 +225,20 @@ class PipelineConfig:
             if self.sr != spec.sample_rate:
                 raise ParameterError(f"the {spec.name} backbone hears {spec.sample_rate} Hz audio; sr={self.sr} "
                                      f"must be {spec.sample_rate}")
-            if len(shape) != 2 or shape[1] != spec.embedding_dim:
+            if not isinstance(self.fine_tune, bool):
+                raise ParameterError(f"fine_tune={self.fine_tune!r} must be True or False")
+            if self.fine_tune:
+                from ..backbones import get_top_block
+
+                top = get_top_block(spec.name)  # BackboneError: this backbone has no top block
+                if len(shape) != 1 + len(top.input_shape) or shape[1:] != top.input_shape:
+                    raise ParameterError(f"a fine-tuned {spec.name} input_shape is (windows, "
+                                         f"{', '.join(map(str, top.input_shape))}), got {shape}")
+                if self.normalize != "none":
+                    raise ParameterError(f"normalize={self.normalize!r}: fine-tuned inputs feed the pretrained top "
+                                         "block as they are; use normalize='none' (the model standardises the "
+                                         "embeddings itself)")
+            elif len(shape) != 2 or shape[1] != spec.embedding_dim:
                 raise ParameterError(f"an embedding input_shape is (windows, {spec.embedding_dim}) for the "
                                      f"{spec.name} backbone, got {shape}")
             if self.window.length != shape[0]:
@@ -262,6 +286,8 @@ class PipelineConfig:
         }
         if self.backbone is not None:  # absent otherwise: older descriptions and cache keys stay as they were
             d["backbone"] = self.backbone
+        if self.fine_tune:  # absent when False, likewise
+            d["fine_tune"] = True
         return d
 
     @classmethod
@@ -292,6 +318,7 @@ class PipelineConfig:
                 level=d.get("level", "raw"),  # descriptions without the field predate the level step
                 center=d.get("center", "none"),
                 backbone=d.get("backbone"),
+                fine_tune=d.get("fine_tune", False),  # older descriptions predate fine-tuning
             )
         except ParameterError:
             raise
@@ -389,7 +416,7 @@ def _backbone_signal(y: np.ndarray, config: PipelineConfig) -> tuple[np.ndarray,
 
 def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
     """Backbone embeddings of ``y`` grouped into windows of ``K`` consecutive ones: (n, K, dim)."""
-    from ..backbones import EmbeddingCache, get_backbone
+    from ..backbones import EmbeddingCache, get_backbone, get_top_block
     from ..backbones.embeddings import cache_key
 
     bb = get_backbone(config.backbone)
@@ -399,13 +426,17 @@ def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
     # Cached per signal (not per pipeline), so another K or hop over the same clips costs nothing.
     signal = np.ascontiguousarray(y, dtype=np.float32)
     digest = "sig-" + hashlib.sha256(signal.tobytes() + f"@{config.sr}".encode()).hexdigest()
-    cache, key = EmbeddingCache(), cache_key(bb)
-    hit = cache.get(digest, key, spec.embedding_dim)
+    # Fine-tuning: what the top block reads, one flattened row per backbone window.
+    cut = get_top_block(spec.name) if config.fine_tune else None
+    cache = EmbeddingCache()
+    key = cache_key(bb, cut=cut.cut if cut else None)
+    dim = int(np.prod(cut.input_shape)) if cut else spec.embedding_dim
+    hit = cache.get(digest, key, dim)
     if hit is not None:
         emb = hit[0]
     else:
         frames, starts = bb.frontend(signal, config.sr)  # (n_emb, frames, bands); short clips: one padded window
-        emb = bb.embed_windows(frames)  # (n_emb, dim)
+        emb = bb.top_inputs(frames).reshape(len(frames), dim) if cut else bb.embed_windows(frames)  # (n_emb, dim)
         try:
             cache.put(digest, key, emb, starts)
         except OSError:
@@ -416,6 +447,8 @@ def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
     w = frame_windows(emb.T[:, :, None], sr=config.sr, hop_length=hop_samples, config=config.window,
                       duration=duration)
     data = np.transpose(w.data[..., 0], (0, 2, 1))  # (n, dim, K) -> (n, K, dim)
+    if cut:
+        data = data.reshape((len(data), data.shape[1], *cut.input_shape))  # (n, K, *top_input_shape)
     if short:
         return Windows(data[:1], np.zeros(1), np.full(1, duration), np.ones(1, bool))
     ends = np.minimum(w.starts + config.window_seconds, duration)

@@ -18,7 +18,8 @@ from .config import TrainConfig
 from .pipeline import SUMMARY_MATRIX_SHAPE, SUMMARY_VECTOR_SHAPE, PipelineConfig, expand_channels
 
 __all__ = ["DEFAULT_MODEL", "default_pipeline", "quick_recipe", "make_recipe", "hop_for_overlap", "transfer_pipeline",
-           "transfer_recipe", "TRANSFER_WINDOWS"]
+           "transfer_recipe", "TRANSFER_WINDOWS",
+           "FINE_TUNE_EPOCHS"]
 
 #: The CLI's default architecture (see :func:`quick_recipe`).
 DEFAULT_MODEL = "sfc_dcnn"
@@ -165,7 +166,7 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
                 denoise: str | None = None, center: str | None = None, pad: str | None = None,
                 augment: AugmentConfig | None = None, model_options: Mapping[str, Any] | None = None,
                 training: Mapping[str, Any] | None = None, backbone: str | None = None,
-                head: str | None = None) -> tuple[TrainConfig, PipelineConfig]:
+                head: str | None = None, fine_tune: bool = False) -> tuple[TrainConfig, PipelineConfig]:
     """Turn a person's choices into ``(TrainConfig, PipelineConfig)``: used by the CLI's ``train`` and the Train page.
 
     Every argument left as None keeps the default. With no ``model`` the quick
@@ -205,6 +206,9 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
         ``features`` and ``center`` do not apply.
     head : {'linear', 'mlp', 'attention'}, optional
         The head on the backbone (default ``linear``).
+    fine_tune : bool
+        With a ``backbone``: train the backbone's top block with the head (see
+        :func:`transfer_recipe`).
 
     Returns
     -------
@@ -227,9 +231,15 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
     channels = tuple(channels) if channels else None
     if overlap is not None:
         check_number(overlap, "overlap", low=0, high=1, high_open=True)
+    if not isinstance(fine_tune, bool):
+        raise ParameterError(f"fine_tune={fine_tune!r} must be True or False")
+    if fine_tune and backbone is None:
+        raise ParameterError("fine_tune fine-tunes a pretrained backbone's top block; choose a backbone "
+                             "(--backbone sounds or speech), or train without fine-tuning")
     if backbone is not None or head is not None:
-        config, pipeline = _transfer_base(backbone, head, model=model, overlap=overlap, sr=sr, channels=channels,
-                                          input_shape=input_shape, features=features, center=center)
+        config, pipeline = _transfer_base(backbone, head, model=model, overlap=overlap, fine_tune=fine_tune, sr=sr,
+                                          channels=channels, input_shape=input_shape, features=features,
+                                          center=center)
         features = None
     elif model is None:
         sr = 22050 if sr is None else sr
@@ -281,7 +291,7 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
 
 
 def _transfer_base(backbone: str | None, head: str | None, *, model: str | None, overlap: float | None,
-                   **front_end: Any) -> tuple[TrainConfig, PipelineConfig]:
+                   fine_tune: bool = False, **front_end: Any) -> tuple[TrainConfig, PipelineConfig]:
     """:func:`transfer_recipe` for :func:`make_recipe`, refusing the choices a backbone's own front end replaces."""
     from ..models.transfer import HEADS
 
@@ -297,7 +307,7 @@ def _transfer_base(backbone: str | None, head: str | None, *, model: str | None,
     if model is not None and model != HEADS[head][0]:
         raise ParameterError(f"model={model!r} does not fit a backbone, which takes a head: "
                              f"{', '.join(HEADS)} ({', '.join(sorted({m for m, _ in HEADS.values()}))})")
-    config, pipeline = transfer_recipe(backbone, head=head)
+    config, pipeline = transfer_recipe(backbone, head=head, fine_tune=fine_tune)
     if overlap is not None:
         pipeline = dataclasses.replace(pipeline, window=dataclasses.replace(
             pipeline.window, hop=hop_for_overlap(pipeline.window.length, overlap)))
@@ -330,7 +340,7 @@ TRANSFER_WINDOWS = {"sounds": (3, "repeat"), "speech": (8, "constant")}
 
 def transfer_pipeline(backbone: str, *, windows: int | None = None, overlap: float = 0.5,
                       preprocess: PreprocessConfig | None = None, normalize: str = "channel",
-                      level: str = "peak") -> PipelineConfig:
+                      level: str = "peak", fine_tune: bool = False) -> PipelineConfig:
     """The pipeline of a head on a backbone: ``windows`` consecutive embeddings per input.
 
     Parameters
@@ -341,6 +351,9 @@ def transfer_pipeline(backbone: str, *, windows: int | None = None, overlap: flo
         Backbone windows per input (default :data:`TRANSFER_WINDOWS`).
     overlap : float
         Overlap of consecutive inputs in [0, 1).
+    fine_tune : bool
+        Inputs are what the backbone's top block reads, ``(windows, *TopBlock.input_shape)``,
+        unnormalised (``normalize`` is then ignored).
 
     Returns
     -------
@@ -350,22 +363,28 @@ def transfer_pipeline(backbone: str, *, windows: int | None = None, overlap: flo
     Raises
     ------
     BackboneError
-        If ``backbone`` is not a known backbone.
+        If ``backbone`` is not a known backbone, or ``fine_tune`` and it has no top block.
     """
-    from ..backbones import get_backbone_spec
+    from ..backbones import get_backbone_spec, get_top_block
 
     spec = get_backbone_spec(backbone)
     default_k, pad = TRANSFER_WINDOWS.get(spec.name, (4, "repeat"))
     k = default_k if windows is None else windows
     if not (is_int(k) and k >= 1):
         raise ParameterError(f"windows={windows!r} must be a positive integer (backbone windows per input)")
+    shape = (k, *get_top_block(spec.name).input_shape) if fine_tune else (k, spec.embedding_dim)
     return PipelineConfig(sr=spec.sample_rate, preprocess=preprocess or PreprocessConfig(), channels=(),
                           window=WindowConfig(length=k, hop=hop_for_overlap(k, overlap), pad=pad),
-                          input_kind="embedding", input_shape=(k, spec.embedding_dim), normalize=normalize,
-                          level=level, backbone=spec.name)
+                          input_kind="embedding", input_shape=shape, normalize="none" if fine_tune else normalize,
+                          level=level, backbone=spec.name, fine_tune=fine_tune)
 
 
-def transfer_recipe(backbone: str, *, head: str = "linear", epochs: int | None = None
+#: Epochs of fine-tuning (``fine_tune=True``): fewer, since each step runs the top block forward and
+#: back; the top block learns at a tenth of the head's rate (see :mod:`audioclf.engine.finetune`).
+FINE_TUNE_EPOCHS = 15
+
+
+def transfer_recipe(backbone: str, *, head: str = "linear", epochs: int | None = None, fine_tune: bool = False
                     ) -> tuple[TrainConfig, PipelineConfig]:
     """A light head on a pretrained backbone: what users get by default for a few clips per class.
 
@@ -379,7 +398,13 @@ def transfer_recipe(backbone: str, *, head: str = "linear", epochs: int | None =
         ``"sounds"`` (environmental sounds, music, effects) or ``"speech"`` (words, voices).
     head : {'linear', 'mlp', 'attention'}
     epochs : int, optional
-        Override the 60 epochs.
+        Override the 60 epochs (:data:`FINE_TUNE_EPOCHS` with ``fine_tune``).
+    fine_tune : bool
+        Also train the backbone's top block (:func:`audioclf.backbones.get_top_block`), from its
+        pretrained weights, at a tenth of the head's learning rate and with batch norm in
+        inference mode; the pipeline caches what the block reads instead of the embeddings,
+        and the bundle holds the trained block. Slower (the block runs in every step) and
+        larger bundles (block 4 of ``sounds``: 3.5 M parameters, 14 MB).
 
     Returns
     -------
@@ -388,15 +413,16 @@ def transfer_recipe(backbone: str, *, head: str = "linear", epochs: int | None =
     Raises
     ------
     BackboneError
-        Unknown backbone.
+        Unknown backbone, or ``fine_tune`` and it has no top block.
     ParameterError
         Unknown head.
     """
     from ..models.transfer import HEADS
 
     check_choice(head, "head", tuple(HEADS))
-    pipeline = transfer_pipeline(backbone)
+    pipeline = transfer_pipeline(backbone, fine_tune=fine_tune)
     model, attention = HEADS[head]
-    config = TrainConfig(model=model, attention=attention, epochs=epochs or 60, batch_size=16, learning_rate=1e-3,
+    config = TrainConfig(model=model, attention=attention, epochs=epochs or (FINE_TUNE_EPOCHS if fine_tune else 60),
+                         batch_size=16, learning_rate=1e-3,
                          augment=AUGMENT_PRESETS["embedding"])
     return config, pipeline

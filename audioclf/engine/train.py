@@ -47,7 +47,7 @@ def _dataset_summary(dataset: Any, train_ex: Any, val_ex: Any, split: str) -> di
     }
 
 
-def _optimizer(config: TrainConfig, steps: int) -> Any:
+def _optimizer(config: TrainConfig, steps: int, *, fine_tune: bool = False) -> Any:
     import keras
 
     total = max(1, config.epochs * steps)
@@ -60,6 +60,10 @@ def _optimizer(config: TrainConfig, steps: int) -> Any:
             config.learning_rate * (0.01 if warm > 0 else 1.0), decay_steps=max(1, total - warm),
             alpha=0.01 if config.schedule == "cosine" else 1.0,
             warmup_target=config.learning_rate if warm > 0 else None, warmup_steps=warm)
+    if fine_tune:  # the pretrained top block learns more slowly than the head
+        from .finetune import TopScaledAdam
+
+        return TopScaledAdam(learning_rate=lr, weight_decay=config.weight_decay or None)
     if config.weight_decay > 0:
         return keras.optimizers.AdamW(learning_rate=lr, weight_decay=config.weight_decay)
     return keras.optimizers.Adam(learning_rate=lr)
@@ -195,11 +199,20 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
     # backend hook: precision policy and devices/workers, held from building the model to the end of fit
     with backend.training_scope(precision=config.precision, devices=config.devices) as device:
         device_record = {**device.to_dict(), "workers": worker.count}
-        model = build_model(spec.name, input_shape=pipeline.input_shape, num_classes=n_classes,
+        shape = pipeline.input_shape
+        if pipeline.fine_tune:  # the head reads the embeddings of the (trained) top block
+            from ..backbones import get_backbone_spec
+
+            shape = (shape[0], get_backbone_spec(pipeline.backbone).embedding_dim)
+        model = build_model(spec.name, input_shape=shape, num_classes=n_classes,
                             attention=config.attention, **config.model_options)
+        if pipeline.fine_tune:
+            from .finetune import fine_tune_model
+
+            model = fine_tune_model(model, backbone=pipeline.backbone, x_train=x_train)
         steps = math.ceil(len(x_train) / config.batch_size)
-        compile_model(model, spec=spec, optimizer=_optimizer(config, steps), jae_lambda=config.jae_lambda,
-                      label_smoothing=config.label_smoothing)
+        compile_model(model, spec=spec, optimizer=_optimizer(config, steps, fine_tune=pipeline.fine_tune),
+                      jae_lambda=config.jae_lambda, label_smoothing=config.label_smoothing)
         model.run_eagerly = config.run_eagerly if config.run_eagerly is not None else \
             config.epochs * steps <= EAGER_STEPS
         if device.replicas > 1:  # backend hook: distributed steps are traced (eager ones get PerReplica values)
@@ -246,7 +259,12 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
                     "stopped": monitor.stopped, "early_stopped": monitor.early_stopped, "seconds": round(seconds, 3),
                     "timings": {k: round(v, 3) for k, v in timings.items()}, "history": monitor.history,
                     "device": device_record, "notes": list(train_ex.notes[:20])}
-        bundle_path = save_bundle(out, model=model, pipeline=pipeline, classes=dataset.classes, stats=stats,
+        saved = model
+        if pipeline.fine_tune:  # the trained top block, without its optimizer state (twice its size again)
+            from .finetune import without_optimizer
+
+            saved = without_optimizer(model)
+        bundle_path = save_bundle(out, model=saved, pipeline=pipeline, classes=dataset.classes, stats=stats,
                                   architecture=spec.name, options=config.model_options, attention=config.attention,
                                   training=training, metrics=metrics, open_set=open_set)
         timings["save"] = time.perf_counter() - t

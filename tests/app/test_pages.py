@@ -172,6 +172,15 @@ def test_small_datasets_start_from_a_backbone_and_train_a_head(app):
     assert at.session_state["runs"][-1]["attention"] == "rnn"
 
 
+def test_backbone_section_offers_fine_tuning_off_by_default(app):
+    at = app.switch_page("pages/train.py").run()
+    at.slider(key="tr_synth_n").set_value(6).run()
+    assert at.checkbox(key="tr_fine_tune").value is False
+    at.checkbox(key="tr_fine_tune").check().run()
+    assert not at.exception
+    assert at.number_input(key="tr_epochs_finetune").value == 15  # the fine-tuning recipe's epochs
+
+
 def test_train_short_run_shows_confusion_and_compare(app):
     at = _train(app)
     assert not at.exception and not at.error, [e.value for e in at.error]
