@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -113,9 +114,17 @@ def _shot(page, name: str) -> None:
 
 def _pick(page, label: str, option: str) -> None:
     """Choose ``option`` in the select box labelled ``label``, as a person does (open it, click the option)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     wait_idle(page, LOAD)
     page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).click()
+    # The list is virtualised (options below its fold are not in the page): type to filter it, as a person can.
+    page.keyboard.type(option)
     page.get_by_role("option", name=option, exact=True).click()
+    # The rerun the choice starts may not have begun yet: see it start (or already end), then wait for its end.
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', state="attached",
+                               timeout=5000)
     wait_idle(page, LOAD)
 
 
