@@ -47,10 +47,19 @@ def sounds_melspectrogram(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y, dtype=np.float32)
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     y = y / (peak if peak > 0 else 1.0)
-    s = librosa.feature.melspectrogram(y=y, sr=44100, n_mels=96, norm=1.0, fmin=0.0, fmax=22050.0, htk=True,
-                                       power=2.0, n_fft=2048, hop_length=1024, win_length=2048, center=True,
-                                       pad_mode="constant")  # (96, frames)
+    # librosa.feature.melspectrogram's computation, with the filter bank built once and applied as a matrix
+    # product (its einsum took 11 ms of the 12 ms per 5-s clip).
+    power = np.abs(librosa.stft(y, n_fft=2048, hop_length=1024, win_length=2048, center=True,
+                                pad_mode="constant")) ** 2  # (1025, frames)
+    s = _sounds_mel_basis() @ power  # (96, frames)
     return (np.log10(s * 10000.0 + 1) / SOUNDS_SCALE).T.astype(np.float32)  # (frames, 96)
+
+
+@functools.lru_cache(maxsize=1)
+def _sounds_mel_basis() -> np.ndarray:
+    import librosa
+
+    return librosa.filters.mel(sr=44100, n_fft=2048, n_mels=96, fmin=0.0, fmax=22050.0, htk=True, norm=1.0)
 
 
 def block_frames(spec: np.ndarray, block: int, hop: int, *, pad: str = "end") -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,8 @@ from .._hashing import file_sha256
 from .._validate import check_positive_int
 from ..datasets import Clip, Dataset
 from ..errors import AudioclfError, DatasetError, ParameterError
-from .pipeline import ClipInputs, PipelineConfig, clip_inputs
+from .pipeline import ClipInputs, PipelineConfig, clip_inputs, computed_embeddings, deferred_embeddings
+from .pipeline import _Deferred as Deferred
 
 __all__ = ["FeatureCache", "Extracted", "extract_dataset", "default_cache_dir"]
 
@@ -193,6 +194,78 @@ def _compute_chunk(paths: Sequence[str], config_dict: dict[str, Any]) -> list[tu
     return out
 
 
+# Clips whose backbone windows go through the network together (~70 windows of 5-s clips), fewer when their
+# files are large: their decoded signals are held until the group's network call.
+_EMBED_GROUP = 24
+_EMBED_GROUP_BYTES = 16 << 20
+
+
+def _embedding_groups(todo: list[int], paths: list[str]) -> Iterator[list[int]]:
+    group: list[int] = []
+    size = 0
+    for i in todo:
+        try:
+            n = os.path.getsize(paths[i])
+        except OSError:
+            n = 0  # the clip's own load reports it
+        if group and (len(group) >= _EMBED_GROUP or size + n > _EMBED_GROUP_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(i)
+        size += n
+    if group:
+        yield group
+
+
+def _compute_embedding_group(paths: Sequence[str], config: PipelineConfig) -> list[tuple[str, Any]]:
+    """:func:`_compute_chunk` for an embedding pipeline: the backbone runs once for all the clips' windows.
+
+    Each clip is loaded and prepared once; those that miss the embedding cache leave their backbone input
+    (:func:`deferred_embeddings`); one batched network call embeds them all; the clips are then windowed
+    with their embeddings (:func:`computed_embeddings`), which also go to the embedding cache.
+    """
+    from ..backbones import EmbeddingCache, get_backbone
+    from ..io import load_audio
+
+    out: list[tuple[str, Any] | None] = [None] * len(paths)
+    loaded: dict[int, tuple[np.ndarray, int]] = {}
+    with deferred_embeddings() as pending:
+        for k, p in enumerate(paths):
+            try:
+                y, sr = load_audio(p, sr=config.sr)
+                out[k] = ("ok", clip_inputs(y, sr, config=config, name=Path(p).name))
+            except Deferred:
+                loaded[k] = (y, sr)
+            except AudioclfError as exc:
+                out[k] = ("error", str(exc))
+    if pending:
+        bb = get_backbone(config.backbone)
+        found: dict[tuple[str, str], np.ndarray] = {}
+        cache = EmbeddingCache()
+        for top in (False, True):
+            todo = [q for q in pending if q[2] is top]
+            if not todo:
+                continue
+            frames = np.concatenate([q[3] for q in todo])
+            emb = bb.top_inputs(frames).reshape(len(frames), -1) if top else bb.embed_windows(frames)
+            at = 0
+            for digest, key, _, f, starts in todo:
+                found[(digest, key)] = emb[at:at + len(f)]
+                at += len(f)
+                try:
+                    cache.put(digest, key, found[(digest, key)], starts)
+                except OSError:
+                    pass  # a read-only or full cache folder costs time, never a result
+        with computed_embeddings(found):
+            for k, (y, sr) in loaded.items():
+                try:
+                    out[k] = ("ok", clip_inputs(y, sr, config=config, name=Path(paths[k]).name))
+                except AudioclfError as exc:
+                    out[k] = ("error", str(exc))
+    return [r if r is not None else ("error", f"{Path(p).name}: not computed") for r, p in zip(out, paths,
+                                                                                               strict=True)]
+
+
 def _workers(requested: int | None) -> int:
     try:
         available = len(os.sched_getaffinity(0))
@@ -325,6 +398,10 @@ def extract_dataset(dataset: Dataset, *, config: PipelineConfig, cache: FeatureC
     # A backbone already uses every core through Keras, and each worker would load it again.
     if n_workers > 1 and len(todo) >= _MIN_PARALLEL and config.input_kind != "embedding":
         _run_parallel(todo, paths, config, n_workers, on_result)
+    elif config.input_kind == "embedding":
+        for group in _embedding_groups(todo, paths):
+            for i, res in zip(group, _compute_embedding_group([paths[i] for i in group], config), strict=True):
+                on_result(i, res)
     else:
         for i in todo:
             on_result(i, _compute_chunk([paths[i]], config.to_dict())[0])

@@ -28,8 +28,11 @@ Input kinds (``input_shape`` excludes the batch axis):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -414,6 +417,42 @@ def _backbone_signal(y: np.ndarray, config: PipelineConfig) -> tuple[np.ndarray,
     return np.resize(y, need), True, 0.0
 
 
+class _Deferred(Exception):
+    """Raised by :func:`_embedding_windows` inside :func:`deferred_embeddings`: the clip's backbone input was
+    set aside to go through the network with other clips' (see :func:`audioclf.engine.extract.extract_dataset`)."""
+
+
+_batch = threading.local()
+
+
+@contextlib.contextmanager
+def deferred_embeddings() -> Iterator[list[tuple[str, str, bool, np.ndarray, np.ndarray]]]:
+    """Collect the backbone inputs of clips not in the embedding cache instead of running the network per clip.
+
+    Inside the block, :func:`clip_inputs` of an embedding pipeline whose clip misses the cache appends
+    ``(digest, cache_key, fine_tune_cut, frames, starts)`` to the yielded list and raises :class:`_Deferred`.
+    One network call for the windows of many clips is then made by the caller, who hands the results to
+    :func:`computed_embeddings`; a 5-s ESC-10 clip alone is 3 windows, padded to a batch of 4, at about
+    two thirds of the throughput of a batch of 64.
+    """
+    pending: list[tuple[str, str, bool, np.ndarray, np.ndarray]] = []
+    _batch.pending = pending
+    try:
+        yield pending
+    finally:
+        _batch.pending = None
+
+
+@contextlib.contextmanager
+def computed_embeddings(found: dict[tuple[str, str], np.ndarray]) -> Iterator[None]:
+    """Inside the block, :func:`clip_inputs` takes a clip's backbone output from ``found[(digest, cache_key)]``."""
+    _batch.found = found
+    try:
+        yield
+    finally:
+        _batch.found = None
+
+
 def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
     """Backbone embeddings of ``y`` grouped into windows of ``K`` consecutive ones: (n, K, dim)."""
     from ..backbones import EmbeddingCache, get_backbone, get_top_block
@@ -431,11 +470,18 @@ def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
     cache = EmbeddingCache()
     key = cache_key(bb, cut=cut.cut if cut else None)
     dim = int(np.prod(cut.input_shape)) if cut else spec.embedding_dim
+    found = getattr(_batch, "found", None)
     hit = cache.get(digest, key, dim)
     if hit is not None:
         emb = hit[0]
+    elif found is not None and (digest, key) in found:
+        emb = found[(digest, key)]
     else:
         frames, starts = bb.frontend(signal, config.sr)  # (n_emb, frames, bands); short clips: one padded window
+        pending = getattr(_batch, "pending", None)
+        if pending is not None:
+            pending.append((digest, key, cut is not None, frames, np.asarray(starts, dtype=np.float64)))
+            raise _Deferred(digest)
         emb = bb.top_inputs(frames).reshape(len(frames), dim) if cut else bb.embed_windows(frames)  # (n_emb, dim)
         try:
             cache.put(digest, key, emb, starts)

@@ -57,6 +57,23 @@ def test_altered_weights_say_how_to_restore(weights_copy, monkeypatch):
         get_backbone("speech")
 
 
+def test_a_file_altered_after_a_good_check_is_caught(weights_copy):
+    """The hash check is remembered per file identity, never across a rewrite of the file."""
+    import os
+
+    from audioclf.backbones.core import verify_weights
+
+    spec = get_backbone_spec("speech")
+    path = verify_weights(spec, weights_copy)
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and modification time as the good file
+    with pytest.raises(BackboneError, match="were altered"):
+        verify_weights(spec, weights_copy)
+
+
 def test_intact_copy_loads(weights_copy):
     assert get_backbone("speech", root=weights_copy).embed(np.zeros(16000, np.float32), 16000).shape == (3, 96)
 

@@ -126,3 +126,39 @@ def test_cli_train_with_a_backbone(synthetic, tmp_path, capsys, monkeypatch):
     code = main(["predict", str(tmp_path / "cli"), str(synthetic.clips[0].path), "--json"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("error: ") == 1 and "convert_backbones" in err
+
+
+def test_extraction_batches_the_backbone_over_clips_with_the_same_inputs(synthetic, tmp_path, monkeypatch):
+    """extract_dataset runs the network once for many clips' windows; each clip's inputs are what
+    clip_inputs gives it alone, and the embeddings land in the cache (a second pass computes nothing)."""
+    from audioclf.backbones.core import Backbone
+    from audioclf.engine import extract as ex
+    from audioclf.engine.extract import extract_dataset
+    from audioclf.io import load_audio
+
+    monkeypatch.setenv("AUDIOCLF_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(ex, "_EMBED_GROUP", 7)
+    calls = []
+    real = Backbone.embed_windows
+    monkeypatch.setattr(Backbone, "embed_windows", lambda self, w, **k: calls.append(len(w)) or real(self, w, **k))
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....WAVEfmt nothing")
+    ds = dataclasses.replace(synthetic, clips=synthetic.clips + (dataclasses.replace(synthetic.clips[0],
+                                                                                      path=broken),))
+    pipe = transfer_pipeline("speech")
+    out = extract_dataset(ds, config=pipe, cache=False)
+    n = len(synthetic.clips)
+    assert len(calls) == int(np.ceil((n + 1) / 7)) and sum(calls) > n  # one call per group, not per clip
+    assert len(out.failed) == 1 and "broken.wav" in out.failed[0][0] and len(out.clips) == n
+    for k, clip in enumerate(synthetic.clips):
+        y, sr = load_audio(clip.path, sr=pipe.sr)
+        alone = clip_inputs(y, sr, config=pipe)  # from the embedding cache the batch filled
+        np.testing.assert_array_equal(out.x[out.clip_index == k], alone.x)
+        np.testing.assert_array_equal(out.starts[out.clip_index == k], alone.starts)
+    calls.clear()
+    again = extract_dataset(ds, config=pipe, cache=False)
+    assert calls == [] and np.array_equal(again.x, out.x)
+    # and the same numbers as the network run clip by clip, up to float rounding of other batch shapes
+    monkeypatch.setenv("AUDIOCLF_CACHE", str(tmp_path / "cache2"))
+    y, sr = load_audio(synthetic.clips[3].path, sr=pipe.sr)
+    np.testing.assert_allclose(out.x[out.clip_index == 3], clip_inputs(y, sr, config=pipe).x, rtol=1e-4, atol=1e-5)
