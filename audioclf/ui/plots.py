@@ -12,7 +12,8 @@ if TYPE_CHECKING:  # plotly is imported lazily: the CLI never needs it
 
     from ..features import ChannelData
 
-__all__ = ["envelope", "waveform_figure", "channels_figure", "confusion_figure"]
+__all__ = ["envelope", "waveform_figure", "channels_figure", "confusion_figure", "display_grid",
+           "MAX_HEATMAP_ROWS", "MAX_HEATMAP_COLUMNS"]
 
 _KEPT_FILL = "rgba(46, 160, 67, 0.18)"
 
@@ -99,6 +100,56 @@ def waveform_figure(
     return fig
 
 
+#: A heatmap row is at most ~230 px tall and a page ~1300 px wide: more cells than this cannot be seen, but each
+#: one costs the server JSON and every browser parsing and painting (a 5-s STFT alone is 1025 x 216 cells).
+MAX_HEATMAP_ROWS = 256
+MAX_HEATMAP_COLUMNS = 2000
+
+
+def _merge(z: np.ndarray, axis: int, k: int, how: str) -> np.ndarray:
+    """Groups of ``k`` neighbours along ``axis`` merged: ``max``, ``mean`` or ``first`` (the last group may be short)."""
+    z = np.asarray(z)
+    if k <= 1:
+        return z
+    starts = np.arange(0, z.shape[axis], k)
+    if how == "first":
+        return np.take(z, starts, axis=axis)
+    if how == "max":
+        return np.maximum.reduceat(z, starts, axis=axis)
+    sizes = np.diff(np.append(starts, z.shape[axis])).astype(float)
+    shape = [1] * z.ndim
+    shape[axis] = len(starts)
+    return np.add.reduceat(z.astype(float), starts, axis=axis) / sizes.reshape(shape)
+
+
+def _step(n: int, limit: int) -> int:
+    return max(1, int(np.ceil(n / limit)))
+
+
+def display_grid(ch: ChannelData, *, max_rows: int = MAX_HEATMAP_ROWS,
+                 max_columns: int = MAX_HEATMAP_COLUMNS) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """A channel's display values cut to at most ``max_rows x max_columns`` cells, for drawing only.
+
+    Neighbouring bins and frames are merged: the peak of the group for dB and magnitude scales (a narrow
+    harmonic stays visible), the mean for the others, every k-th for phase (an angle has no peak or mean).
+    The features the models and the downloads use are not touched.
+
+    Returns
+    -------
+    z : np.ndarray [shape=(rows, columns)]
+    times : np.ndarray [shape=(columns,)]
+        Each drawn column's time (the mean of its frames' times; the first frame's for phase).
+    row_step, column_step : int
+        How many bins / frames each drawn cell merges (1: none).
+    """
+    z = np.asarray(ch.model_input())
+    how = "first" if ch.name == "stft_phase" else "max" if ch.scale == "db" or "magnitude" in ch.units else "mean"
+    row_step, col_step = _step(z.shape[0], max_rows), _step(z.shape[1], max_columns)
+    z = _merge(_merge(z, 0, row_step, how), 1, col_step, how).astype(np.float32)
+    times = _merge(np.asarray(ch.times, dtype=float), 0, col_step, "first" if how == "first" else "mean")
+    return z, times, row_step, col_step
+
+
 def _heatmap_y(ch: ChannelData) -> tuple[np.ndarray | list[str], str, dict]:
     """Y values, axis title and extra axis settings for one channel.
 
@@ -152,12 +203,21 @@ def channels_figure(channels: Mapping[str, ChannelData], *, row_height: int = 23
                           row=i, col=1)
             fig.update_yaxes(title_text=unit, row=i, col=1)
             continue
+        z, times, row_step, col_step = display_grid(ch)
         yvals, ytitle, ytype = _heatmap_y(ch)
+        if row_step > 1:  # the merged rows' labels, Hz or indices (Hz tick labels stay on their indices)
+            yvals = (list(yvals)[::row_step] if isinstance(yvals, list)
+                     else _merge(np.asarray(yvals, dtype=float), 0, row_step,
+                                 "first" if ch.name == "stft_phase" else "mean"))
+        if row_step > 1 or col_step > 1:
+            merged = " x ".join(p for p in (f"{row_step} bins" if row_step > 1 else "",
+                                            f"{col_step} frames" if col_step > 1 else "") if p)
+            fig.layout.annotations[i - 1].text = f"{ch.title} (drawn merging {merged} per cell)"
         # Colour bars sit beside their own row: y is the row's centre in paper coordinates.
         domain = fig.layout[f"yaxis{'' if i == 1 else i}"].domain
         fig.add_trace(
             go.Heatmap(
-                z=shown, x=ch.times, y=yvals, colorscale="Twilight" if ch.name == "stft_phase" else colorscale,
+                z=z, x=times, y=yvals, colorscale="Twilight" if ch.name == "stft_phase" else colorscale,
                 colorbar={"title": {"text": unit, "side": "right"}, "len": (domain[1] - domain[0]) * 0.95,
                           "y": (domain[0] + domain[1]) / 2, "yanchor": "middle", "thickness": 12},
                 hovertemplate=f"%{{x:.3f}} s, %{{y}}: %{{z:.3g}} {unit}<extra></extra>",

@@ -57,7 +57,10 @@ def timeline_figure(pred: Prediction, spectrogram: ChannelData | None = None,
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.07,
                         row_heights=[heights[t] for t in titles] if rows > 1 else None, subplot_titles=titles)
     if spectrogram is not None:
-        fig.add_trace(go.Heatmap(z=spectrogram.model_input(), x=spectrogram.times, y=np.arange(spectrogram.shape[0]),
+        from .plots import display_grid
+
+        z, times, row_step, _ = display_grid(spectrogram)  # long clips: at most MAX_HEATMAP_COLUMNS drawn
+        fig.add_trace(go.Heatmap(z=z, x=times, y=np.arange(spectrogram.shape[0])[::row_step],
                                  colorscale="Viridis", showscale=False, hoverinfo="skip"), row=1, col=1)
         fig.update_yaxes(title_text=f"{spectrogram.name} bin", row=1, col=1)
     if attention is not None:
