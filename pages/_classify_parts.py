@@ -43,8 +43,16 @@ def _cam(path: str, mtime: float, data: bytes, name: str, pred, window: int, cla
 
 
 def gradcam_section(pred, path: str, mtime: float, data: bytes, name: str, window: int) -> None:
-    """Grad-CAM of the chosen window for a picked class (default: the prediction), over its input."""
+    """Grad-CAM of the chosen window for a picked class (default: the prediction), over its input.
+
+    Computed only when asked for: it is a backward pass through the model (through the backbone too), several
+    times the classification's own cost, and most visits never look at it.
+    """
     st.subheader("Grad-CAM")
+    if not st.toggle("Show Grad-CAM: which parts of the input raised a class's score", key="cl_cam_on",
+                     help="Runs the model backwards once for the window and class you pick."):
+        st.caption("Off: turn it on to see where in this window the model found its evidence.")
+        return
     classes = list(pred.classes)
     picked = st.selectbox("Class to explain", classes, index=int(np.argmax(pred.probs)), key="cl_cam_class")
     c = classes.index(picked)

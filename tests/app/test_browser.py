@@ -165,6 +165,10 @@ def test_classroom_walk(browser, app_url, tmp_path):
         _pick(page, "Pretrained model", f"{entry.name}: {entry.architecture} on {entry.dataset or '?'}")
         page.get_by_text("Per-window class probabilities").first.wait_for()
         page.get_by_role("heading", name="Grad-CAM").wait_for()
+        if i == 0:  # on demand; the switch then stays on for the next models
+            wait_idle(page, LOAD)
+            page.get_by_text("Show Grad-CAM", exact=False).first.click()
+        page.get_by_text("Grad-CAM for").first.wait_for()
         page.get_by_text("Model card").first.click()  # open the card: its images must load
         _shot(page, f"3_classify_{i}_{entry.name}_card")
         page.get_by_text("Model card").first.click()

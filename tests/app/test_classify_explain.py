@@ -10,7 +10,7 @@ from tests.conftest import HANG, ROOT
 pytestmark = pytest.mark.slow
 
 
-def _classify(monkeypatch, bundle: str) -> AppTest:
+def _classify(monkeypatch, bundle: str, *, grad_cam: bool = True) -> AppTest:
     monkeypatch.setenv("AUDIOCLF_PRETRAINED", str(ROOT / "pretrained"))
     from audioclf.store import list_bundles
 
@@ -18,6 +18,9 @@ def _classify(monkeypatch, bundle: str) -> AppTest:
     at.switch_page("pages/classify.py").run()
     at.selectbox(key="cl_pretrained").set_value(next(e for e in list_bundles() if e.name == bundle)).run()
     assert not at.exception and not at.error
+    if grad_cam:
+        at.toggle(key="cl_cam_on").set_value(True).run()
+        assert not at.exception and not at.error
     return at
 
 
@@ -58,3 +61,20 @@ def test_grad_cam_of_a_model_on_a_backbone(monkeypatch):
     at = _classify(monkeypatch, "fsdd_speech")
     assert any("at backbone layer" in s for s in _specs(at))
     assert "What am I looking at? Embeddings and the \"none of these\" answer" in _lessons(at)
+
+
+def test_grad_cam_waits_until_asked_for(monkeypatch):
+    """Grad-CAM is a backward pass: a plain classification neither computes nor queues it."""
+    from audioclf.workqueue import WorkQueue
+
+    asked = []
+    real = WorkQueue.run
+    monkeypatch.setattr(WorkQueue, "run", lambda self, fn, *a, key=None, **k: asked.append(key[0] if key else None)
+                        or real(self, fn, *a, key=key, **k))
+    at = _classify(monkeypatch, "fsdd_sfc_dcnn_att", grad_cam=False)
+    assert any(s.value == "Grad-CAM" for s in at.subheader)
+    assert "classify" in asked and "gradcam" not in asked
+    assert not any("Grad-CAM for" in s for s in _specs(at))
+    at.toggle(key="cl_cam_on").set_value(True).run()
+    assert not at.exception and not at.error
+    assert asked.count("gradcam") == 1 and any("Grad-CAM for" in s for s in _specs(at))
