@@ -198,7 +198,10 @@ def channels_figure(channels: Mapping[str, ChannelData], *, row_height: int = 23
             fig.update_yaxes(title_text=unit.split(" ")[0], row=i, col=1)
             continue
         if shown.shape[0] == 1:
-            fig.add_trace(go.Scattergl(x=ch.times, y=shown[0], mode="lines", showlegend=False, name=ch.title,
+            # SVG lines up to 20 000 points; WebGL beyond. A WebGL context costs the browser seconds where there
+            # is no GPU (software rendering: a classroom's laptops, headless browsers) and is not needed here.
+            trace = go.Scatter if len(ch.times) <= 20_000 else go.Scattergl
+            fig.add_trace(trace(x=ch.times, y=shown[0], mode="lines", showlegend=False, name=ch.title,
                                        hovertemplate=f"%{{x:.3f}} s: %{{y:.4g}} {unit}<extra></extra>"),
                           row=i, col=1)
             fig.update_yaxes(title_text=unit, row=i, col=1)
