@@ -15,8 +15,10 @@ computing it again.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -45,6 +47,11 @@ class WorkQueue:
         How many jobs run at the same time (default: :func:`default_slots`).
     cache_size : int
         How many results (of calls with a ``key``) are kept, newest first; 0 keeps none.
+    log : path, optional
+        A file to which every job that ran appends one JSON line: ``kind`` (the key's first item, or the
+        function's name), ``waited`` (seconds in the queue) and ``ran`` (seconds of work), ``at`` (Unix time
+        it finished). The app sets it from ``$AUDIOCLF_QUEUE_LOG``; ``bench/load.py`` reads it to tell the
+        server's share of a latency from the browser's.
 
     Examples
     --------
@@ -55,7 +62,7 @@ class WorkQueue:
     6
     """
 
-    def __init__(self, slots: int | None = None, *, cache_size: int = 32) -> None:
+    def __init__(self, slots: int | None = None, *, cache_size: int = 32, log: str | os.PathLike | None = None) -> None:
         slots = default_slots() if slots is None else slots
         if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
             raise ParameterError(f"slots={slots!r} must be a positive integer")
@@ -69,6 +76,8 @@ class WorkQueue:
         self._running = 0
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._computing: set[Hashable] = set()
+        self._log = None if log is None else os.fspath(log)
+        self._log_lock = threading.Lock()
 
     def pending(self) -> int:
         """Jobs running or waiting now."""
@@ -102,11 +111,16 @@ class WorkQueue:
             if found:
                 return value
         try:
+            asked = time.perf_counter()
             self._acquire(on_wait, poll)
+            started = time.perf_counter()
             try:
                 result = fn(*args, **kwargs)
             finally:
                 self._release()
+                if self._log is not None:
+                    kind = key[0] if isinstance(key, tuple) and key else getattr(fn, "__name__", "job")
+                    self._write_log(str(kind), started - asked, time.perf_counter() - started)
             if key is not None:
                 self._keep(key, result)
             return result
@@ -157,6 +171,15 @@ class WorkQueue:
                     self._waiting.remove(ticket)
                 self._cond.notify_all()
             raise
+
+    def _write_log(self, kind: str, waited: float, ran: float) -> None:
+        line = json.dumps({"kind": kind, "waited": round(waited, 4), "ran": round(ran, 4),
+                           "at": round(time.time(), 3)}) + "\n"
+        try:
+            with self._log_lock, open(self._log, "a", encoding="utf-8") as f:
+                f.write(line)
+        except OSError:
+            pass  # a log that cannot be written never fails a user's request
 
     def _release(self) -> None:
         with self._cond:

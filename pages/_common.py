@@ -114,8 +114,13 @@ def bundle_mtime(path: str | Path) -> float:
 
 @st.cache_resource
 def work_queue() -> WorkQueue:
-    """The server's one queue for heavy work: every session's jobs, one per CPU core at a time."""
-    return WorkQueue()
+    """The server's one queue for heavy work: every session's jobs, one per CPU core at a time.
+
+    ``$AUDIOCLF_QUEUE_LOG``: a file that gets one JSON line per job (kind, seconds waited, seconds of work).
+    """
+    import os
+
+    return WorkQueue(log=os.environ.get("AUDIOCLF_QUEUE_LOG") or None)
 
 
 def data_key(data: bytes) -> str:

@@ -161,3 +161,37 @@ def test_bad_arguments(kwargs, match):
 
 def test_default_slots_is_the_usable_cores():
     assert WorkQueue().slots == default_slots() >= 1
+
+
+def test_log_has_one_line_per_job_that_ran_with_its_wait(tmp_path):
+    """Kept results are not logged (nothing ran); a job behind a running one logs its wait."""
+    import json
+    import time
+
+    log = tmp_path / "queue.jsonl"
+    q = WorkQueue(slots=1, log=log)
+    gate = threading.Event()
+    first = threading.Thread(target=q.run, args=(gate.wait,), kwargs={"key": ("slow", 1)})
+    first.start()
+    _until(lambda: q.pending() == 1, "the first job to start")
+    second = threading.Thread(target=q.run, args=(sum, [1, 2]), kwargs={"key": ("classify", "a")})
+    second.start()
+    _until(lambda: q.pending() == 2, "the second job to queue")
+    queued = time.perf_counter()
+    threading.Event().wait(0.05)  # not for ordering: so that the wait below is visibly above zero
+    opened = time.perf_counter()
+    gate.set()
+    first.join()
+    second.join()
+    assert q.run(sum, [5], key=("classify", "a")) == 3  # kept: not run, not logged
+    q.run(len, "abc")  # no key: the function's name
+    lines = [json.loads(s) for s in log.read_text().splitlines()]
+    assert [r["kind"] for r in lines] == ["slow", "classify", "len"]
+    slow, classify, _ = lines
+    assert classify["waited"] >= round(opened - queued, 4) > 0 and classify["ran"] >= 0
+    assert all(set(r) == {"kind", "waited", "ran", "at"} for r in lines)
+
+
+def test_an_unwritable_log_never_fails_a_job(tmp_path):
+    q = WorkQueue(slots=1, log=tmp_path / "missing-folder" / "queue.jsonl")
+    assert q.run(sum, [1, 2, 3]) == 6

@@ -30,8 +30,14 @@ from .._hashing import file_sha256
 from .._validate import check_positive_int
 from ..datasets import Clip, Dataset
 from ..errors import AudioclfError, DatasetError, ParameterError
-from .pipeline import ClipInputs, PipelineConfig, clip_inputs, computed_embeddings, deferred_embeddings
-from .pipeline import _Deferred as Deferred
+from .pipeline import (
+    ClipInputs,
+    EmbeddingDeferred,
+    PipelineConfig,
+    clip_inputs,
+    computed_embeddings,
+    deferred_embeddings,
+)
 
 __all__ = ["FeatureCache", "Extracted", "extract_dataset", "default_cache_dir"]
 
@@ -234,7 +240,7 @@ def _compute_embedding_group(paths: Sequence[str], config: PipelineConfig) -> li
             try:
                 y, sr = load_audio(p, sr=config.sr)
                 out[k] = ("ok", clip_inputs(y, sr, config=config, name=Path(p).name))
-            except Deferred:
+            except EmbeddingDeferred:
                 loaded[k] = (y, sr)
             except AudioclfError as exc:
                 out[k] = ("error", str(exc))

@@ -417,7 +417,7 @@ def _backbone_signal(y: np.ndarray, config: PipelineConfig) -> tuple[np.ndarray,
     return np.resize(y, need), True, 0.0
 
 
-class _Deferred(Exception):
+class EmbeddingDeferred(Exception):
     """Raised by :func:`_embedding_windows` inside :func:`deferred_embeddings`: the clip's backbone input was
     set aside to go through the network with other clips' (see :func:`audioclf.engine.extract.extract_dataset`)."""
 
@@ -430,7 +430,8 @@ def deferred_embeddings() -> Iterator[list[tuple[str, str, bool, np.ndarray, np.
     """Collect the backbone inputs of clips not in the embedding cache instead of running the network per clip.
 
     Inside the block, :func:`clip_inputs` of an embedding pipeline whose clip misses the cache appends
-    ``(digest, cache_key, fine_tune_cut, frames, starts)`` to the yielded list and raises :class:`_Deferred`.
+    ``(digest, cache_key, fine_tune_cut, frames, starts)`` to the yielded list and raises
+    :class:`EmbeddingDeferred`.
     One network call for the windows of many clips is then made by the caller, who hands the results to
     :func:`computed_embeddings`; a 5-s ESC-10 clip alone is 3 windows, padded to a batch of 4, at about
     two thirds of the throughput of a batch of 64.
@@ -481,7 +482,7 @@ def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
         pending = getattr(_batch, "pending", None)
         if pending is not None:
             pending.append((digest, key, cut is not None, frames, np.asarray(starts, dtype=np.float64)))
-            raise _Deferred(digest)
+            raise EmbeddingDeferred(digest)
         emb = bb.top_inputs(frames).reshape(len(frames), dim) if cut else bb.embed_windows(frames)  # (n_emb, dim)
         try:
             cache.put(digest, key, emb, starts)
