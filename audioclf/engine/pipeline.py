@@ -471,13 +471,11 @@ def _embedding_windows(y: np.ndarray, config: PipelineConfig) -> Windows:
     cache = EmbeddingCache()
     key = cache_key(bb, cut=cut.cut if cut else None)
     dim = int(np.prod(cut.input_shape)) if cut else spec.embedding_dim
-    found = getattr(_batch, "found", None)
-    hit = cache.get(digest, key, dim)
-    if hit is not None:
-        emb = hit[0]
-    elif found is not None and (digest, key) in found:
-        emb = found[(digest, key)]
-    else:
+    emb = (getattr(_batch, "found", None) or {}).get((digest, key))  # just computed in a batch: no read back
+    if emb is None:
+        hit = cache.get(digest, key, dim)
+        emb = None if hit is None else hit[0]
+    if emb is None:
         frames, starts = bb.frontend(signal, config.sr)  # (n_emb, frames, bands); short clips: one padded window
         pending = getattr(_batch, "pending", None)
         if pending is not None:
