@@ -235,7 +235,8 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
         if stop is not None and stop.is_set():
             monitor.stopped = True
         else:
-            model.fit(batches, epochs=config.epochs, verbose=0, callbacks=[monitor], shuffle=False)
+            model.fit(batches, epochs=config.epochs, steps_per_epoch=len(batches), verbose=0, callbacks=[monitor],
+                      shuffle=False)
     timings["train"] = time.perf_counter() - t
 
     # --- evaluate ---------------------------------------------------------------------------

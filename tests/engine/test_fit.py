@@ -55,3 +55,19 @@ def test_even_batches_get_unit_weights_and_class_weights_are_kept():
     np.testing.assert_allclose(w[:5], weights[real] * 6 / 5, rtol=1e-6)
     assert w[5] == 0.0
     assert _mean_loss((x, _targets, w)) == pytest.approx(float(np.sum(weights[real] * real ** 2) / 5), rel=1e-6)
+
+
+def test_the_batches_are_endless_and_each_epoch_shows_every_window_once():
+    b = _batches(13, multiple=1)
+    assert b.num_batches is None and len(b) == 2  # Keras keeps one iterator: fit(steps_per_epoch=len(b))
+    seen = []
+    for epoch in range(3):
+        rows = np.concatenate([b[epoch * len(b) + i][0][:, 0, 0] for i in range(len(b))]).astype(int)
+        assert sorted(rows.tolist()) == list(range(13))  # every window once per epoch
+        np.testing.assert_array_equal(rows, b.epoch_order(epoch))
+        seen.append(rows)
+    assert not np.array_equal(seen[0], seen[1]) and not np.array_equal(seen[1], seen[2])  # reshuffled
+    # The order depends on the seed and the epoch only, not on which batches were asked for before.
+    again = _batches(13, multiple=1)
+    np.testing.assert_array_equal(again[2 * len(again)][0][:, 0, 0].astype(int), seen[2][:8])
+    np.testing.assert_array_equal(again[0][0][:, 0, 0].astype(int), seen[0][:8])
