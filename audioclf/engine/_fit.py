@@ -128,6 +128,18 @@ class TrainBatches(keras.utils.PyDataset):
         return pad(x), {k: pad(v) for k, v in targets.items()}, weights
 
 
+def execution_steps(steps: int, *, most: int = 32) -> int:
+    """Steps to run per call of the compiled train function: the largest divisor of ``steps`` up to ``most``.
+
+    For a small head on embeddings a step takes about a millisecond of work and as
+    much again in TensorFlow's call overhead; running several steps per call (Keras'
+    ``steps_per_execution``) removes most of that. A divisor of the epoch's steps,
+    because the batches are endless (:class:`TrainBatches`): an execution that ran on
+    past the epoch's end would take the next epoch's batches.
+    """
+    return max(d for d in range(1, min(most, steps) + 1) if steps % d == 0) if steps >= 1 else 1
+
+
 def _crossentropy(probs: np.ndarray, labels: np.ndarray) -> float:
     p = np.clip(probs[np.arange(len(labels)), labels].astype(np.float64), 1e-7, 1.0)
     return float(-np.mean(np.log(p)))
@@ -182,7 +194,8 @@ class Monitor(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         logs = logs or {}
-        self._done_steps += 1
+        # ``batch`` is the last step of the execution (several steps per call: see execution_steps)
+        self._done_steps = self._epoch * self.steps + batch + 1
         self.emit("batch", epoch=self._epoch + 1, batch=batch + 1, loss=_f(logs.get("loss")),
                   accuracy=_accuracy(logs), elapsed=time.perf_counter() - self._t0, eta=self._eta())
         if self.stop is not None and self.stop.is_set():

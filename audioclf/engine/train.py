@@ -140,7 +140,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
     from .. import backend
     from ..datasets import clip_id, require_classes, shared_files, split_dataset
     from ..models import build_model, compile_model
-    from ._fit import Monitor, TrainBatches
+    from ._fit import Monitor, TrainBatches, execution_steps
     from .bundle import save_bundle
     from .extract import extract_dataset
     from .inference import model_outputs
@@ -217,6 +217,10 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
             config.epochs * steps <= EAGER_STEPS
         if device.replicas > 1:  # backend hook: distributed steps are traced (eager ones get PerReplica values)
             model.run_eagerly = False
+        elif pipeline.input_kind == "embedding" and not pipeline.fine_tune:
+            # A head's step is tiny: several per call of the train function (progress and the stop request
+            # are then seen once per call, a few milliseconds apart).
+            model.steps_per_execution = execution_steps(steps)
         weights = None
         if config.class_weight == "balanced":
             weights = class_weights(train_ex.labels, n_classes)[train_ex.labels].astype(np.float32)

@@ -71,3 +71,10 @@ def test_the_batches_are_endless_and_each_epoch_shows_every_window_once():
     again = _batches(13, multiple=1)
     np.testing.assert_array_equal(again[2 * len(again)][0][:, 0, 0].astype(int), seen[2][:8])
     np.testing.assert_array_equal(again[0][0][:, 0, 0].astype(int), seen[0][:8])
+
+
+@pytest.mark.parametrize(("steps", "expected"), [(1, 1), (3, 3), (20, 20), (64, 32), (150, 30), (151, 1)])
+def test_steps_per_call_divide_the_epoch(steps, expected):
+    from audioclf.engine._fit import execution_steps
+
+    assert execution_steps(steps) == expected and steps % expected == 0

@@ -109,6 +109,28 @@ def test_transfer_bundle_trains_predicts_and_knows_unknown(synthetic, tmp_path, 
         load_bundle(altered)
 
 
+def test_a_head_runs_several_steps_per_call_and_still_reports_and_stops(synthetic, tmp_path):
+    import threading
+
+    from audioclf.engine.train import train
+
+    config, pipe = transfer_recipe("speech", epochs=4)
+    config = dataclasses.replace(config, split="fold:3", batch_size=4, augment=dataclasses.replace(
+        config.augment, mixup=0.0))
+    events = []
+    result = train(synthetic, config=config, pipeline=pipe, cache=tmp_path / "features", progress=events.append)
+    steps = -(-result.summary["train"]["windows"] // 4)
+    assert result.model.steps_per_execution == steps and steps > 1  # one call of the train function per epoch
+    batches = [e for e in events if e.kind == "batch"]
+    assert [(e.epoch, e.batch) for e in batches] == [(k, steps) for k in (1, 2, 3, 4)]  # the call's last step
+    assert [e.epoch for e in events if e.kind == "epoch"] == [1, 2, 3, 4] and result.epochs_run == 4
+    # A stop request during the first call ends training after it, with that epoch's weights.
+    stop = threading.Event()
+    result = train(synthetic, config=dataclasses.replace(config, epochs=50), pipeline=pipe,
+                   cache=tmp_path / "features", progress=lambda e: e.kind == "batch" and stop.set(), stop=stop)
+    assert result.stopped and result.epochs_run == 1 and result.best_epoch == 1
+
+
 @pytest.mark.slow
 def test_cli_train_with_a_backbone(synthetic, tmp_path, capsys, monkeypatch):
     code = main(["train", "--data", str(synthetic.root), "--out", str(tmp_path / "cli"), "--backbone", "speech",
