@@ -17,6 +17,10 @@ engine the CLI's ``train --backbone`` uses (TensorFlow's import is not counted):
    ``sounds``) and FSDD by speaker (``group:NAME``, ``speech``). The backbone
    runs on every fold / speaker; from-scratch training (the CLI's quick recipe)
    on the first one only unless ``--scratch-all`` (it takes minutes per split).
+   Beside it, on every fold and speaker: the protocol runs of the shipped
+   from-scratch models (each model's own, tuned recipe, trained on the same
+   splits with seed 0 by ``scripts/build_pretrained.py``), read from the
+   protocol table of their cards in ``pretrained/``.
 3. **Few-shot curve**: 1, 3, 5, 8 and all clips per class on the training side
    (subsampled per class with a fixed seed), the validation side unchanged, a
    linear head; mean clip accuracy over the folds / speakers.
@@ -245,7 +249,62 @@ def main() -> None:
             res.get(f"{name} {how}:{v} scratch", functools.partial(run_train, ds, scfg, spipe, f"{how}:{v}",
                                                                    cache=cache))
     print(render(res.rows, plans, shots, cold_before))
+    if "compare" in parts or args.table:
+        print("\nThe shipped from-scratch models' protocol runs (their cards), beside the backbone:\n")
+        print(render_shipped(res.rows, plans, shipped_protocols()))
     print(f"\nresults: {res.path}", file=sys.stderr)
+
+
+def shipped_protocols(root: Path = ROOT / "pretrained") -> dict[str, dict]:
+    """The protocol runs of every shipped model, from its card: ``{model: {dataset, backbone, splits}}``.
+
+    ``splits`` maps a split (``fold:1``, ``group:george`` ...) to ``(clip accuracy, training seconds)``,
+    as ``scripts/build_pretrained.py`` measured them and wrote them into the card's protocol table.
+    """
+    import re
+
+    row = re.compile(r"^\| ((?:fold|group|split):[\w-]+) \| ([0-9.]+) \| \d+ \| ([0-9.]+) s \|$")
+    out = {}
+    for card in sorted(root.glob("*/card.md")):
+        meta = json.loads((card.parent / "bundle.json").read_text())
+        splits = {m.group(1): (float(m.group(2)), float(m.group(3)))
+                  for m in map(row.match, card.read_text().splitlines()) if m}
+        if splits:
+            out[card.parent.name] = {"dataset": meta["training"]["dataset"]["name"], "splits": splits,
+                                     "backbone": (meta.get("backbone") or {}).get("name")}
+    return out
+
+
+def render_shipped(rows: dict, plans: list, shipped: dict) -> str:
+    """Backbone + linear head against each shipped from-scratch model, split by split."""
+    import statistics
+
+    out = []
+    for name, ds, _backbone, how, values in plans:
+        scratch = {m: v for m, v in shipped.items() if v["dataset"] == ds.name and not v["backbone"]}
+        if not scratch:
+            continue
+        models = sorted(scratch)
+        out += [f"| {name}: split | backbone + linear head | " + " | ".join(f"`{m}` (from scratch)" for m in models)
+                + " |", "| --- | ---: |" + " ---: |" * len(models)]
+        cols: dict[str, list] = {m: [] for m in ["backbone", *models]}
+        for v in values:
+            split = f"{how}:{v}"
+            b = rows.get(f"{name} {split} backbone")
+            cells = [f"{b['accuracy']:.1%} in {b['seconds']:.0f} s" if b else "–"]
+            cols["backbone"].append(b and (b["accuracy"], b["seconds"]))
+            for m in models:
+                got = scratch[m]["splits"].get(split)
+                cells.append(f"{got[0]:.1%} in {got[1]:.0f} s" if got else "–")
+                cols[m].append(got)
+            out.append(f"| `{split}` | " + " | ".join(cells) + " |")
+        means = []
+        for m in ["backbone", *models]:
+            have = [c for c in cols[m] if c]
+            means.append(f"**{statistics.mean(a for a, _ in have):.1%}** ({len(have)}) in "
+                         f"{statistics.mean(t for _, t in have):.0f} s" if have else "–")
+        out += ["| **mean** | " + " | ".join(means) + " |", ""]
+    return "\n".join(out)
 
 
 def _cell(r: dict | None) -> tuple[str, str]:
