@@ -93,3 +93,22 @@ def test_check_reproduces(folder, real_data):
         _, ds = split_dataset(ds, check["split"])
     ev = evaluate_bundle(folder, ds)
     assert abs(ev.accuracy - check["accuracy"]) <= 0.01, (ev.accuracy, check)
+
+
+def test_the_transfer_benchmark_reads_every_protocol_run_from_the_cards():
+    """bench/transfer.py puts the shipped models' per-split runs beside the backbone: it must parse every card."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_transfer", ROOT / "bench" / "transfer.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    runs = bench.shipped_protocols(PRETRAINED)
+    for folder in BUNDLES:
+        card = (folder / "card.md").read_text(encoding="utf-8")
+        listed = re.findall(r"^\| ((?:fold|group|split):[\w-]+)(?: \(the shipped model\))? \| [0-9.]+ \|", card, re.M)
+        expected = {s for s in listed if f"| {s} |" in card}  # rows the table names plainly
+        assert set(runs.get(folder.name, {}).get("splits", {})) == expected, folder.name
+    assert set(runs["esc10_sfc_dcnn"]["splits"]) == {f"fold:{k}" for k in (1, 2, 3, 4)}
+    assert runs["esc10_sfc_dcnn"]["backbone"] is None and runs["esc10_sounds"]["backbone"] == "sounds"
+    acc, seconds = runs["fsdd_sfc_dcnn"]["splits"]["group:george"]
+    assert 0 < acc <= 1 and seconds > 0 and runs["fsdd_sfc_dcnn"]["dataset"] == "fsdd"
