@@ -128,8 +128,11 @@ class TrainBatches(keras.utils.PyDataset):
         return pad(x), {k: pad(v) for k, v in targets.items()}, weights
 
 
-def execution_steps(steps: int, *, most: int = 32) -> int:
+def execution_steps(steps: int, *, most: int = 32, backend: str | None = None) -> int:
     """Steps to run per call of the compiled train function: the largest divisor of ``steps`` up to ``most``.
+
+    1 on the PyTorch backend, whose Keras trainer accepts no other value (``backend``: the
+    Keras backend's name, default the current one).
 
     For a small head on embeddings a step takes about a millisecond of work and as
     much again in TensorFlow's call overhead; running several steps per call (Keras'
@@ -137,7 +140,9 @@ def execution_steps(steps: int, *, most: int = 32) -> int:
     because the batches are endless (:class:`TrainBatches`): an execution that ran on
     past the epoch's end would take the next epoch's batches.
     """
-    return max(d for d in range(1, min(most, steps) + 1) if steps % d == 0) if steps >= 1 else 1
+    if (backend or keras.backend.backend()) == "torch" or steps < 1:
+        return 1
+    return max(d for d in range(1, min(most, steps) + 1) if steps % d == 0)
 
 
 def _crossentropy(probs: np.ndarray, labels: np.ndarray) -> float:

@@ -78,3 +78,5 @@ def test_steps_per_call_divide_the_epoch(steps, expected):
     from audioclf.engine._fit import execution_steps
 
     assert execution_steps(steps) == expected and steps % expected == 0
+    assert execution_steps(steps, backend="jax") == expected
+    assert execution_steps(steps, backend="torch") == 1  # Keras' torch trainer takes one step per call only
