@@ -136,7 +136,7 @@ def cli_train(dataset, work: Path) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"CLI training failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
     res = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"accuracy": float(res["accuracy"]), "seconds": wall, "features": float("nan"),
+    return {"accuracy": float(res["accuracy"]), "seconds": wall, "features": None,  # not reported by the CLI
             "train": float(res["seconds"]), "train_clips": len(dataset.clips), "val_clips": len(dataset.clips)}
 
 
@@ -255,7 +255,7 @@ def main() -> None:
     print(f"\nresults: {res.path}", file=sys.stderr)
 
 
-def shipped_protocols(root: Path = ROOT / "pretrained") -> dict[str, dict]:
+def shipped_protocols(root: Path | None = None) -> dict[str, dict]:
     """The protocol runs of every shipped model, from its card: ``{model: {dataset, backbone, splits}}``.
 
     ``splits`` maps a split (``fold:1``, ``group:george`` ...) to ``(clip accuracy, training seconds)``,
@@ -263,15 +263,15 @@ def shipped_protocols(root: Path = ROOT / "pretrained") -> dict[str, dict]:
     """
     import re
 
+    from audioclf.store import list_bundles, read_card
+
     row = re.compile(r"^\| ((?:fold|group|split):[\w-]+) \| ([0-9.]+) \| \d+ \| ([0-9.]+) s \|$")
     out = {}
-    for card in sorted(root.glob("*/card.md")):
-        meta = json.loads((card.parent / "bundle.json").read_text())
+    for entry in list_bundles(root):
         splits = {m.group(1): (float(m.group(2)), float(m.group(3)))
-                  for m in map(row.match, card.read_text().splitlines()) if m}
+                  for m in map(row.match, read_card(entry.path).splitlines()) if m}
         if splits:
-            out[card.parent.name] = {"dataset": meta["training"]["dataset"]["name"], "splits": splits,
-                                     "backbone": (meta.get("backbone") or {}).get("name")}
+            out[entry.name] = {"dataset": entry.dataset, "splits": splits, "backbone": entry.backbone}
     return out
 
 
@@ -332,7 +332,7 @@ def render(rows: dict, plans: list, shots: list, cold: bool) -> str:
                  "timing recorded cli": "recorded-style 5 x 8, fresh `python -m audioclf train` process, empty "
                                         "cache (start-up and imports counted)"}
         for k, v in timing:
-            feats = "–" if v["features"] != v["features"] else f"{v['features']:.1f}"  # NaN: not measured
+            feats = "–" if v["features"] is None else f"{v['features']:.1f}"
             out.append(f"| {names.get(k, k)} | {v['train_clips']} | {v['seconds']:.1f} | {feats} |")
         out.append("")
     out += ["| dataset | split | backbone + linear head: accuracy | time (s) | from scratch (quick recipe): "

@@ -87,8 +87,8 @@ def main() -> None:
 
     def pooled(key: str, hop: int) -> np.ndarray:
         keep = start % hop == 0
-        return np.array([np.concatenate([d[key][(clip == i) & keep].mean(0), d[key][(clip == i) & keep].max(0)])
-                         for i in range(n)])
+        per_clip = (d[key][(clip == i) & keep] for i in range(n))
+        return np.array([np.concatenate([w.mean(0), w.max(0)]) for w in per_clip])
 
     def cv(x: np.ndarray, make, name: str) -> None:
         accs = []

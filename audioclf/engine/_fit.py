@@ -70,8 +70,7 @@ class TrainBatches(keras.utils.PyDataset):
         self.rng = np.random.default_rng(seed)  # augmentation
         self.seed = seed
         self.steps = math.ceil(len(x) / batch_size)
-        self._orders: dict[int, np.ndarray] = {}
-        self.order = self.epoch_order(0)
+        self._last: tuple[int, np.ndarray] | None = None  # the epoch last asked for and its order
         self.multiple = multiple
 
     def __len__(self) -> int:
@@ -81,12 +80,16 @@ class TrainBatches(keras.utils.PyDataset):
     def num_batches(self) -> None:
         return None  # endless: see the class notes
 
+    @property
+    def order(self) -> np.ndarray:
+        """The first epoch's order."""
+        return self.epoch_order(0)
+
     def epoch_order(self, epoch: int) -> np.ndarray:
         """The order of the windows in ``epoch`` (a permutation seeded by ``(seed, epoch)``)."""
-        if epoch not in self._orders:
-            self._orders = {k: v for k, v in self._orders.items() if k >= epoch - 1}  # keep it small
-            self._orders[epoch] = np.random.default_rng((self.seed, epoch)).permutation(len(self.x))
-        return self._orders[epoch]
+        if self._last is None or self._last[0] != epoch:
+            self._last = (epoch, np.random.default_rng((self.seed, epoch)).permutation(len(self.x)))
+        return self._last[1]
 
     def __getitem__(self, index: int):
         epoch, index = divmod(int(index), self.steps)
