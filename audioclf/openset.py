@@ -1,8 +1,13 @@
 """"None of these": when a clip is far from every class the model knows.
 
 A classifier always names one of its classes, even for a sound it has never
-heard of. Two signals say a clip may be none of them, both calibrated on the
-validation clips at training time and saved in the bundle:
+heard of. Two signals say a clip may be none of them, both calibrated at training
+time on clips the model did not train on, and saved in the bundle: the validation
+clips when a split holds some out, otherwise out-of-fold scores of the training
+clips (each scored by a model trained on the other folds; see
+:func:`audioclf.engine.convex.out_of_fold_probs`). Thresholds measured on the
+training clips themselves would be far too strict: a model is surer of the clips
+it learned from than of any new take of the same class.
 
 * **confidence** -- the clip's top probability. The threshold is a low
   quantile (default the 5th percentile) of the top probability of the
@@ -26,9 +31,11 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["OpenSetCalibration", "calibrate", "centroid_distance", "clip_embedding"]
+__all__ = ["OpenSetCalibration", "calibrate", "centroid_distance", "clip_embedding", "out_of_fold_distances",
+           "reasons"]
 
 _QUANTILE = 0.05
+_SOURCES = ("validation", "out-of-fold", "training")
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,11 @@ class OpenSetCalibration:
     quantile : float
         The share of known validation clips each threshold lets fall to "unknown".
     clips : int
-        Validation clips it was measured on.
+        Clips it was measured on.
+    source : str
+        What they were: ``'validation'`` (held-out clips), ``'out-of-fold'`` (training clips, each
+        scored by a model that did not train on it) or ``'training'`` (older bundles: the training
+        clips themselves, optimistic).
     """
 
     confidence: float
@@ -55,6 +66,7 @@ class OpenSetCalibration:
     centroids: np.ndarray | None = None
     quantile: float = _QUANTILE
     clips: int = 0
+    source: str = "validation"
 
     def judge(self, probs: np.ndarray, embedding: np.ndarray | None = None, *,
               confidence: float | None = None) -> dict[str, Any]:
@@ -89,7 +101,7 @@ class OpenSetCalibration:
 
     def to_dict(self) -> dict[str, Any]:
         return {"confidence": self.confidence, "distance": self.distance, "quantile": self.quantile,
-                "clips": self.clips,
+                "clips": self.clips, "source": self.source,
                 "centroids": None if self.centroids is None else np.round(self.centroids, 6).tolist()}
 
     @classmethod
@@ -116,8 +128,11 @@ class OpenSetCalibration:
                                      f"got shape {centroids.shape}")
         if dist is not None and (isinstance(dist, bool) or not isinstance(dist, (int, float)) or dist < 0):
             raise ParameterError(f"open-set distance threshold {dist!r} must be a non-negative number")
+        source = d.get("source", "validation")
+        if source not in _SOURCES:
+            raise ParameterError(f"open-set source {source!r} must be one of {', '.join(_SOURCES)}")
         return cls(confidence=float(conf), distance=None if dist is None else float(dist), centroids=centroids,
-                   quantile=float(d.get("quantile", _QUANTILE)), clips=int(d.get("clips", 0)))
+                   quantile=float(d.get("quantile", _QUANTILE)), clips=int(d.get("clips", 0)), source=source)
 
 
 def clip_embedding(x: np.ndarray) -> np.ndarray:
@@ -146,7 +161,8 @@ def centroid_distance(embeddings: np.ndarray, centroids: np.ndarray) -> np.ndarr
 
 def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float = _QUANTILE,
               train_embeddings: np.ndarray | None = None, train_labels: np.ndarray | None = None,
-              val_embeddings: np.ndarray | None = None) -> OpenSetCalibration:
+              val_embeddings: np.ndarray | None = None, val_distances: np.ndarray | None = None,
+              source: str = "validation") -> OpenSetCalibration:
     """Measure the "none of these" thresholds on validation clips.
 
     Parameters
@@ -160,6 +176,11 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
     train_embeddings, train_labels, val_embeddings : np.ndarray, optional
         Mean embeddings (n, dim) of the training and validation clips, for the
         centroid distance (models on backbone embeddings).
+    val_distances : np.ndarray [shape=(n_clips,)], optional
+        The clips' distances measured elsewhere, instead of to the centroids of ``train_embeddings``
+        (out of fold: each clip's distance to centroids of the other folds); ``val_embeddings`` is then unused.
+    source : {'validation', 'out-of-fold', 'training'}
+        What the clips were (see :class:`OpenSetCalibration`).
 
     Returns
     -------
@@ -187,7 +208,10 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
     tops = probs.max(axis=1)[right] if right.any() else probs.max(axis=1)
     confidence = float(np.quantile(tops, quantile))
     distance, centroids = None, None
-    if train_embeddings is not None and train_labels is not None and val_embeddings is not None:
+    if source not in _SOURCES:
+        raise ParameterError(f"source={source!r} must be one of {', '.join(_SOURCES)}")
+    if train_embeddings is not None and train_labels is not None and (val_embeddings is not None
+                                                                      or val_distances is not None):
         emb = np.asarray(train_embeddings, dtype=np.float64)
         tl = np.asarray(train_labels)
         n_classes = probs.shape[1]
@@ -195,7 +219,70 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
             raise ParameterError(f"train embeddings {emb.shape} need one label each ({tl.shape})")
         rows = [emb[tl == k].mean(axis=0) if np.any(tl == k) else np.zeros(emb.shape[1]) for k in range(n_classes)]
         centroids = _unit(np.stack(rows)).astype(np.float32)
-        d = centroid_distance(np.asarray(val_embeddings), centroids)
+        if val_distances is not None:
+            d = np.asarray(val_distances, dtype=np.float64)
+            if d.shape != (len(probs),):
+                raise ParameterError(f"val_distances needs one distance per clip ({len(probs)}), got {d.shape}")
+        else:
+            d = centroid_distance(np.asarray(val_embeddings), centroids)
         distance = float(np.quantile(d[right] if right.any() else d, 1.0 - quantile))
     return OpenSetCalibration(confidence=confidence, distance=distance, centroids=centroids,
-                              quantile=float(quantile), clips=int(len(probs)))
+                              quantile=float(quantile), clips=int(len(probs)), source=source)
+
+
+def out_of_fold_distances(embeddings: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Each clip's cosine distance to the nearest class centroid of the clips in the other folds.
+
+    Parameters
+    ----------
+    embeddings : np.ndarray [shape=(n_clips, dim)]
+    labels : np.ndarray [shape=(n_clips,)]
+    folds : np.ndarray [shape=(n_clips,)]
+        Fold of each clip (every class has clips in every fold but one at most).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_clips,)]
+    """
+    emb = np.asarray(embeddings, dtype=np.float64)
+    labels = np.asarray(labels)
+    folds = np.asarray(folds)
+    out = np.zeros(len(emb))
+    for k in np.unique(folds):
+        rest = folds != k
+        cents = np.stack([emb[rest & (labels == c)].mean(axis=0) for c in np.unique(labels[rest])])
+        out[folds == k] = centroid_distance(emb[folds == k], cents)
+    return out
+
+
+def _pair(value: float, limit: float, *, percent: bool) -> tuple[str, str]:
+    """``value`` and ``limit`` with as few decimals as tell them apart (at most 4 after the point)."""
+    scale, unit = (100.0, " %") if percent else (1.0, "")
+    for decimals in range(1 if percent else 2, 7):
+        a, b = f"{value * scale:.{decimals}f}", f"{limit * scale:.{decimals}f}"
+        if a != b:
+            break
+    return a + unit, b + unit
+
+
+def reasons(verdict: dict[str, Any]) -> list[str]:
+    """Why a clip was judged "none of these", in plain words, one line per threshold it crossed.
+
+    ``verdict`` is :meth:`OpenSetCalibration.judge`'s answer. Numbers carry as many decimals as it
+    takes to tell the clip's value from the threshold (never "100 % below 100 %").
+
+    Example
+    -------
+    >>> reasons({"unknown": True, "confidence": 0.997, "confidence_threshold": 0.998})
+    ['confidence 99.7 %, below this model's threshold of 99.8 %']
+    """
+    out = []
+    conf, limit = verdict.get("confidence"), verdict.get("confidence_threshold")
+    if conf is not None and limit is not None and conf < limit:
+        a, b = _pair(conf, limit, percent=True)
+        out.append(f"confidence {a}, below this model's threshold of {b}")
+    dist, dlimit = verdict.get("distance"), verdict.get("distance_threshold")
+    if dist is not None and dlimit is not None and dist > dlimit:
+        a, b = _pair(dist, dlimit, percent=False)
+        out.append(f"distance to the nearest known class {a}, beyond this model's threshold of {b}")
+    return out

@@ -22,8 +22,23 @@ engine the CLI's ``train --backbone`` uses (TensorFlow's import is not counted):
    splits with seed 0 by ``scripts/build_pretrained.py``), read from the
    protocol table of their cards in ``pretrained/``.
 3. **Few-shot curve**: 1, 3, 5, 8 and all clips per class on the training side
-   (subsampled per class with a fixed seed), the validation side unchanged, a
-   linear head; mean clip accuracy over the folds / speakers.
+   (subsampled per class, ``--draws`` different draws per point, seeds 0, 1, ...),
+   the validation side unchanged; the library's default recipe for that size
+   (:func:`audioclf.engine.recipes.default_head`) through the engine, and beside it,
+   on the very same clips, the baseline: scikit-learn's ``LogisticRegression(C=0.1)``
+   on the standardised mean and max of each clip's window embeddings as
+   ``python -m audioclf embed`` writes them. Mean clip accuracy over every fold /
+   speaker and draw, with the standard deviation over them. ``--recipes`` adds
+   the ``linear`` and ``mlp`` heads at every point, which is what the default's
+   size threshold was read from.
+4. **"None of these"** (``unknown``): the default recipe trained with ``split none``
+   (so calibrated out of fold, as a user's model is) on all folds / speakers but
+   one; the share of the held-out fold's / speaker's clips answered "unknown"
+   (known sounds: should be low) and of foreign sounds (should be high): FSDD digits
+   for ``sounds``, ESC-10 clips and spoken words that are not digits (espeak-ng,
+   when installed) for ``speech``; and the same for a recorded-style set (5 classes x
+   8 clips, the other clips of those classes known, FSDD digits and the other five
+   ESC-10 classes foreign).
 
 Every result is saved to ``--results`` (JSON) as soon as it is measured, and a
 rerun with the same file reuses what is there, so an interrupted run resumes.
@@ -35,6 +50,7 @@ Usage::
     python bench/transfer.py                                # everything (about 30-40 minutes on 2 busy cores)
     python bench/transfer.py --only timing,compare --folds 1,2 --speakers george
     python bench/transfer.py --scratch-all --results runs/transfer.json
+    python bench/transfer.py --only fewshot,unknown --draws 3 --recipes   # issue 25's tables
 
 Data: ``$AUDIOCLF_DATA`` (default ``../shared/data`` beside the repository).
 """
@@ -160,6 +176,115 @@ def few_shot(dataset, spec: str, shots: str, seed: int = 0):
                    clips=tuple(clips), classes=dataset.classes)
 
 
+def baseline_features(dataset, backbone: str, cache: Path):
+    """``{clip path: [mean, max] of its window embeddings}``, as ``python -m audioclf embed`` computes them."""
+    import numpy as np
+
+    from audioclf.backbones.core import get_backbone
+    from audioclf.backbones.embeddings import embed_dataset
+
+    emb = embed_dataset(dataset, get_backbone(backbone), cache=cache / "embeddings")
+    feats = np.concatenate([emb.pooled("mean"), emb.pooled("max")], axis=1)
+    return {str(c.path): f for c, f in zip(emb.clips, feats, strict=True)}
+
+
+def run_baseline(dataset, feats: dict) -> dict:
+    """Logistic regression (C=0.1) on the standardised clip features of ``dataset``'s train side, scored on val."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    t0 = time.perf_counter()
+    train = [c for c in dataset.clips if c.split == "train"]
+    val = [c for c in dataset.clips if c.split == "val"]
+    xt = np.stack([feats[str(c.path)] for c in train])
+    xv = np.stack([feats[str(c.path)] for c in val])
+    scaler = StandardScaler().fit(xt)
+    model = LogisticRegression(C=0.1, max_iter=2000).fit(scaler.transform(xt), [c.label for c in train])
+    acc = float(np.mean(model.predict(scaler.transform(xv)) == np.array([c.label for c in val])))
+    return {"accuracy": acc, "seconds": time.perf_counter() - t0, "train_clips": len(train), "val_clips": len(val)}
+
+
+def run_recipe(dataset, backbone: str, head: str | None, split: str, *, cache: Path) -> dict:
+    """The library's recipe (``head`` None: the default head for the data's size) through the engine."""
+    from audioclf.engine.recipes import make_recipe
+
+    config, pipeline = make_recipe(backbone=backbone, head=head, training={"split": split}, dataset=dataset)
+    out = run_train(dataset, config, pipeline, split, cache=cache)
+    return {**out, "head": "attention" if config.attention else config.model.removeprefix("head_"),
+            "solver": config.solver}
+
+
+def unknown_rates(train_ds, backbone: str, known: list, foreign: dict, *, cache: Path, work: Path) -> dict:
+    """Train the default recipe on ``train_ds`` with split none; the share of ``known`` clips and of each
+    foreign set answered "none of these" by the saved bundle (read back from disk)."""
+    import numpy as np
+
+    from audioclf.datasets import Dataset
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.extract import extract_dataset
+    from audioclf.engine.inference import model_outputs
+    from audioclf.engine.recipes import make_recipe
+    from audioclf.openset import clip_embedding
+
+    config, pipeline = make_recipe(backbone=backbone, training={"split": "none"}, dataset=train_ds)
+    out_dir = work / f"unknown-{abs(hash((train_ds.name, len(train_ds.clips))))}"
+    old = os.environ.get("AUDIOCLF_CACHE")
+    os.environ["AUDIOCLF_CACHE"] = str(cache)
+    try:
+        from audioclf.engine.train import train
+
+        t0 = time.perf_counter()
+        train(train_ds, config=dataclasses.replace(config, seed=0), pipeline=pipeline, out=out_dir)
+        seconds = time.perf_counter() - t0
+        bundle = load_bundle(out_dir)
+
+        def share(clips: list) -> tuple[float, int]:
+            ds = Dataset(name="probe", root=train_ds.root, kind="folders", classes=tuple(sorted({c.label for c in clips})),
+                         clips=tuple(clips))
+            ex = extract_dataset(ds, config=bundle.pipeline, cache=True)
+            x = bundle.stats.apply(ex.x) if bundle.stats is not None else ex.x
+            probs = model_outputs(bundle.model, x)["probs"]
+            flags = []
+            for i in range(len(ex.clips)):
+                rows = ex.clip_index == i
+                verdict = bundle.open_set.judge(probs[rows].mean(axis=0), clip_embedding(ex.x[rows]))
+                flags.append(verdict["unknown"])
+            return float(np.mean(flags)), len(flags)
+    finally:
+        if old is None:
+            os.environ.pop("AUDIOCLF_CACHE", None)
+        else:
+            os.environ["AUDIOCLF_CACHE"] = old
+    rates = {"known": share(known)}
+    rates.update({name: share(clips) for name, clips in foreign.items()})
+    return {"head": config.model.removeprefix("head_"), "source": bundle.open_set.source,
+            "confidence": bundle.open_set.confidence, "distance": bundle.open_set.distance, "seconds": seconds,
+            **{k: {"rate": r, "clips": n} for k, (r, n) in rates.items()}}
+
+
+def spoken_words(work: Path) -> list:
+    """Spoken English words that are not digits (espeak-ng, several voices), as clips; [] without espeak-ng."""
+    import shutil
+    import subprocess
+
+    from audioclf.datasets import Clip
+
+    if shutil.which("espeak-ng") is None:
+        return []
+    words = ("hello", "water", "yes", "stop", "tree", "heaven", "nice", "fun", "table", "window", "seventy",
+             "chair", "apple", "later", "green", "house")
+    out = []
+    folder = work / "words"
+    folder.mkdir(parents=True, exist_ok=True)
+    for voice in ("en", "en-us", "en+m3", "en+f2"):
+        for w in words:
+            path = folder / f"{w}_{voice.replace('+', '_')}.wav"
+            subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), w], check=True, capture_output=True)
+            out.append(Clip(path=path, label="word"))
+    return out
+
+
 def recorded_style(esc10):
     """5 classes x 8 clips of real ESC-10 audio, like a person's own recordings (no folds)."""
     from audioclf.datasets import Dataset
@@ -174,7 +299,11 @@ def recorded_style(esc10):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="timing,compare,fewshot", help="comma-separated: timing, compare, fewshot")
+    parser.add_argument("--only", default="timing,compare,fewshot,unknown",
+                        help="comma-separated: timing, compare, fewshot, unknown")
+    parser.add_argument("--draws", type=int, default=3, help="draws of the training clips per few-shot point")
+    parser.add_argument("--recipes", action="store_true",
+                        help="also the linear and mlp heads at every few-shot point (what the default was chosen by)")
     parser.add_argument("--folds", default="all", help="ESC-10 folds for the backbone runs, e.g. 1,2 (default all)")
     parser.add_argument("--speakers", default="all", help="FSDD speakers for the backbone runs (default all)")
     parser.add_argument("--scratch-all", action="store_true",
@@ -230,29 +359,125 @@ def main() -> None:
     # Cheapest first, so an interrupted run has the most rows: few-shot points (small training sides),
     # full backbone runs, then from scratch.
     for name, ds, backbone, how, values in plans if "fewshot" in parts else ():
-        cfg, pipe = transfer_recipe(backbone)
-        for n in (n for n in shots if n != "all"):
+        feats = baseline_features(ds, backbone, cache)
+        heads = ["linear", "mlp", None] if args.recipes else [None]
+        for n in shots:
             for v in values:
-                res.get(f"{name} {how}:{v} shots {n}",
-                        functools.partial(run_train, few_shot(ds, f"{how}:{v}", n), cfg, pipe, "split:val",
-                                          cache=cache))
-    # Full backbone runs (their 'all' point is the few-shot curve's last one: same split, same recipe).
+                for d in range(args.draws if n != "all" else 1):
+                    sub = few_shot(ds, f"{how}:{v}", n, seed=d)
+                    key = f"{name} {how}:{v} shots {n} draw {d}"
+                    res.get(f"{key} baseline", functools.partial(run_baseline, sub, feats))
+                    for head in heads:
+                        if head is None and args.recipes:  # the same run as the head the default picks
+                            from audioclf.engine.recipes import default_head
+
+                            picked = res.rows[f"{key} {default_head(sub, 'split:val')}"]
+                            res.get(f"{key} default", lambda picked=picked: dict(picked))
+                            continue
+                        res.get(f"{key} {head or 'default'}",
+                                functools.partial(run_recipe, sub, backbone, head, "split:val", cache=cache))
+    # Full backbone runs of the old fixed recipe (a linear head trained by Adam) against from scratch.
     for name, ds, backbone, how, values in plans:
-        if "compare" in parts or "fewshot" in parts:
+        if "compare" in parts:
             cfg, pipe = transfer_recipe(backbone)
             for v in values:
                 res.get(f"{name} {how}:{v} backbone", functools.partial(run_train, ds, cfg, pipe, f"{how}:{v}",
                                                                         cache=cache))
+    if "unknown" in parts:
+        run_unknown(res, plans, esc, fsdd, cache=cache, work=work)
     for name, ds, _, how, values in plans if "compare" in parts else ():
         scfg, spipe = quick_recipe()
         for v in values if args.scratch_all else values[:1]:
             res.get(f"{name} {how}:{v} scratch", functools.partial(run_train, ds, scfg, spipe, f"{how}:{v}",
                                                                    cache=cache))
     print(render(res.rows, plans, shots, cold_before))
+    print("\n" + render_fewshot(res.rows, plans, shots, args.draws))
+    print("\n" + render_unknown(res.rows))
     if "compare" in parts or args.table:
         print("\nThe shipped from-scratch models' protocol runs (their cards), beside the backbone:\n")
         print(render_shipped(res.rows, plans, shipped_protocols()))
     print(f"\nresults: {res.path}", file=sys.stderr)
+
+
+def run_unknown(res: Results, plans: list, esc, fsdd, *, cache: Path, work: Path) -> None:
+    """Issue 25's "none of these" rates: default recipe, split none, one fold / speaker held out."""
+    import numpy as np
+
+    from audioclf.datasets import Dataset
+
+    rng = np.random.default_rng(0)
+    digits = [fsdd.clips[i] for i in sorted(rng.choice(len(fsdd.clips), 100, replace=False))]
+    sounds = [esc.clips[i] for i in sorted(rng.choice(len(esc.clips), 100, replace=False))]
+    words = spoken_words(work)
+    for name, ds, backbone, how, values in plans:
+        for v in values:
+            held = [c for c in ds.clips if (c.fold if how == "fold" else c.group) == v]
+            rest = [c for c in ds.clips if (c.fold if how == "fold" else c.group) != v]
+            train_ds = Dataset(name=f"{ds.name} without {how} {v}", root=ds.root, kind=ds.kind, clips=tuple(rest),
+                               classes=ds.classes)
+            foreign = {"FSDD digits": digits} if backbone == "sounds" else {"ESC-10 clips": sounds}
+            if backbone == "speech" and words:
+                foreign["spoken words (espeak-ng)"] = words
+            known = held if len(held) <= 150 else [held[i] for i in np.linspace(0, len(held) - 1, 150).astype(int)]
+            res.get(f"unknown {name} {how}:{v}", functools.partial(unknown_rates, train_ds, backbone, known, foreign,
+                                                                  cache=cache, work=work))
+    rec = recorded_style(esc)
+    mine = {c.path for c in rec.clips}
+    known = [c for c in esc.clips if c.label in rec.classes and c.path not in mine]
+    others = [c for c in esc.clips if c.label not in rec.classes]
+    res.get("unknown recorded 5x8", functools.partial(
+        unknown_rates, rec, "sounds", known, {"FSDD digits": digits, "other ESC-10 classes": others},
+        cache=cache, work=work))
+
+
+def render_fewshot(rows: dict, plans: list, shots: list, draws: int) -> str:
+    """The few-shot curve: default recipe beside the logistic-regression baseline, mean +- sd over runs."""
+    import statistics
+
+    def cell(accs: list) -> str:
+        if not accs:
+            return "–"
+        sd = statistics.pstdev(accs) if len(accs) > 1 else 0.0
+        return f"{statistics.mean(accs):.1%} ± {sd:.1%}"
+
+    recipes = sorted({k.rsplit(" ", 1)[1] for k in rows if " draw " in k} - {"baseline", "default"})
+    out = ["| dataset | recipe | " + " | ".join(f"{n} per class" if n != "all" else "all" for n in shots) + " |",
+           "| --- | --- |" + " ---: |" * len(shots)]
+    for name, _, backbone, how, values in plans:
+        for recipe in ["baseline", "default", *recipes]:
+            cells, heads, train_s = [], [], []
+            for n in shots:
+                accs = []
+                for v in values:
+                    for d in range(draws if n != "all" else 1):
+                        r = rows.get(f"{name} {how}:{v} shots {n} draw {d} {recipe}")
+                        if r:
+                            accs.append(r["accuracy"])
+                            heads.append(f"{n}:{r.get('head', '')}")
+                            train_s.append(r.get("train", 0.0))
+                cells.append(cell(accs))
+            label = {"baseline": "baseline: LogisticRegression(C=0.1) on `embed` mean+max",
+                     "default": "**default recipe**"}.get(recipe, f"`--head {recipe}`")
+            if recipe == "default":
+                by = {h.split(":")[0]: h.split(":")[1] for h in heads}
+                label += " (" + ", ".join(f"{n}: {by.get(n, '?')}" for n in shots) + ")"
+            out.append(f"| {name} (`{backbone}`, every {how}) | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def render_unknown(rows: dict) -> str:
+    """"None of these" rates of the default recipe (split none, calibrated out of fold)."""
+    runs = {k: v for k, v in rows.items() if k.startswith("unknown ")}
+    if not runs:
+        return ""
+    out = ["| trained on | head | calibration | known clips answered unknown | foreign answered unknown |",
+           "| --- | --- | --- | ---: | --- |"]
+    for k, r in runs.items():
+        foreign = "; ".join(f"{name} {v['rate']:.0%} of {v['clips']}" for name, v in r.items()
+                            if isinstance(v, dict) and name != "known")
+        out.append(f"| {k.removeprefix('unknown ')} | {r['head']} | {r['source']} | "
+                   f"{r['known']['rate']:.1%} of {r['known']['clips']} | {foreign} |")
+    return "\n".join(out)
 
 
 def shipped_protocols(root: Path | None = None) -> dict[str, dict]:
@@ -355,16 +580,6 @@ def render(rows: dict, plans: list, shots: list, cold: bool) -> str:
                        f"{statistics.mean(r['seconds'] for r in sc):.0f} |" if sc else
                        f"| {name} | **mean** | **{mean:.1%}** ({len(bb)}) | "
                        f"{statistics.mean(r['seconds'] for r in bb):.0f} | – | – |")
-    out.append("")
-    head = "| dataset | " + " | ".join(f"{n} per class" if n != "all" else "all" for n in shots) + " |"
-    out += [head, "| --- |" + " ---: |" * len(shots)]
-    for name, _, backbone, how, values in plans:
-        cells = []
-        for n in shots:
-            keys = [f"{name} {how}:{v} backbone" if n == "all" else f"{name} {how}:{v} shots {n}" for v in values]
-            accs = [rows[k]["accuracy"] for k in keys if k in rows]
-            cells.append(f"{statistics.mean(accs):.1%} ({len(accs)})" if accs else "–")
-        out.append(f"| {name} (`{backbone}`, by {how}) | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 

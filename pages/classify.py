@@ -5,6 +5,7 @@ import streamlit as st
 from audioclf.errors import AudioclfError
 from audioclf.examples import list_examples, trained_on
 from audioclf.explain import attention_spans
+from audioclf.openset import reasons
 from audioclf.store import card_parts, list_bundles, read_json
 from audioclf.ui import input_pair_figure, subband_figure, timeline_figure, top_figure
 from pages._classify_parts import attention_section, gradcam_section
@@ -96,22 +97,21 @@ if example is not None and trained_on(example, description):
 bundle = load_bundle_cached(path, mtime)
 calibration = bundle.open_set
 if calibration is not None:
-    limit = st.slider("Answer 'none of these' below this confidence", 0.0, 1.0, float(round(calibration.confidence, 2)),
-                      0.01, key=f"cl_unknown_{path}",
-                      help=f"Calibrated on {calibration.clips} validation clips: {1 - calibration.quantile:.0%} of the "
-                           "clips the model got right were at least this sure. Models on a backbone also answer "
-                           "'none of these' when the clip lies far from every class in the backbone's space.")
+    source = {"validation": "held-out validation clips", "out-of-fold": "training clips scored out of fold (each by "
+              "a model trained without it)", "training": "its training clips (an older model: too strict)"}
+    limit = st.slider("Answer 'none of these' below this confidence", 0.0, 1.0, float(calibration.confidence),
+                      0.001, format="%.3f", key=f"cl_unknown_{path}",
+                      help=f"Calibrated on {calibration.clips} {source.get(calibration.source, 'clips')}: "
+                           f"{1 - calibration.quantile:.0%} of the clips the model got right were at least this sure. "
+                           "Models on a backbone also answer 'none of these' when the clip lies far from every class "
+                           "in the backbone's space.")
     pred = pred.judged(limit, calibration)
 left, right = st.columns([1, 2])
 with left:
     if pred.unknown:
         st.metric("Prediction", "none of these")
-        why = [f"confidence {pred.open_set['confidence']:.0%} < {pred.open_set['confidence_threshold']:.0%}"
-               if pred.open_set["confidence"] < pred.open_set["confidence_threshold"] else None,
-               f"distance to the nearest class {pred.open_set['distance']:.2f} > {pred.open_set['distance_threshold']:.2f}"
-               if pred.open_set.get("distance", 0) > pred.open_set.get("distance_threshold", 1e9) else None]
         st.warning(f"This clip seems to be none of the classes this model knows (closest: {pred.label}; "
-                   f"{'; '.join(w for w in why if w)}).")
+                   f"{'; '.join(reasons(pred.open_set))}).")
     else:
         st.metric("Prediction", pred.label)
     st.caption(f"{pred.probs.max():.0%} probability, averaged over the windows")

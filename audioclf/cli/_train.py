@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="train a light head on a pretrained backbone (sounds or speech; see `python -m audioclf "
                         "backbones`): the best choice for a few clips per class")
     p.add_argument("--head", choices=("linear", "mlp", "attention"), default=None,
-                   help="with --backbone: the head (default linear; attention weighs the windows over time)")
+                   help="with --backbone: the head (default: linear, fitted to convergence, below 20 training "
+                        "clips in some class, mlp from 20 on; attention weighs the windows over time)")
     p.add_argument("--fine-tune", action="store_true",
                    help="with --backbone: also train the backbone's top block (from its pretrained weights, at a "
                         "tenth of the head's learning rate); slower, and the bundle carries the trained block")
@@ -163,8 +164,9 @@ def _model_options(pairs: list[str]) -> dict:
     return options
 
 
-def _configs(args: argparse.Namespace):
-    """The flags as ``(TrainConfig, PipelineConfig)``, by the same function the Train page uses."""
+def _configs(args: argparse.Namespace, dataset=None):
+    """The flags as ``(TrainConfig, PipelineConfig)``, by the same function the Train page uses
+    (``dataset``: for the default head on a backbone, chosen by the data's size)."""
     from ..engine.recipes import make_recipe
 
     channels = tuple(c.strip() for c in args.channels.split(",") if c.strip()) if args.channels else None
@@ -181,14 +183,16 @@ def _configs(args: argparse.Namespace):
                   "learning_rate": args.lr, "patience": args.patience, "keep": args.keep,
                   "class_weight": args.class_weight, "weight_decay": args.weight_decay,
                   "label_smoothing": args.label_smoothing},
-        backbone=args.backbone, head=args.head, fine_tune=args.fine_tune)
+        backbone=args.backbone, head=args.head, fine_tune=args.fine_tune, dataset=dataset)
 
 
 def run(args: argparse.Namespace) -> int:
     quiet_frameworks()
     from ..engine.train import train
-    config, pipeline = _configs(args)
+    config, pipeline = _configs(args)  # bad flags fail before the data is read
     dataset = load_data(args.data, esc10=args.esc10)
+    if args.backbone is not None and args.head is None:
+        config, pipeline = _configs(args, dataset)  # the default head follows the data's size
     with Bars(enabled=not args.quiet) as bars:
         def on_progress(ev) -> None:
             if ev.kind == "phase" and ev.phase == "features":

@@ -26,10 +26,13 @@ from ..normalization import NormStats
 from .metrics import VOTES
 from .pipeline import PipelineConfig
 
-__all__ = ["TrainConfig", "ProgressEvent", "StopToken", "TrainResult", "class_weights", "EAGER_STEPS"]
+__all__ = ["TrainConfig", "ProgressEvent", "StopToken", "TrainResult", "class_weights", "EAGER_STEPS", "SOLVERS"]
 _SCHEDULES = ("cosine", "constant")
 _MONITORS = ("val_loss", "val_accuracy")
 _KEEP = ("last", "best")
+#: ``solver`` choices: Keras' Adam for any model, or L-BFGS to convergence for ``head_linear``
+#: (:mod:`audioclf.engine.convex`).
+SOLVERS = ("adam", "lbfgs")
 #: Runs with at most this many training steps in all are run eagerly when ``run_eagerly`` is None.
 EAGER_STEPS = 24
 
@@ -86,6 +89,12 @@ class TrainConfig:
         Older spelling of ``precision='mixed'`` (kept so saved configs load).
     jae_lambda : float
         Weight of the reconstruction loss of ``jae``.
+    solver : {'adam', 'lbfgs'}
+        ``'lbfgs'`` fits ``head_linear`` to convergence as a logistic regression on its pooled,
+        standardised inputs (:mod:`audioclf.engine.convex`); ``epochs``, ``batch_size``, the
+        learning rate and augmentation then do not apply. ``'adam'`` trains any model by epochs.
+    c : float
+        With ``solver='lbfgs'``: the inverse L2 strength (default :data:`audioclf.engine.convex.DEFAULT_C`).
     run_eagerly : bool or None
         Run training steps eagerly. None (default) decides by size: tracing a
         training graph costs several seconds, so runs of at most
@@ -115,6 +124,8 @@ class TrainConfig:
     mixed_precision: bool = False
     jae_lambda: float = 1.0
     run_eagerly: bool | None = None
+    solver: str = "adam"
+    c: float = 0.1
 
     def __post_init__(self) -> None:
         check_positive_int(self.epochs, "epochs")
@@ -126,9 +137,10 @@ class TrainConfig:
         check_number(self.weight_decay, "weight_decay", low=0, high=1, high_open=True)
         check_number(self.label_smoothing, "label_smoothing", low=0, high=1, high_open=True)
         for name, allowed in (("schedule", _SCHEDULES), ("monitor", _MONITORS), ("keep", _KEEP), ("vote", VOTES),
-                              ("class_weight", (None, "balanced"))):
+                              ("class_weight", (None, "balanced")), ("solver", SOLVERS)):
             check_choice(getattr(self, name), name, allowed)
         check_int(self.seed, "seed", low=0)
+        check_number(self.c, "c", low=0, low_open=True, hint=" (inverse L2 strength, e.g. 0.1)")
         if not isinstance(self.augment, AugmentConfig):
             raise ParameterError(f"augment must be an AugmentConfig, got {type(self.augment).__name__}; "
                                  f"presets: {', '.join(AUGMENT_PRESETS)}")
@@ -153,6 +165,9 @@ class TrainConfig:
         from ..models import get_model_spec
 
         spec = get_model_spec(self.model)
+        if self.solver == "lbfgs" and (spec.name != "head_linear" or self.attention is not None):
+            raise ModelError(f"solver='lbfgs' fits the linear head (head_linear) to convergence; {spec.name} "
+                             "trains with solver='adam'")
         if self.attention is not None and self.attention not in spec.attention:
             supported = ", ".join(spec.attention) or "none"
             raise ModelError(f"{spec.name} does not support attention={self.attention!r}; supported: {supported}")

@@ -91,6 +91,35 @@ def _calibrate_open_set(evaluation: Any, train_ex: Any, val_ex: Any, *, embeddin
                      train_labels=train_ex.clip_labels, val_embeddings=_clip_means(val_ex))
 
 
+def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, train_ex: Any,
+                           *, embedding: bool, vote: str, seed: int) -> tuple[Any, str | None]:
+    """Thresholds for "none of these" from out-of-fold scores of the training clips, or None and why not.
+
+    Used when no clips are held out (``split none``): each training clip is scored by a model
+    trained on the other folds, so the thresholds describe new takes, not the clips learned.
+    """
+    from ..openset import calibrate, out_of_fold_distances
+    from .convex import clip_folds, out_of_fold_probs
+    from .metrics import clip_probabilities
+
+    if fit_predict is None:
+        return None, ("'none of these' is not calibrated: no clips were held out (split none), and this model "
+                      "is too slow to train once per fold; train with a validation split to calibrate it")
+    clip_labels = train_ex.clip_labels
+    folds = clip_folds(clip_labels, seed=seed)
+    if folds is None:
+        return None, ("'none of these' is not calibrated: a class has a single clip, so none can be held out; "
+                      "record at least 2 takes of every class")
+    probs = out_of_fold_probs(fit_predict, train_ex.clip_index, folds)
+    clip_probs = clip_probabilities(probs, train_ex.clip_index, len(train_ex.clips), vote=vote)
+    if embedding:
+        means = _clip_means(train_ex)
+        return calibrate(clip_probs, clip_labels, train_embeddings=means, train_labels=clip_labels,
+                         val_distances=out_of_fold_distances(means, clip_labels, folds),
+                         source="out-of-fold"), None
+    return calibrate(clip_probs, clip_labels, source="out-of-fold"), None
+
+
 def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: PipelineConfig | None = None,
           out: str | Path | None = None, cache: Any = True, workers: int | None = None,
           progress: Callable[[ProgressEvent], None] | None = None, stop: Any = None,
@@ -210,37 +239,65 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
             from .finetune import fine_tune_model
 
             model = fine_tune_model(model, backbone=pipeline.backbone, x_train=x_train)
-        steps = math.ceil(len(x_train) / config.batch_size)
-        compile_model(model, spec=spec, optimizer=_optimizer(config, steps, fine_tune=pipeline.fine_tune),
-                      jae_lambda=config.jae_lambda, label_smoothing=config.label_smoothing)
-        model.run_eagerly = config.run_eagerly if config.run_eagerly is not None else \
-            config.epochs * steps <= EAGER_STEPS
-        if device.replicas > 1:  # backend hook: distributed steps are traced (eager ones get PerReplica values)
-            model.run_eagerly = False
-        elif pipeline.input_kind == "embedding" and not pipeline.fine_tune:
-            # A head's step is tiny: several per call of the train function (progress and the stop request
-            # are then seen once per call, a few milliseconds apart).
-            model.steps_per_execution = execution_steps(steps)
-        weights = None
-        if config.class_weight == "balanced":
-            weights = class_weights(train_ex.labels, n_classes)[train_ex.labels].astype(np.float32)
-        batches = TrainBatches(x_train, train_ex.labels, n_classes=n_classes, batch_size=config.batch_size,
-                               output_names=tuple(model.output_names), input_kind=pipeline.input_kind,
-                               augment=config.augment, sample_weights=weights, seed=config.seed,
-                               multiple=device.replicas)  # backend hook: batches split evenly over replicas
-        emit = _emitter(progress, config.epochs, steps)
+        convex = config.solver == "lbfgs"
+        epochs = 1 if convex else config.epochs
+        steps = 1 if convex else math.ceil(len(x_train) / config.batch_size)
+
+        def fit_keras(m: Any, x: np.ndarray, labels: np.ndarray, callbacks: list | None) -> TrainBatches:
+            compile_model(m, spec=spec, optimizer=_optimizer(config, math.ceil(len(x) / config.batch_size),
+                                                             fine_tune=pipeline.fine_tune),
+                          jae_lambda=config.jae_lambda, label_smoothing=config.label_smoothing)
+            n_steps = math.ceil(len(x) / config.batch_size)
+            m.run_eagerly = config.run_eagerly if config.run_eagerly is not None else \
+                config.epochs * n_steps <= EAGER_STEPS
+            if device.replicas > 1:  # backend hook: distributed steps are traced (eager ones get PerReplica values)
+                m.run_eagerly = False
+            elif pipeline.input_kind == "embedding" and not pipeline.fine_tune:
+                # A head's step is tiny: several per call of the train function (progress and the stop request
+                # are then seen once per call, a few milliseconds apart).
+                m.steps_per_execution = execution_steps(n_steps)
+            weights = None
+            if config.class_weight == "balanced":
+                weights = class_weights(labels, n_classes)[labels].astype(np.float32)
+            batches = TrainBatches(x, labels, n_classes=n_classes, batch_size=config.batch_size,
+                                   output_names=tuple(m.output_names), input_kind=pipeline.input_kind,
+                                   augment=config.augment, sample_weights=weights, seed=config.seed,
+                                   multiple=device.replicas)  # backend hook: batches split evenly over replicas
+            if callbacks is not None:
+                m.fit(batches, epochs=config.epochs, steps_per_epoch=len(batches), verbose=0, callbacks=callbacks,
+                      shuffle=False)
+            return batches
+
+        emit = _emitter(progress, epochs, steps)
         monitor = Monitor(emit=emit, stop=stop, val_x=x_val, val_labels=val_ex.labels, val_clip_index=val_ex.clip_index,
-                          epochs=config.epochs, steps=steps, patience=config.patience, monitor=config.monitor,
+                          epochs=epochs, steps=steps, patience=config.patience, monitor=config.monitor,
                           keep=config.keep, checkpoint=Path(checkpoint) if checkpoint else None, vote=config.vote)
 
         # --- fit --------------------------------------------------------------------------------
         t = time.perf_counter()
-        emit("phase", phase="train", message=f"training on {len(x_train)} windows ({device.describe()})")
-        if stop is not None and stop.is_set():
-            monitor.stopped = True
+        if convex:
+            from .convex import fit_linear, set_head_weights
+
+            emit("phase", phase="train", message=f"fitting the linear head to convergence on {len(x_train)} windows "
+                                                 "(L-BFGS)")
+            if stop is not None and stop.is_set():
+                monitor.stopped = True
+            else:
+                fit = fit_linear(x_train, train_ex.labels, train_ex.clip_index, n_classes=n_classes, c=config.c)
+                set_head_weights(model, fit)
+                train_acc = float(np.mean(fit.predict(x_train).argmax(axis=1) == train_ex.labels))
+                monitor.set_model(model)
+                monitor.on_train_begin()
+                monitor.on_train_batch_end(0, {"loss": fit.loss, "accuracy": train_acc})
+                monitor.on_epoch_end(0, {"loss": fit.loss, "accuracy": train_acc})
+                monitor.on_train_end()
         else:
-            model.fit(batches, epochs=config.epochs, steps_per_epoch=len(batches), verbose=0, callbacks=[monitor],
-                      shuffle=False)
+            emit("phase", phase="train", message=f"training on {len(x_train)} windows ({device.describe()})")
+            if stop is not None and stop.is_set():
+                fit_keras(model, x_train, train_ex.labels, callbacks=None)
+                monitor.stopped = True
+            else:
+                fit_keras(model, x_train, train_ex.labels, callbacks=[monitor])
     timings["train"] = time.perf_counter() - t
 
     # --- evaluate ---------------------------------------------------------------------------
@@ -249,7 +306,29 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
     probs = model_outputs(model, x_val)["probs"]
     evaluation = score(probs, val_ex.labels, val_ex.clip_index, labels=dataset.classes,
                        clip_names=[clip_id(c, dataset.root) for c in val_ex.clips], vote=config.vote)
-    open_set = _calibrate_open_set(evaluation, train_ex, val_ex, embedding=pipeline.input_kind == "embedding")
+    notes = list(train_ex.notes[:20])
+    embedding = pipeline.input_kind == "embedding"
+    if config.split.strip().lower() != "none":  # held-out clips: calibrate on them
+        open_set = _calibrate_open_set(evaluation, train_ex, val_ex, embedding=embedding)
+    else:
+        fit_predict = None
+        if convex:
+            def fit_predict(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
+                return fit_linear(x_train[tr], train_ex.labels[tr], train_ex.clip_index[tr], n_classes=n_classes,
+                                  c=config.c).predict(x_train[te])
+        elif embedding and not pipeline.fine_tune and device.replicas == 1 and not monitor.stopped:
+            # a head trains in seconds: once more per fold
+            def fit_predict(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
+                keras.utils.set_random_seed(config.seed)
+                m = build_model(spec.name, input_shape=shape, num_classes=n_classes, attention=config.attention,
+                                **config.model_options)
+                fit_keras(m, x_train[tr], train_ex.labels[tr], callbacks=[])
+                return model_outputs(m, x_train[te])["probs"]
+        emit("phase", phase="evaluate", message="calibrating 'none of these' on out-of-fold scores")
+        open_set, why = _calibrate_out_of_fold(fit_predict, train_ex, embedding=embedding, vote=config.vote,
+                                               seed=config.seed)
+        if why:
+            notes.append(why)
     timings["evaluate"] = time.perf_counter() - t
     summary = _dataset_summary(dataset, train_ex, val_ex, config.split)
     epochs_run = len(monitor.history)
@@ -263,7 +342,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
         training = {**summary, "config": config.to_dict(), "epochs": epochs_run, "best_epoch": monitor.best_epoch,
                     "stopped": monitor.stopped, "early_stopped": monitor.early_stopped, "seconds": round(seconds, 3),
                     "timings": {k: round(v, 3) for k, v in timings.items()}, "history": monitor.history,
-                    "device": device_record, "notes": list(train_ex.notes[:20])}
+                    "device": device_record, "notes": notes}
         saved = model
         if pipeline.fine_tune:  # the trained top block, without its optimizer state (twice its size again)
             from .finetune import without_optimizer

@@ -1,0 +1,211 @@
+"""The linear head fitted to convergence, and "none of these" calibrated out of fold."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
+from audioclf.engine.convex import clip_folds, fit_linear, out_of_fold_probs, pooled, set_head_weights
+from audioclf.errors import ModelError, ParameterError
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("AUDIOCLF_CACHE", str(tmp_path_factory.getbasetemp() / "audioclf-cache"))
+
+
+def _few_shot(rng, n_classes=4, per_class=3, windows=2, k=3, dim=16, spread=0.3):
+    """Clips of ``n_classes`` well-separated classes, ``windows`` inputs each of (k, dim)."""
+    centres = rng.normal(size=(n_classes, dim)) * 3
+    x, labels, clips = [], [], []
+    for c in range(n_classes):
+        for i in range(per_class):
+            for _ in range(windows):
+                x.append(centres[c] + spread * rng.normal(size=(k, dim)))
+                labels.append(c)
+                clips.append(c * per_class + i)
+    return np.array(x), np.array(labels), np.array(clips)
+
+
+def test_pooled_is_mean_then_max():
+    x = np.arange(24, dtype=float).reshape(2, 3, 4)
+    np.testing.assert_array_equal(pooled(x), np.concatenate([x.mean(1), x.max(1)], 1))
+    with pytest.raises(ParameterError, match=r"\(n, windows, dim\)"):
+        pooled(np.zeros((3, 4)))
+
+
+def test_fit_fits_a_separable_few_shot_set_perfectly(rng):
+    x, labels, clips = _few_shot(rng, per_class=1)  # one clip per class
+    fit = fit_linear(x, labels, clips, n_classes=4)
+    assert (fit.predict(x).argmax(1) == labels).all()
+    np.testing.assert_allclose(fit.predict(x).sum(1), 1.0)
+    x_new, labels_new, _ = _few_shot(np.random.default_rng(99), per_class=2)
+    # new clips of the same classes (other centres): nothing to learn from them, but the fit is a probability model
+    assert fit.predict(x_new).shape == (len(x_new), 4)
+
+
+def test_fit_is_scikit_learns_logistic_regression(rng):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x, labels, clips = _few_shot(rng, per_class=4, windows=1, spread=2.0)
+    fit = fit_linear(x, labels, clips, n_classes=4, c=0.5)
+    feats = pooled(x)
+    scaler = StandardScaler().fit(feats)
+    ref = LogisticRegression(C=0.5, max_iter=5000, tol=1e-8).fit(scaler.transform(feats), labels)
+    np.testing.assert_allclose(fit.predict(x), ref.predict_proba(scaler.transform(feats)), atol=2e-3)
+
+
+def test_every_clip_weighs_the_same(rng):
+    """A clip cut into many windows does not outweigh a clip of one window."""
+    x, labels, clips = _few_shot(rng, n_classes=2, per_class=2, windows=1)
+    many = np.concatenate([x, np.repeat(x[:1], 9, axis=0)])  # clip 0 now has 10 windows
+    fit_a = fit_linear(x, labels, clips, n_classes=2)
+    fit_b = fit_linear(many, np.concatenate([labels, np.repeat(labels[:1], 9)]),
+                       np.concatenate([clips, np.repeat(clips[:1], 9)]), n_classes=2)
+    np.testing.assert_allclose(fit_a.predict(x), fit_b.predict(x), atol=1e-3)
+
+
+def test_binary_and_missing_classes(rng):
+    x, labels, clips = _few_shot(rng, n_classes=2, per_class=2)
+    fit = fit_linear(x, labels, clips, n_classes=3)  # class 2 has no clip
+    probs = fit.predict(x)
+    assert probs.shape == (len(x), 3) and (probs[:, 2] < 1e-9).all()
+    assert (probs.argmax(1) == labels).all()
+    with pytest.raises(ParameterError, match="at least 2 classes"):
+        fit_linear(x[labels == 0], labels[labels == 0], clips[labels == 0], n_classes=2)
+    with pytest.raises(ParameterError, match="c=0 must be a positive number"):
+        fit_linear(x, labels, clips, n_classes=2, c=0)
+
+
+def test_the_keras_head_computes_the_fit(rng):
+    from audioclf.engine.inference import model_outputs
+    from audioclf.models import build_model
+
+    x, labels, clips = _few_shot(rng, k=3, dim=16)
+    fit = fit_linear(x, labels, clips, n_classes=4)
+    model = build_model("head_linear", input_shape=(3, 16), num_classes=4)
+    set_head_weights(model, fit)
+    np.testing.assert_allclose(model_outputs(model, x.astype(np.float32))["probs"], fit.predict(x), atol=1e-5)
+    with pytest.raises(ParameterError, match="head_linear on the same inputs"):
+        set_head_weights(build_model("head_linear", input_shape=(3, 16), num_classes=5), fit)
+
+
+def test_out_of_fold_scores_never_see_their_clip(rng):
+    x, labels, clips = _few_shot(rng, per_class=5, windows=3)
+    clip_labels = np.array([labels[clips == c][0] for c in range(clips.max() + 1)])
+    folds = clip_folds(clip_labels, folds=5)
+    assert sorted(np.bincount(folds)) == [4, 4, 4, 4, 4]  # every fold holds one clip of every class
+    seen = []
+
+    def fit_predict(train, test):
+        assert not set(clips[train]) & set(clips[test])  # no clip on both sides
+        seen.append(set(clips[test]))
+        return fit_linear(x[train], labels[train], clips[train], n_classes=4).predict(x[test])
+
+    probs = out_of_fold_probs(fit_predict, clips, folds)
+    assert set().union(*seen) == set(clips) and len(seen) == 5
+    assert probs.shape == (len(x), 4) and (probs.argmax(1) == labels).mean() > 0.9
+    assert clip_folds(np.array([0, 0, 1]), folds=5) is None  # a class with a single clip: nothing to hold out
+    assert np.bincount(clip_folds(np.array([0, 0, 1, 1, 1]), folds=5)).tolist() == [3, 2]  # k = 2
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    return make_synthetic_dataset(root, config=SyntheticConfig(clips_per_class=5, classes=("tone", "clicks",
+                                                                                           "noise_band"),
+                                                               sr=16000, max_duration=1.5))
+
+
+@pytest.mark.slow
+def test_split_none_calibrates_out_of_fold(synthetic, tmp_path):
+    """With every clip used for training, 'none of these' is calibrated on out-of-fold scores, not on them."""
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.extract import extract_dataset
+    from audioclf.engine.metrics import clip_probabilities
+    from audioclf.engine.recipes import make_recipe
+    from audioclf.engine.train import train
+    from audioclf.normalization import fit_stats
+    from audioclf.openset import calibrate, centroid_distance, out_of_fold_distances
+
+    config, pipeline = make_recipe(backbone="speech", training={"split": "none"}, dataset=synthetic)
+    assert (config.model, config.solver) == ("head_linear", "lbfgs")
+    res = train(synthetic, config=config, pipeline=pipeline, out=tmp_path / "b")
+    assert res.epochs_run == 1 and res.accuracy == 1.0
+    bundle = load_bundle(tmp_path / "b")
+    cal = bundle.open_set
+    assert cal.source == "out-of-fold" and cal.clips == len(synthetic)
+
+    # The same thresholds, computed here from models that never saw the clip they score.
+    ex = extract_dataset(synthetic, config=pipeline, cache=True)
+    x = fit_stats(ex.x, input_kind="embedding").apply(ex.x)
+    clip_labels = ex.clip_labels
+    folds = clip_folds(clip_labels, seed=config.seed)
+    oof = out_of_fold_probs(lambda tr, te: fit_linear(x[tr], ex.labels[tr], ex.clip_index[tr], n_classes=3)
+                            .predict(x[te]), ex.clip_index, folds)
+    clip_oof = clip_probabilities(oof, ex.clip_index, len(ex.clips))
+    means = np.stack([ex.x[ex.clip_index == i].mean(axis=(0, 1)) for i in range(len(ex.clips))])
+    expected = calibrate(clip_oof, clip_labels, train_embeddings=means, train_labels=clip_labels,
+                         val_distances=out_of_fold_distances(means, clip_labels, folds))
+    assert cal.confidence == pytest.approx(expected.confidence, abs=1e-4)
+    assert cal.distance == pytest.approx(expected.distance, abs=1e-4)
+    # In-sample scores would have been stricter: the model is surer of the clips it learned.
+    in_sample = calibrate(res.evaluation.clip_probs, res.evaluation.clip_true)
+    assert in_sample.confidence > cal.confidence
+    assert float(np.quantile(centroid_distance(means, cal.centroids), 0.95)) <= cal.distance + 1e-6
+
+    # The thresholds load and judge the same after a save and load.
+    again = type(cal).from_dict(cal.to_dict(), n_classes=3)
+    probs, emb = res.evaluation.clip_probs[0], means[0]
+    assert again.judge(probs, emb) == cal.judge(probs, emb)
+    assert again.source == "out-of-fold"
+
+
+@pytest.mark.slow
+def test_a_single_clip_per_class_is_not_calibrated(synthetic, tmp_path):
+    from audioclf.datasets import Dataset
+    from audioclf.engine.recipes import make_recipe
+    from audioclf.engine.train import train
+
+    one = Dataset(name="one each", root=synthetic.root, kind=synthetic.kind, classes=synthetic.classes,
+                  clips=tuple(next(c for c in synthetic.clips if c.label == k) for k in synthetic.classes))
+    config, pipeline = make_recipe(backbone="speech", training={"split": "none"}, dataset=one)
+    train(one, config=config, pipeline=pipeline, out=tmp_path / "b")
+    from audioclf.engine.bundle import load_bundle
+
+    bundle = load_bundle(tmp_path / "b")
+    assert bundle.open_set is None
+    assert any("at least 2 takes" in n for n in bundle.description["training"]["notes"])
+
+
+def test_default_head_follows_the_training_side(synthetic):
+    from audioclf.datasets import Dataset
+    from audioclf.engine.recipes import MLP_FROM_CLIPS, default_head, make_recipe
+
+    assert default_head(synthetic, "none") == "linear"
+    clips = tuple(dataclasses.replace(c, path=c.path.with_name(f"{i}_{c.path.name}"), group=None, fold=None)
+                  for i in range(MLP_FROM_CLIPS) for c in synthetic.clips)
+    big = Dataset(name="big", root=synthetic.root, kind=synthetic.kind, classes=synthetic.classes, clips=clips)
+    assert default_head(big, "none") == "mlp"
+    assert default_head(big, "ratio:0.9") == "linear"  # 90 % of each class held out: 10 clips left
+    config, _ = make_recipe(backbone="speech", training={"split": "none"}, dataset=big)
+    assert (config.model, config.solver, config.augment.mixup) == ("head_mlp", "adam", 0.0)
+    config, _ = make_recipe(backbone="speech", head="linear", dataset=big)  # asked for: kept
+    assert config.solver == "lbfgs"
+    config, _ = make_recipe(backbone="speech", head="linear", fine_tune=True)  # fine-tuning trains by Adam
+    assert config.solver == "adam"
+
+
+def test_lbfgs_is_for_the_linear_head_only():
+    from audioclf.engine.config import TrainConfig
+
+    with pytest.raises(ModelError, match="solver='lbfgs' fits the linear head"):
+        TrainConfig(model="head_mlp", solver="lbfgs").check_model()
+    with pytest.raises(ParameterError, match="solver="):
+        TrainConfig(solver="sgd")
+    with pytest.raises(ParameterError, match="c=-1"):
+        TrainConfig(model="head_linear", solver="lbfgs", c=-1)
