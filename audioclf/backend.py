@@ -38,6 +38,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._validate import check_positive_int
 from .device import DeviceInfo, device_info
 from .errors import ParameterError
 
@@ -396,12 +397,11 @@ def check_devices(devices: int = 1) -> int:
     Examples
     --------
     >>> check_devices(3)          # doctest: +SKIP
-    ParameterError: devices=3: the jax backend sees only 2 device(s) (TFRT_CPU_0, TFRT_CPU_1); ...
+    ParameterError: devices=3: the jax backend sees only 2 device(s) (cpu:0, cpu:1); ...
     """
     import keras
 
-    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
-        raise ParameterError(f"devices={devices!r} must be a positive integer")
+    devices = check_positive_int(devices, "devices")
     backend = keras.backend.backend()
     if worker_info().count > 1:
         if backend != "tensorflow":
@@ -424,8 +424,8 @@ def replicated_steps(model: Any) -> None:
     JAX trainer runs a step that is not jitted operation by operation, and over
     several devices every batch reduction (batch normalisation, each gradient)
     then becomes its own small program with a cross-device all-reduce. XLA's CPU
-    client launches those asynchronously on a pool with one thread per core
-    (two here), and a launch waits while a device has 32 programs queued; with
+    client launches those asynchronously on one pool of threads (as many as
+    cores or devices, whichever is more: two here), and a launch waits while a device has 32 programs queued; with
     one pool thread waiting in an all-reduce for the other device and the other
     thread waiting to launch, nothing runs the other device's share, and after
     40 s XLA aborts the process (``rendezvous.cc: Termination timeout for all
