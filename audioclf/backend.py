@@ -15,7 +15,12 @@ else:
 * :func:`is_chief` -- only the chief writes the bundle.
 
 XLA (``jit_compile``) is left off: on the CPU it slows 11 of 12 zoo models
-(README, "Models" benchmark), and on a GPU it has not been measured yet.
+(README, "Models" benchmark), and on a GPU it has not been measured yet. The
+one exception is JAX over several devices (:func:`replicated_steps`), where a
+step that is not compiled into one program can abort the process.
+
+* :func:`check_devices` -- refuse a device set-up this machine cannot train
+  with, before any feature is computed.
 * :func:`variable_gradient` -- the one gradient Grad-CAM (:mod:`audioclf.explain`)
   needs, taken with TensorFlow's ``GradientTape``, ``jax.grad`` or torch autograd;
   any other backend raises :class:`~audioclf.errors.UnsupportedBackendError`.
@@ -33,12 +38,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._validate import check_positive_int
 from .device import DeviceInfo, device_info
 from .errors import ParameterError
 
 __all__ = ["PRECISIONS", "resolve_precision", "precision_policy", "local_device_count", "WorkerInfo", "worker_info",
-           "is_chief", "shard", "barrier", "start_workers", "extract_shards", "replicated", "distribution_scope",
-           "training_scope", "variable_gradient"]
+           "is_chief", "shard", "barrier", "start_workers", "extract_shards", "replicated", "check_devices",
+           "distribution_scope", "replicated_steps", "training_scope", "variable_gradient"]
 
 #: ``auto``: mixed on a GPU, float32 on a CPU.
 PRECISIONS = ("auto", "float32", "mixed")
@@ -357,6 +363,102 @@ def replicated(model: Any) -> bool:
     return strategy is not None and strategy.num_replicas_in_sync > 1
 
 
+#: Backends that train over several local devices (``devices > 1``).
+DATA_PARALLEL_BACKENDS = ("tensorflow", "jax")
+
+
+def check_devices(devices: int = 1) -> int:
+    """Refuse a device set-up that cannot train here, before any work is done.
+
+    :func:`train <audioclf.engine.train.train>` calls it first, so a bad
+    ``devices`` costs a second, not the feature extraction that comes before the
+    model. On TensorFlow it also splits the CPU into ``devices`` logical devices
+    while that is still possible (before TensorFlow's runtime starts).
+
+    Parameters
+    ----------
+    devices : int
+        Local devices asked for.
+
+    Returns
+    -------
+    int
+        ``devices``.
+
+    Raises
+    ------
+    ParameterError
+        Not a positive integer; ``devices > 1`` on a backend without data
+        parallelism here (torch); fewer devices than asked (JAX sees one CPU
+        device unless ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` is
+        set before it starts); several ``TF_CONFIG`` workers on a backend other
+        than TensorFlow.
+
+    Examples
+    --------
+    >>> check_devices(3)          # doctest: +SKIP
+    ParameterError: devices=3: the jax backend sees only 2 device(s) (cpu:0, cpu:1); ...
+    """
+    import keras
+
+    devices = check_positive_int(devices, "devices")
+    backend = keras.backend.backend()
+    if worker_info().count > 1:
+        if backend != "tensorflow":
+            raise ParameterError(f"multi-worker training (TF_CONFIG) needs KERAS_BACKEND=tensorflow, not {backend}")
+        return devices
+    if devices == 1:
+        return devices
+    if backend not in DATA_PARALLEL_BACKENDS:
+        raise ParameterError(f"devices={devices} needs KERAS_BACKEND=tensorflow or jax; {backend} trains on one "
+                             "device here")
+    _local_devices(backend, devices)
+    return devices
+
+
+def replicated_steps(model: Any) -> None:
+    """Make a compiled model's training and prediction steps fit for several replicas.
+
+    Every backend traces the step (eager steps would get TensorFlow's
+    per-replica values). JAX also compiles it with XLA (``jit_compile``): Keras'
+    JAX trainer runs a step that is not jitted operation by operation, and over
+    several devices every batch reduction (batch normalisation, each gradient)
+    then becomes its own small program with a cross-device all-reduce. XLA's CPU
+    client launches those asynchronously on one pool of threads (as many as
+    cores or devices, whichever is more: two here), and a launch waits while a device has 32 programs queued; with
+    one pool thread waiting in an all-reduce for the other device and the other
+    thread waiting to launch, nothing runs the other device's share, and after
+    40 s XLA aborts the process (``rendezvous.cc: Termination timeout for all
+    reduce``). Compiled, a step is one program per device whose all-reduces
+    meet inside it, and the next step needs its results; the trainer's callbacks
+    read each step's loss, so at most a step or two is ever queued.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Compiled inside :func:`distribution_scope`.
+
+    Raises
+    ------
+    ParameterError
+        On JAX, a model with a layer that XLA cannot compile (Keras' ``supports_jit``).
+    """
+    import keras
+
+    model.run_eagerly = False
+    if keras.backend.backend() != "jax":
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Keras' "doesn't support jit_compile": refused below instead
+        model.jit_compile = True
+    if not model.jit_compile:
+        layers = sorted({type(layer).__name__ for layer in model._flatten_layers() if not layer.supports_jit})
+        raise ParameterError(f"{model.name} cannot train over several devices on the jax backend: its layers "
+                             f"{', '.join(layers) or '(unknown)'} cannot be compiled with XLA, and uncompiled steps "
+                             "over several devices can stall XLA's collectives; train it with devices=1 or "
+                             "KERAS_BACKEND=tensorflow")
+
+
 @contextlib.contextmanager
 def distribution_scope(devices: int = 1) -> Iterator[int]:
     """Replicate the model over ``devices`` local devices (or the workers of ``TF_CONFIG``) inside the block.
@@ -382,8 +484,7 @@ def distribution_scope(devices: int = 1) -> Iterator[int]:
     """
     import keras
 
-    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
-        raise ParameterError(f"devices={devices!r} must be a positive integer")
+    check_devices(devices)
     backend = keras.backend.backend()
     if worker_info().count > 1:
         strategy = _multi_worker_strategy()
@@ -399,13 +500,10 @@ def distribution_scope(devices: int = 1) -> Iterator[int]:
         strategy = tf.distribute.MirroredStrategy([d.name for d in _local_devices(backend, devices)])
         with strategy.scope():
             yield devices
-    elif backend == "jax":
+    else:  # jax (check_devices refused the others)
         dist = keras.distribution.DataParallel(devices=_local_devices(backend, devices))
         with dist.scope():
             yield devices
-    else:
-        raise ParameterError(f"devices={devices} needs KERAS_BACKEND=tensorflow or jax; {backend} trains on one "
-                             "device here")
 
 
 @contextlib.contextmanager

@@ -36,7 +36,7 @@ def one(model: str, precision: str, devices: int, steps: int) -> dict:
     import keras
     import numpy as np
 
-    from audioclf.backend import distribution_scope
+    from audioclf.backend import distribution_scope, replicated_steps
     from audioclf.models import build_model, compile_model, training_targets
 
     options, shape = MODELS[model]
@@ -48,6 +48,8 @@ def one(model: str, precision: str, devices: int, steps: int) -> dict:
         keras.mixed_precision.set_global_policy("mixed_float16")
     with distribution_scope(devices):
         net = compile_model(build_model(model, input_shape=shape, num_classes=10, **options))
+        if devices > 1:  # as the engine does: an uncompiled JAX step over several devices can abort (issue 30)
+            replicated_steps(net)
         targets = training_targets(net, x, y)
         net.fit(x, targets, batch_size=32, epochs=1, verbose=0, shuffle=False)  # traces / compiles
         start = time.perf_counter()

@@ -21,6 +21,7 @@ import pytest
 from audioclf.backend import (
     PRECISIONS,
     WorkerInfo,
+    check_devices,
     precision_policy,
     resolve_precision,
     shard,
@@ -214,6 +215,51 @@ def test_more_devices_than_present_is_a_clear_error(tmp_path):
                           timeout=120)
     assert "devices=3: the jax backend sees only 1 device(s)" in proc.stdout
     assert "xla_force_host_platform_device_count" in proc.stdout
+
+
+def test_check_devices_refuses_before_any_work(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert check_devices(1) == 1
+    for bad in (0, -2, True, 1.5, "2"):
+        with pytest.raises(ParameterError, match="must be a positive integer"):
+            check_devices(bad)
+
+
+@pytest.mark.slow
+def test_several_jax_devices_compile_the_step_or_refuse_the_model():
+    """On JAX a replicated model's step is one XLA program; a layer XLA cannot compile is refused, never run."""
+    code = ("import keras\n"
+            "from audioclf.backend import distribution_scope, replicated_steps\n"
+            "from audioclf.errors import ParameterError\n"
+            "class Opaque(keras.layers.Layer):\n"
+            "    def __init__(self, **kw):\n"
+            "        super().__init__(**kw)\n"
+            "        self.supports_jit = False\n"
+            "    def call(self, x):\n"
+            "        return x\n"
+            "def build(*extra):\n"
+            "    inp = keras.Input((3,))\n"
+            "    x = inp\n"
+            "    for layer in extra:\n"
+            "        x = layer(x)\n"
+            "    model = keras.Model(inp, {'probs': keras.layers.Dense(2, activation='softmax')(x)})\n"
+            "    model.compile(optimizer='adam', loss={'probs': 'categorical_crossentropy'}, jit_compile=False)\n"
+            "    model.run_eagerly = True\n"
+            "    return model\n"
+            "with distribution_scope(2):\n"
+            "    model = build()\n"
+            "    replicated_steps(model)\n"
+            "    print(model.jit_compile, model.run_eagerly)\n"
+            "    try:\n"
+            "        replicated_steps(build(Opaque(name='opaque')))\n"
+            "    except ParameterError as e:\n"
+            "        print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=_env("jax", XLA_FLAGS="--xla_force_host_platform_device_count=2"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "True False"
+    assert "cannot train over several devices on the jax backend: its layers Opaque cannot be compiled" in lines[1]
 
 
 def test_a_replicated_model_gives_one_row_per_window():

@@ -190,6 +190,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
 
         raise ParameterError(f"checkpoint={str(checkpoint)!r} must be a .keras file path, e.g. best.keras")
     worker = backend.worker_info()  # backend hook: this process's place among the TF_CONFIG workers
+    backend.check_devices(config.devices)  # backend hook: a device set-up that cannot work fails before any work
     emit = _emitter(progress, config.epochs, 0)
     require_classes(dataset)
     emit("phase", phase="split", message=f"splitting {len(dataset)} clips by {config.split}")
@@ -250,8 +251,8 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
             n_steps = math.ceil(len(x) / config.batch_size)
             m.run_eagerly = config.run_eagerly if config.run_eagerly is not None else \
                 config.epochs * n_steps <= EAGER_STEPS
-            if device.replicas > 1:  # backend hook: distributed steps are traced (eager ones get PerReplica values)
-                m.run_eagerly = False
+            if device.replicas > 1:  # backend hook: distributed steps are traced, on JAX compiled (see its docstring)
+                backend.replicated_steps(m)
             elif pipeline.input_kind == "embedding" and not pipeline.fine_tune:
                 # A head's step is tiny: several per call of the train function (progress and the stop request
                 # are then seen once per call, a few milliseconds apart).
