@@ -5,8 +5,9 @@ few windows; every call pays the network's fixed cost (its set-up, a small
 batch's poor use of the cores) again. A :class:`Batcher` lets the first
 request of a key wait a moment (``window`` seconds) for others of the same
 key, then runs one call for all of them, and hands each caller its own share.
-While a batch of a key runs, the next one collects everything that arrives, so
-the busier the server, the larger its batches.
+At most ``parallel`` calls of a key run at once; while they run, the next batch
+collects everything that arrives, so the busier the server, the larger its
+batches.
 
 The function given to :meth:`Batcher.run` takes a list of items (one per
 caller) and returns a list of answers in the same order: it concatenates and
@@ -46,6 +47,10 @@ class Batcher:
         then holds the requests that arrived while the previous batch of the key ran).
     max_items : int
         The most items in one call; the next request starts a new batch.
+    parallel : int
+        The most calls of one key at the same time. A network whose cost per item does not fall with
+        the batch size (a convolutional backbone on a CPU) is best run as many at once as there are
+        cores; one at a time would leave a core idle.
     enabled : bool
         False: every request runs its own call at once, as without a batcher.
 
@@ -56,15 +61,17 @@ class Batcher:
     (42, 1)
     """
 
-    def __init__(self, *, window: float = 0.03, max_items: int = 32, enabled: bool = True) -> None:
+    def __init__(self, *, window: float = 0.03, max_items: int = 32, parallel: int = 1, enabled: bool = True) -> None:
         check_number(window, "window", low=0)
         check_positive_int(max_items, "max_items")
+        check_positive_int(parallel, "parallel")
         self.window = float(window)
         self.max_items = max_items
+        self.parallel = parallel
         self.enabled = bool(enabled)
         self._lock = threading.Lock()
         self._open: dict[Hashable, _Batch] = {}
-        self._running: dict[Hashable, threading.Lock] = {}
+        self._running: dict[Hashable, threading.Semaphore] = {}
 
     def run(self, key: Hashable, fn: Callable[[list[Any]], list[Any]], item: Any, *,
             collect: bool = True) -> tuple[Any, int]:
@@ -100,7 +107,7 @@ class Batcher:
             leader = batch is None
             if leader:
                 batch = self._open[key] = _Batch(fn)
-                gate = self._running.setdefault(key, threading.Lock())
+                gate = self._running.setdefault(key, threading.BoundedSemaphore(self.parallel))
             index = len(batch.items)
             batch.items.append(item)
             if len(batch.items) >= self.max_items:
@@ -115,12 +122,12 @@ class Batcher:
             raise error
         return batch.answers[index], len(batch.items)
 
-    def _lead(self, key: Hashable, batch: _Batch, gate: threading.Lock, window: float) -> None:
-        """Collect for ``window`` seconds, wait for the key's previous call (still collecting), run, share out."""
+    def _lead(self, key: Hashable, batch: _Batch, gate: threading.Semaphore, window: float) -> None:
+        """Collect for ``window`` seconds, wait for a free call of the key (still collecting), run, share out."""
         try:
             if window > 0:
                 batch.full.wait(window)
-            with gate:  # one call per key at a time; this batch stays open until it may run
+            with gate:  # at most `parallel` calls of the key at a time; this batch stays open until it may run
                 with self._lock:
                     if self._open.get(key) is batch:
                         del self._open[key]

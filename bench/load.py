@@ -180,6 +180,9 @@ def main() -> int:
     ap.add_argument("--clips", type=Path, default=None,
                     help="a folder of real clips (default: synthesized 2-5 s clips, all different)")
     ap.add_argument("--ramp", type=float, default=0.0, help="spread the session starts over this many seconds")
+    ap.add_argument("--warm", type=float, default=None, metavar="S",
+                    help="start the server as `make run` does (scripts/serve.py: the default model warms in the "
+                         "background) and wait S seconds after its health check before the first round")
     ap.add_argument("--browser-nice", type=int, default=0,
                     help="run the browsers at this niceness (e.g. 19), so the server's work goes first, as when "
                          "the students' browsers run on their own machines (default 0: same priority)")
@@ -196,8 +199,13 @@ def main() -> int:
             streamlit_server(env={"AUDIOCLF_QUEUE_LOG": str(Path(tmp) / "queue.jsonl"),
                                   # a new, empty cache: a real clip's features or embeddings computed by an
                                   # earlier run on this machine must not be read instead of computed
-                                  "AUDIOCLF_CACHE": str(Path(tmp) / "cache")}) as url:
+                                  "AUDIOCLF_CACHE": str(Path(tmp) / "cache"),
+                                  # tests/conftest.py turns the warm start off for the test process
+                                  "AUDIOCLF_WARM": "1" if args.warm is not None else "0"},
+                             serve=args.warm is not None) as url:
         pid = _server_pid(url)
+        if args.warm:
+            time.sleep(args.warm)  # as a class that opens the app some time after it was started
         queue_log = Path(tmp) / "queue.jsonl"
         clips = (_real_clips(args.clips, per_round * args.rounds) if args.clips
                  else _synthetic_clips(Path(tmp), per_round * args.rounds))
