@@ -9,6 +9,11 @@ sub-band votes of ``subspectralnet``, and how long each step took.
 
 Models run through ``predict_on_batch`` (their traced graph, without the
 60-100 ms of set-up that ``model.predict`` adds to every clip).
+
+:func:`predict` is four stages a server can also call one by one:
+:func:`load_clip`, :func:`~audioclf.engine.pipeline.clip_inputs` with
+:func:`normalised`, :func:`model_pass` (the only one that may take the windows
+of several clips at once, :mod:`audioclf.serving`) and :func:`assemble`.
 """
 
 from __future__ import annotations
