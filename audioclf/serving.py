@@ -245,7 +245,8 @@ def classify(bundle: Any, source: Any, *, sr: int | None = None, name: str | Non
     queue : WorkQueue, optional
         The queue whose job this call runs in (default: :func:`work_queue`): while the call waits for
         its batch it gives its slot to the next request (:meth:`WorkQueue.idle`), and its log line
-        gets ``batch``, the number of clips its model call served.
+        gets ``batch``, the number of clips its model call served (and ``backbone_batch``, its
+        backbone call's, when that was batched).
     backbone : bool, optional
         Also batch the backbone's network calls (where the embedding cache misses); default
         :func:`batch_backbones`.
@@ -272,7 +273,9 @@ def classify(bundle: Any, source: Any, *, sr: int | None = None, name: str | Non
     clip = load_clip(bundle, source, sr=sr, name=name)
     t1 = time.perf_counter()
     backbone = batch_backbones() if backbone is None else backbone
-    inp, _ = _clip_inputs(bundle, clip.y, clip.label, run if backbone else _alone)
+    inp, backbone_size = _clip_inputs(bundle, clip.y, clip.label, run if backbone else _alone)
+    if backbone and backbone_size:
+        queue.note(backbone_batch=backbone_size)
     x = normalised(bundle, inp)
     timings = {**clip.timings, "features": time.perf_counter() - t1}
     t2 = time.perf_counter()

@@ -21,6 +21,11 @@ job, the seconds from the request to its result (queue wait + work).
 
     python bench/load.py --sessions 10 --rounds 3
     python bench/load.py --sessions 20 --steps classify --clips $AUDIOCLF_DATA/esc10/audio --ramp 20
+    python bench/load.py --sessions 20 --rounds 2 --steps classify --clips $AUDIOCLF_DATA/esc10/audio --ramp 20 \
+        --browser-nice 19 --warm 20     # started as `make run` does, the first round 20 s after the start
+
+``--warm`` aside, the server is started with ``streamlit run app.py`` and no warm start, as before.
+``$AUDIOCLF_BATCH=0`` in the environment turns the server's batching off (:mod:`audioclf.serving`).
 """
 
 from __future__ import annotations
