@@ -21,7 +21,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/python scripts/serve.py --server.port $(PORT)
 
 # NVIDIA GPU: swap tensorflow-cpu for the CUDA build of the same version (requirements-gpu.txt) in the same .venv.
 GPU_STAMP := $(VENV)/.installed-gpu
@@ -34,7 +34,7 @@ gpu-deps: $(GPU_STAMP)
 	$(BIN)/python -m audioclf device
 
 run-gpu: gpu-deps
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/python scripts/serve.py --server.port $(PORT)
 
 # Debian's Chromium for the real-browser tests (no browser download: Playwright drives /usr/bin/chromium).
 browser-deps:

@@ -6,7 +6,12 @@ Home must open fast: it imports neither TensorFlow nor librosa.
 
 import streamlit as st
 
+from audioclf.serving import warm_start
+
 st.set_page_config(page_title="audioclf", page_icon=":material/graphic_eq:", layout="wide")
+# Once per server process, in the background: the default Classify model loaded and run on a real clip, so the
+# first classification does not pay for it (scripts/serve.py, which `make run` uses, starts it with the server).
+warm_start()
 
 
 def home() -> None:

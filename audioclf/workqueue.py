@@ -9,7 +9,9 @@ that waits is told how many requests are ahead of it.
 
 A :class:`WorkQueue` also keeps the newest results by key, and a request for a
 key that another session is computing waits for that result instead of
-computing it again.
+computing it again. A job that waits for something other than the CPU (a
+batch of other sessions' work, :mod:`audioclf.batching`) gives its slot to the
+next request meanwhile (:meth:`WorkQueue.idle`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .errors import ParameterError
@@ -50,7 +53,8 @@ class WorkQueue:
     log : path, optional
         A file to which every job that ran appends one JSON line: ``kind`` (the key's first item, or the
         function's name), ``waited`` (seconds in the queue) and ``ran`` (seconds of work), ``at`` (Unix time
-        it finished). The app sets it from ``$AUDIOCLF_QUEUE_LOG``; ``bench/load.py`` reads it to tell the
+        it finished), and whatever the job added with :meth:`note` (e.g. ``batch``: how many requests shared
+        its model call). The app sets it from ``$AUDIOCLF_QUEUE_LOG``; ``bench/load.py`` reads it to tell the
         server's share of a latency from the browser's.
 
     Examples
@@ -78,6 +82,7 @@ class WorkQueue:
         self._computing: set[Hashable] = set()
         self._log = None if log is None else os.fspath(log)
         self._log_lock = threading.Lock()
+        self._notes: dict[int, dict[str, Any]] = {}  # thread id -> fields for its job's log line
 
     def pending(self) -> int:
         """Jobs running or waiting now."""
@@ -114,13 +119,16 @@ class WorkQueue:
             asked = time.perf_counter()
             self._acquire(on_wait, poll)
             started = time.perf_counter()
+            me = threading.get_ident()
+            self._notes[me] = {}
             try:
                 result = fn(*args, **kwargs)
             finally:
                 self._release()
+                notes = self._notes.pop(me, {})
                 if self._log is not None:
                     kind = key[0] if isinstance(key, tuple) and key else getattr(fn, "__name__", "job")
-                    self._write_log(str(kind), started - asked, time.perf_counter() - started)
+                    self._write_log(str(kind), started - asked, time.perf_counter() - started, notes)
             if key is not None:
                 self._keep(key, result)
             return result
@@ -172,9 +180,33 @@ class WorkQueue:
                 self._cond.notify_all()
             raise
 
-    def _write_log(self, kind: str, waited: float, ran: float) -> None:
+    def note(self, **fields: Any) -> None:
+        """Add JSON-ready ``fields`` to the log line of the job this thread runs (nothing outside a job)."""
+        found = self._notes.get(threading.get_ident())
+        if found is not None:
+            found.update(fields)
+
+    @contextmanager
+    def idle(self) -> Iterator[None]:
+        """Inside the block, the job this thread runs gives its slot to the next request.
+
+        For a job that waits for other threads' work (a batch it joined): the cores are not its
+        to use meanwhile. It takes its slot back at the end of the block without queueing again, so
+        for a moment one more job than ``slots`` may run. Outside a job, the block changes nothing.
+        """
+        if threading.get_ident() not in self._notes:
+            yield
+            return
+        self._release()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._running += 1
+
+    def _write_log(self, kind: str, waited: float, ran: float, notes: dict[str, Any] | None = None) -> None:
         line = json.dumps({"kind": kind, "waited": round(waited, 4), "ran": round(ran, 4),
-                           "at": round(time.time(), 3)}) + "\n"
+                           "at": round(time.time(), 3), **(notes or {})}) + "\n"
         try:
             with self._log_lock, open(self._log, "a", encoding="utf-8") as f:
                 f.write(line)

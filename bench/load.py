@@ -21,6 +21,11 @@ job, the seconds from the request to its result (queue wait + work).
 
     python bench/load.py --sessions 10 --rounds 3
     python bench/load.py --sessions 20 --steps classify --clips $AUDIOCLF_DATA/esc10/audio --ramp 20
+    python bench/load.py --sessions 20 --rounds 2 --steps classify --clips $AUDIOCLF_DATA/esc10/audio --ramp 20 \
+        --browser-nice 19 --warm 20     # started as `make run` does, the first round 20 s after the start
+
+``--warm`` aside, the server is started with ``streamlit run app.py`` and no warm start, as before.
+``$AUDIOCLF_BATCH=0`` in the environment turns the server's batching off (:mod:`audioclf.serving`).
 """
 
 from __future__ import annotations
@@ -180,6 +185,9 @@ def main() -> int:
     ap.add_argument("--clips", type=Path, default=None,
                     help="a folder of real clips (default: synthesized 2-5 s clips, all different)")
     ap.add_argument("--ramp", type=float, default=0.0, help="spread the session starts over this many seconds")
+    ap.add_argument("--warm", type=float, default=None, metavar="S",
+                    help="start the server as `make run` does (scripts/serve.py: the default model warms in the "
+                         "background) and wait S seconds after its health check before the first round")
     ap.add_argument("--browser-nice", type=int, default=0,
                     help="run the browsers at this niceness (e.g. 19), so the server's work goes first, as when "
                          "the students' browsers run on their own machines (default 0: same priority)")
@@ -196,8 +204,13 @@ def main() -> int:
             streamlit_server(env={"AUDIOCLF_QUEUE_LOG": str(Path(tmp) / "queue.jsonl"),
                                   # a new, empty cache: a real clip's features or embeddings computed by an
                                   # earlier run on this machine must not be read instead of computed
-                                  "AUDIOCLF_CACHE": str(Path(tmp) / "cache")}) as url:
+                                  "AUDIOCLF_CACHE": str(Path(tmp) / "cache"),
+                                  # tests/conftest.py turns the warm start off for the test process
+                                  "AUDIOCLF_WARM": "1" if args.warm is not None else "0"},
+                             serve=args.warm is not None) as url:
         pid = _server_pid(url)
+        if args.warm:
+            time.sleep(args.warm)  # as a class that opens the app some time after it was started
         queue_log = Path(tmp) / "queue.jsonl"
         clips = (_real_clips(args.clips, per_round * args.rounds) if args.clips
                  else _synthetic_clips(Path(tmp), per_round * args.rounds))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import sys
 from collections.abc import Callable, Hashable
@@ -11,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from audioclf import synth
+from audioclf import serving, synth
 from audioclf.examples import Example, list_examples
 from audioclf.io import to_wav_bytes
 from audioclf.session import SessionStore
@@ -97,30 +96,18 @@ def picked_example(prefix: str) -> Example | None:
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")
 def load_bundle_cached(path: str, mtime: float):
-    """One loaded copy of a bundle per (folder, modification time), shared by all sessions."""
-    from audioclf.engine.bundle import load_bundle
-    from audioclf.engine.inference import warm_up
-    bundle = load_bundle(path)
-    warm_up(bundle)  # the first prediction traces the model (~1.7 s); pay it here, once
-    # TensorFlow and the model are half a million long-lived objects: out of the collector's sight, a full
-    # collection (Python's own, from time to time) takes milliseconds instead of 0.3 s with every session stalled.
-    gc.freeze()
-    return bundle
+    """One loaded copy of a bundle per (folder, modification time), shared by all sessions and with the
+    server's warm start (:mod:`audioclf.serving`: a model being loaded there is waited for, not loaded again)."""
+    return serving.models().get(path, mtime)
 
 
 def bundle_mtime(path: str | Path) -> float:
     return (Path(path) / "bundle.json").stat().st_mtime
 
 
-@st.cache_resource
 def work_queue() -> WorkQueue:
-    """The server's one queue for heavy work: every session's jobs, one per CPU core at a time.
-
-    ``$AUDIOCLF_QUEUE_LOG``: a file that gets one JSON line per job (kind, seconds waited, seconds of work).
-    """
-    import os
-
-    return WorkQueue(log=os.environ.get("AUDIOCLF_QUEUE_LOG") or None)
+    """The server's one queue for heavy work (:func:`audioclf.serving.work_queue`)."""
+    return serving.work_queue()
 
 
 def data_key(data: bytes) -> str:

@@ -19,18 +19,20 @@ from pages._common import (
     queued,
     runs,
     session_store,
+    work_queue,
 )
 
 
 def classify(path: str, mtime: float, data: bytes, name: str):
-    from audioclf.engine.inference import predict
     from audioclf.features import FeatureConfig, compute_channels
     from audioclf.io import load_audio
+    from audioclf.serving import classify as classify_clip
 
     bundle = load_bundle_cached(path, mtime)
-    pred = predict(bundle, data, name=name)
     y, sr = load_audio(data, sr=bundle.pipeline.sr, name=name)
     mel = compute_channels(y, sr, ["mel"], config=FeatureConfig(n_mels=64))["mel"]
+    # the model's network calls are shared with other sessions' clips that arrive at the same time
+    pred = classify_clip(bundle, data, name=name, queue=work_queue())
     return pred, mel
 
 

@@ -28,10 +28,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict | None = None, timeout: float = 900.0) -> Iterator[str]:
-    """Run the app; yield its base URL; stop it (and its children) afterwards."""
+def streamlit_server(env: dict | None = None, timeout: float = 900.0, *, serve: bool = False) -> Iterator[str]:
+    """Run the app; yield its base URL; stop it (and its children) afterwards.
+
+    ``serve``: start it as ``make run`` does (``scripts/serve.py``: the default model warms as the server starts)
+    instead of ``streamlit run app.py``.
+    """
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+    start = [str(ROOT / "scripts" / "serve.py")] if serve else ["-m", "streamlit", "run", str(ROOT / "app.py")]
+    cmd = [sys.executable, *start, "--server.port", str(port),
            "--server.headless", "true", "--server.address", "127.0.0.1"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)

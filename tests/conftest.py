@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: hangs, not a speed expectation: the suite must pass on a machine whose cores are busy with other work,
 #: where importing TensorFlow alone can take a minute.
 HANG = 900
+# No background warm start of the default model in the test process (app.py starts one per server process):
+# it would load a model beside every test's own work; tests/test_serving.py starts its own.
+os.environ.setdefault("AUDIOCLF_WARM", "0")
 
 
 @pytest.fixture

@@ -195,3 +195,35 @@ def test_log_has_one_line_per_job_that_ran_with_its_wait(tmp_path):
 def test_an_unwritable_log_never_fails_a_job(tmp_path):
     q = WorkQueue(slots=1, log=tmp_path / "missing-folder" / "queue.jsonl")
     assert q.run(sum, [1, 2, 3]) == 6
+
+
+def test_a_job_waiting_idle_lets_the_next_one_run_and_takes_its_slot_back(tmp_path):
+    """One slot: job b can only run while job a waits inside ``idle()``; the log has a's note."""
+    import json
+
+    log = tmp_path / "queue.jsonl"
+    q = WorkQueue(slots=1, log=log)
+    b_ran = threading.Event()
+
+    def a() -> str:
+        with q.idle():
+            assert b_ran.wait(WAIT)
+        q.note(batch=2)
+        return "a"
+
+    def b() -> str:
+        b_ran.set()
+        return "b"
+
+    out: list[str] = []
+    ta = threading.Thread(target=lambda: out.append(q.run(a, key=("classify", "a"))))
+    ta.start()
+    out.append(q.run(b, key=("classify", "b")))
+    ta.join(WAIT)
+    assert sorted(out) == ["a", "b"] and q.pending() == 0
+    lines = [json.loads(s) for s in log.read_text().splitlines()]
+    assert [(r["kind"], r.get("batch")) for r in lines] == [("classify", None), ("classify", 2)]
+    q.note(batch=5)  # outside a job: nothing to note, no error
+    with q.idle():  # outside a job: changes nothing
+        assert q.pending() == 0
+    assert q.run(lambda: "still one slot") == "still one slot" and q.pending() == 0

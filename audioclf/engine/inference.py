@@ -9,6 +9,11 @@ sub-band votes of ``subspectralnet``, and how long each step took.
 
 Models run through ``predict_on_batch`` (their traced graph, without the
 60-100 ms of set-up that ``model.predict`` adds to every clip).
+
+:func:`predict` is four stages a server can also call one by one:
+:func:`load_clip`, :func:`~audioclf.engine.pipeline.clip_inputs` with
+:func:`normalised`, :func:`model_pass` (the only one that may take the windows
+of several clips at once, :mod:`audioclf.serving`) and :func:`assemble`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from ..openset import clip_embedding
 from .bundle import Bundle, load_bundle
 from .pipeline import ClipInputs, clip_inputs
 
-__all__ = ["Prediction", "predict", "predict_windows", "model_outputs", "warm_up"]
+__all__ = ["Prediction", "predict", "predict_windows", "model_outputs", "warm_up", "LoadedClip", "load_clip",
+           "ModelPass", "model_pass", "normalised", "assemble"]
 
 
 @dataclass(frozen=True)
@@ -227,10 +233,36 @@ def predict(bundle: Bundle | str | Path, source: Any, *, sr: int | None = None, 
     >>> p = predict(b, "dog.wav")                                  # doctest: +SKIP
     >>> p.top(2), p.starts[:2], p.timings                          # doctest: +SKIP
     """
-    from ..io import load_audio, resample
-
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     cfg = b.pipeline
+    clip = load_clip(b, source, sr=sr, name=name)
+    t1 = time.perf_counter()
+    inp = clip_inputs(clip.y, cfg.sr, config=cfg, name=clip.label)
+    x = _normalise(b, inp.x)
+    timings = {**clip.timings, "features": time.perf_counter() - t1}
+    t2 = time.perf_counter()
+    out = model_pass(b, x, explain=explain, batch_size=batch_size)
+    timings["model"] = time.perf_counter() - t2
+    return assemble(b, clip.label, inp, x, out, timings)
+
+
+@dataclass(frozen=True)
+class LoadedClip:
+    """A clip's samples at the bundle's rate, its display name, and the seconds spent loading it."""
+
+    y: np.ndarray
+    label: str
+    timings: dict = field(default_factory=dict)
+
+
+def load_clip(bundle: Bundle, source: Any, *, sr: int | None = None, name: str | None = None) -> LoadedClip:
+    """The first stage of :func:`predict`: ``source`` read (or resampled) at the bundle's rate.
+
+    Parameters and errors as :func:`predict`.
+    """
+    from ..io import load_audio, resample
+
+    cfg = bundle.pipeline
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if isinstance(source, np.ndarray):
@@ -246,31 +278,77 @@ def predict(bundle: Bundle | str | Path, source: Any, *, sr: int | None = None, 
                          or "clip")
         y, _ = load_audio(source, sr=cfg.sr, name=str(label))
         timings["load"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    inp: ClipInputs = clip_inputs(y, cfg.sr, config=cfg, name=str(label))
-    x = _normalise(b, inp.x)
-    timings["features"] = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    attention: dict = {}
-    extras: dict[str, np.ndarray] = {}
-    has_more = len(b.model.output_names) > 1
-    if explain and (has_more or _has_attention(b.model)):
+    return LoadedClip(y, str(label), timings)
+
+
+@dataclass(frozen=True)
+class ModelPass:
+    """What the model returned for a batch of standardised windows (the model stage of :func:`predict`).
+
+    Attributes
+    ----------
+    probs : np.ndarray [shape=(n_windows, n_classes)]
+    attention : dict[str, AttentionMap]
+        Batch axis = windows.
+    extras : dict[str, np.ndarray]
+        Every other output, batch first.
+    """
+
+    probs: np.ndarray
+    attention: dict = field(default_factory=dict)
+    extras: dict = field(default_factory=dict)
+
+    def rows(self, start: int, stop: int) -> ModelPass:
+        """The same outputs for windows ``start:stop`` only (one clip's share of a batched pass)."""
+        import dataclasses
+
+        return ModelPass(self.probs[start:stop],
+                         {k: dataclasses.replace(a, values=a.values[start:stop]) for k, a in self.attention.items()},
+                         {k: v[start:stop] for k, v in self.extras.items()})
+
+
+def model_pass(bundle: Bundle, x: np.ndarray, *, explain: bool = True, batch_size: int = 64) -> ModelPass:
+    """Run the bundle's model on standardised windows, the windows of one clip or of several.
+
+    Each window is computed on its own (no layer mixes the windows of a batch in inference), so the
+    windows of several clips can go through in one call and be split again with :meth:`ModelPass.rows`.
+
+    Parameters
+    ----------
+    bundle : Bundle
+    x : np.ndarray [shape=(n_windows, *input_shape)]
+        Normalised windows (``bundle.stats`` applied).
+    explain : bool
+        Also read out attention maps (models that have them).
+    batch_size : int
+    """
+    has_more = len(bundle.model.output_names) > 1
+    if explain and (has_more or _has_attention(bundle.model)):
         from ..models import explain as explain_model
 
-        ex = explain_model(b.model, x, batch_size=batch_size)
-        probs, attention, extras = np.asarray(ex.probs), ex.attention, dict(ex.extras)
-    else:
-        outs = model_outputs(b.model, x, batch_size=batch_size)
-        probs = outs.pop("probs")
-        extras = outs
-    timings["model"] = time.perf_counter() - t2
-    clip_probs = probs.mean(axis=0)
-    embedding = clip_embedding(inp.x) if cfg.input_kind == "embedding" else None
-    verdict = b.open_set.judge(clip_probs, embedding) if b.open_set is not None else {}
-    return Prediction(file=str(label), classes=b.classes, probs=clip_probs, window_probs=probs,
-                      starts=inp.starts, ends=inp.ends, padded=inp.padded, attention=attention, extras=extras,
-                      inputs=x, duration=inp.duration, timings=timings, notes=inp.notes, open_set=verdict,
-                      embedding=embedding)
+        ex = explain_model(bundle.model, x, batch_size=batch_size)
+        return ModelPass(np.asarray(ex.probs), ex.attention, dict(ex.extras))
+    outs = model_outputs(bundle.model, x, batch_size=batch_size)
+    probs = outs.pop("probs")
+    return ModelPass(probs, {}, outs)
+
+
+def normalised(bundle: Bundle, inp: ClipInputs) -> np.ndarray:
+    """A clip's windows standardised as the model reads them (``bundle.stats`` applied)."""
+    return _normalise(bundle, inp.x)
+
+
+def assemble(bundle: Bundle, label: str, inp: ClipInputs, x: np.ndarray, out: ModelPass,
+             timings: dict[str, float]) -> Prediction:
+    """The last stage of :func:`predict`: one clip's windows and model outputs as a :class:`Prediction`
+    (the clip's probabilities, its embedding and the open-set verdict are per clip)."""
+    clip_probs = out.probs.mean(axis=0)
+    embedding = clip_embedding(inp.x) if bundle.pipeline.input_kind == "embedding" else None
+    verdict = bundle.open_set.judge(clip_probs, embedding) if bundle.open_set is not None else {}
+    return Prediction(file=label, classes=bundle.classes, probs=clip_probs, window_probs=out.probs,
+                      starts=inp.starts, ends=inp.ends, padded=inp.padded, attention=out.attention,
+                      extras=out.extras, inputs=x, duration=inp.duration, timings=timings, notes=inp.notes,
+                      open_set=verdict, embedding=embedding)
 
 
 def _has_attention(model: Any) -> bool:
