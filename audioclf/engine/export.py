@@ -346,8 +346,10 @@ def _signature(graph: Any, batch: int | None) -> Any:
     specs = [tf.TensorSpec((batch, *i.shape[1:]), tf.float32, name=i.name) for i in graph.inputs]
     names = [i.name for i in graph.inputs]
 
-    def serve(*args: Any) -> dict:
-        return graph(dict(zip(names, args, strict=True)) if len(names) > 1 else args[0], training=False)
+    def serve(*args: Any) -> Any:
+        out = graph(dict(zip(names, args, strict=True)) if len(names) > 1 else args[0], training=False)
+        # TFLite: a tuple in sorted name order (freezing the variables renames the outputs output_0...)
+        return out if batch is None else tuple(out[k] for k in sorted(out))
 
     return tf.function(serve, input_signature=specs), names
 
@@ -424,8 +426,13 @@ def _to_tflite(graph: Any, quantize: str) -> bytes:
     import tensorflow as tf
 
     def attempt(model: Any) -> bytes:
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
         fn, _ = _signature(model, 1)
-        conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model)
+        # every variable frozen into a constant: the converter would otherwise keep some (a dropout's
+        # seed, batch-norm statistics) as READ_VARIABLE ops that LiteRT runs uninitialised (NaN)
+        frozen = convert_variables_to_constants_v2(fn.get_concrete_function())
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([frozen], model)
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex ops: phones and browsers
         if quantize != "none":
             conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -512,7 +519,7 @@ def _labels(b: Bundle, plan: _Plan, model_file: str) -> dict[str, Any]:
     return {"schema": "audioclf.export", "schema_version": 1, "name": b.name, "model_file": model_file,
             "classes": list(b.classes), "sample_rate": b.pipeline.sr, "window_samples": window,
             "hop_samples": hop, "level": b.pipeline.level, "frontend": plan.frontend,
-            "inputs": {k: list(v) for k, v in plan.inputs.items()}, "outputs": list(plan.outputs),
+            "inputs": {k: list(v) for k, v in plan.inputs.items()}, "outputs": sorted(plan.outputs),
             "open_set": b.open_set.to_dict() if b.open_set is not None else None}
 
 
@@ -561,7 +568,8 @@ def _compare(b: Bundle, model: export_runner.Model, spec: dict, clips: list[tupl
         if res["probs"].shape != ref.window_probs.shape:
             raise ExportError(f"{name}: the export gives {res['probs'].shape[0]} windows, the bundle "
                               f"{ref.window_probs.shape[0]}")
-        diff = max(diff, float(np.max(np.abs(res["probs"] - ref.window_probs))))
+        d = float(np.max(np.abs(res["probs"] - ref.window_probs)))
+        diff = max(diff, d if math.isfinite(d) else math.inf)  # NaN from a broken runtime is a failure
         agree += int(np.argmax(res["probs"].mean(axis=0)) == np.argmax(ref.probs))
     return diff, agree / max(1, len(clips))
 
@@ -630,7 +638,7 @@ def export_bundle(bundle: Bundle | str | os.PathLike, out: str | os.PathLike, *,
         diff, agree, names, warnings = float("nan"), float("nan"), (), []
         if check:
             clips = _check_clips(b)
-            diff, agree = _compare(b, export_runner.Model(tmp / model_file), labels, clips)
+            diff, agree = _compare(b, export_runner.Model(tmp / model_file, labels["outputs"]), labels, clips)
             names = tuple(n for n, _ in clips)
             if quantize != "none" and agree < 1.0 - _MAX_QUANT_LOSS:
                 warnings.append(f"{quantize} quantization changed the top class of {1.0 - agree:.0%} of the "

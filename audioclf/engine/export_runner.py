@@ -110,7 +110,7 @@ def frame(x: np.ndarray, n_fft: int, hop: int, *, center: bool) -> np.ndarray:
 class Model:
     """The exported graph behind one ``run(feeds) -> dict`` call, in onnxruntime or LiteRT."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, outputs: list[str]) -> None:
         self.path = path
         if path.suffix == ".onnx":
             try:
@@ -131,7 +131,10 @@ class Model:
             self._runner = runner
             details = runner.get_input_details()
             self.inputs = list(details)
-            self.outputs = list(runner.get_output_details())
+            # the graph's outputs in sorted name order, which LiteRT calls output_0, output_1...
+            found = sorted(runner.get_output_details(), key=lambda k: int(k.rsplit("_", 1)[-1]))
+            self._names = dict(zip(found, outputs, strict=True))
+            self.outputs = list(outputs)
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feeds.items() if k in self.inputs}
@@ -139,7 +142,7 @@ class Model:
             return dict(zip(self.outputs, self._sess.run(None, feeds), strict=True))
         n = len(next(iter(feeds.values())))
         rows = [self._runner(**{k: v[i:i + 1] for k, v in feeds.items()}) for i in range(n)]  # batch of 1
-        return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+        return {self._names[k]: np.concatenate([r[k] for r in rows]) for k in rows[0]}
 
 
 def _batched(model: Model, feeds: dict[str, np.ndarray], batch: int = 32) -> dict[str, np.ndarray]:
@@ -295,7 +298,7 @@ def result(name: str, spec: dict, res: dict, *, top_k: int = 3, decimals: int = 
 def load(folder: Path = HERE) -> tuple[Model, dict]:
     """The model and ``labels.json`` of an export folder."""
     spec = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
-    return Model(folder / spec["model_file"]), spec
+    return Model(folder / spec["model_file"], spec["outputs"]), spec
 
 
 def main(argv: list[str] | None = None) -> int:
