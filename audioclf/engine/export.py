@@ -150,13 +150,15 @@ def _layers() -> Any:
             t = {k: ops.convert_to_tensor(v) for k, v in self.tables.items()}
             shape = ops.shape(frames)
             k, block, n_fft = frames.shape[1], frames.shape[2], frames.shape[3]
-            x = ops.reshape(frames, (-1, block, n_fft))
+            # one frame per row: TFLite's converter mis-fuses a rank-3 product followed by a constant add
+            x = ops.reshape(frames, (-1, n_fft))  # (b K B, n_fft)
             nb = self.tables["dft"].shape[1] // 2
             if self.backbone == "speech":  # openWakeWord reads 16-bit PCM
                 x = ops.clip(x * 32768.0, -32768.0, 32767.0)
             spec = ops.matmul(x, t["dft"])
             re, im = spec[..., :nb], spec[..., nb:]
-            mel = ops.matmul(re * re + im * im, t["mel_t"])  # (b K, B, bands)
+            mel = ops.matmul(re * re + im * im, t["mel_t"])
+            mel = ops.reshape(mel, (-1, block, mel.shape[-1]))  # (b K, B, bands)
             if self.backbone == "sounds":
                 return ops.log(mel * 10000.0 + 1.0) / (math.log(10.0) * SOUNDS_SCALE), ops.zeros_like(clip_peak)
             db = _db(mel, ops)
@@ -316,10 +318,13 @@ def export_graph(bundle: Bundle | str | os.PathLike) -> Any:
         net = bb._lower if cfg.fine_tune else bb.model
         emb = net(logmel)  # (b K, dim...)
         k = cfg.window.length
-        emb = ops.reshape(emb, (-1, k) + tuple(emb.shape[1:]))  # (b, K, dim...)
-        mask = ops.reshape(ins["slot_mask"], (-1, k) + (1,) * (len(emb.shape) - 2))
-        fill = ops.reshape(ins["slot_fill"], (-1, 1) + (1,) * (len(emb.shape) - 2))
+        # the 'constant' padding, one backbone window per row (TFLite's converter fails on the same
+        # product after the reshape to (b, K, dim))
+        ones = (1,) * (len(emb.shape) - 1)
+        mask = ops.reshape(ins["slot_mask"], (-1,) + ones)
+        fill = ops.reshape(ops.repeat(ins["slot_fill"], k, axis=0), (-1,) + ones)
         emb = emb * mask + fill * (1.0 - mask)
+        emb = ops.reshape(emb, (-1, k) + tuple(emb.shape[1:]))  # (b, K, dim...)
         outs["probs"] = _probs(b.model, _normalise(b, emb))
         outs["embedding"] = emb
         if "clip_peak" in ins:
