@@ -94,6 +94,23 @@ def check_exportable(bundle: Bundle) -> None:
 
 # --- the front ends as Keras layers ---------------------------------------------------------------------------
 
+def _tables(tables: dict[str, np.ndarray], frames: Any, keep_float: bool) -> dict[str, Any]:
+    """The front end's matrices as tensors; with ``keep_float`` tied to the input so they are no constants.
+
+    A quantizer turns every large constant matrix into int8, and a DFT kernel or a mel bank in int8 ruins
+    the decibels (an int8 FSDD model lost 40 points that way): adding ``min(|frames[0, ...]|, 0)`` keeps them
+    out of its reach, at the cost of one addition per entry per call.
+    """
+    from keras import ops
+
+    out = {k: ops.convert_to_tensor(v) for k, v in tables.items()}
+    if keep_float:
+        # min(|x|, 0) is 0, but no converter folds it away as it does x * 0
+        zero = ops.minimum(ops.abs(ops.reshape(frames, (-1,))[0]), 0.0)
+        out = {k: v + zero for k, v in out.items()}
+    return out
+
+
 def _layers() -> Any:
     """The front-end layer classes (defined on first use: importing this module must not import Keras)."""
     import keras
@@ -102,13 +119,14 @@ def _layers() -> Any:
     class FramesFrontEnd(keras.layers.Layer):
         """Frames ``(b, T, n_fft)`` and the clip's peak per decibel channel ``(b, F)`` -> model input, peaks."""
 
-        def __init__(self, tables: dict[str, np.ndarray], planes: list[dict], center: bool, **kwargs: Any) -> None:
+        def __init__(self, tables: dict[str, np.ndarray], planes: list[dict], center: bool, *,
+                     keep_float: bool = False, **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            self.tables, self.planes, self.center = tables, planes, center
+            self.tables, self.planes, self.center, self.keep_float = tables, planes, center, keep_float
 
         def call(self, inputs: list) -> tuple:
             frames, clip_peak = inputs
-            t = {k: ops.convert_to_tensor(v) for k, v in self.tables.items()}
+            t = _tables(self.tables, frames, self.keep_float)
             nb = self.tables["dft"].shape[1] // 2
             spec = ops.matmul(frames, t["dft"])  # (b, T, 2 nb)
             re, im = spec[..., :nb], spec[..., nb:]
@@ -139,15 +157,16 @@ def _layers() -> Any:
     class BlockFrontEnd(keras.layers.Layer):
         """Backbone frames ``(b, K, B, n_fft)`` -> the backbone's input ``(b K, B, bands)``, and the peak (b, 1)."""
 
-        def __init__(self, tables: dict[str, np.ndarray], backbone: str, **kwargs: Any) -> None:
+        def __init__(self, tables: dict[str, np.ndarray], backbone: str, *, keep_float: bool = False,
+                     **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            self.tables, self.backbone = tables, backbone
+            self.tables, self.backbone, self.keep_float = tables, backbone, keep_float
 
         def call(self, inputs: list) -> tuple:
             from ..backbones.frontends import SOUNDS_SCALE
 
             frames, clip_peak = inputs
-            t = {k: ops.convert_to_tensor(v) for k, v in self.tables.items()}
+            t = _tables(self.tables, frames, self.keep_float)
             shape = ops.shape(frames)
             k, block, n_fft = frames.shape[1], frames.shape[2], frames.shape[3]
             # one frame per row: TFLite's converter mis-fuses a rank-3 product followed by a constant add
@@ -271,12 +290,15 @@ def _plan(bundle: Bundle) -> _Plan:
     return _Plan(fe, inputs, ("probs", "peak") if floors else ("probs",))
 
 
-def export_graph(bundle: Bundle | str | os.PathLike) -> Any:
+def export_graph(bundle: Bundle | str | os.PathLike, *, keep_front_end_float: bool = False) -> Any:
     """One Keras model: audio frames (or a waveform window) -> class probabilities, front end inside.
 
     Parameters
     ----------
     bundle : Bundle or path
+
+    keep_front_end_float : bool
+        Keep the front end's matrices out of a quantizer's reach (see :func:`export_bundle`'s ``quantize``).
 
     Returns
     -------
@@ -313,7 +335,8 @@ def export_graph(bundle: Bundle | str | os.PathLike) -> Any:
         peak_in = ins.get("clip_peak")
         if peak_in is None:
             peak_in = ops.zeros_like(ins["slot_fill"])
-        logmel, peak = BlockFrontEnd(_block_tables(cfg.backbone), cfg.backbone, name="frontend")(
+        logmel, peak = BlockFrontEnd(_block_tables(cfg.backbone), cfg.backbone, keep_float=keep_front_end_float,
+                                     name="frontend")(
             [ins["frames"], peak_in])
         net = bb._lower if cfg.fine_tune else bb.model
         emb = net(logmel)  # (b K, dim...)
@@ -334,7 +357,8 @@ def export_graph(bundle: Bundle | str | os.PathLike) -> Any:
         peak_in = ins.get("clip_peak")
         if peak_in is None:
             peak_in = ops.zeros_like(ins["frames"][:, :1, 0])
-        x, peak = FramesFrontEnd(tables, planes, cfg.center == "time", name="frontend")([ins["frames"], peak_in])
+        x, peak = FramesFrontEnd(tables, planes, cfg.center == "time", keep_float=keep_front_end_float,
+                                  name="frontend")([ins["frames"], peak_in])
         outs["probs"] = _probs(b.model, _normalise(b, x))
         if "clip_peak" in ins:
             outs["peak"] = peak
@@ -624,7 +648,7 @@ def export_bundle(bundle: Bundle | str | os.PathLike, out: str | os.PathLike, *,
                                                     and not (target / "labels.json").is_file())):
         raise ExportError(f"--out {target} exists and is not an earlier export; choose a new folder")
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-    graph = export_graph(b)
+    graph = export_graph(b, keep_front_end_float=quantize != "none")
     data = convert(graph, fmt, quantize=quantize)
     model_file = f"model.{fmt}"
     plan = _plan(b)
