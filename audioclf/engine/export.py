@@ -44,7 +44,7 @@ from . import export_runner
 from .bundle import Bundle, load_bundle, move_into_place
 
 __all__ = ["EXPORT_FORMATS", "QUANTIZE_OPTIONS", "EXPORTABLE_CHANNELS", "ExportResult", "check_exportable",
-           "export_graph", "convert", "export_bundle", "export_zip_bytes"]
+           "export_graph", "convert", "export_bundle", "export_zip_bytes", "export_archive"]
 
 EXPORT_FORMATS = ("onnx", "tflite")
 QUANTIZE_OPTIONS = ("none", "float16", "int8")
@@ -693,3 +693,21 @@ def export_zip_bytes(folder: str | os.PathLike) -> bytes:
             if p.is_file():
                 z.write(p, arcname=f"{Path(folder).name}/{p.name}")
     return buf.getvalue()
+
+
+def export_archive(bundle: Bundle | str | os.PathLike, fmt: str, *, quantize: str = "none",
+                   check: bool = True) -> tuple[bytes, ExportResult]:
+    """:func:`export_bundle` into a temporary folder, returned as zip bytes (a download) with its result.
+
+    The zip holds one folder named ``<bundle>_<fmt>`` (and the quantization, if any).
+
+    Raises
+    ------
+    ExportError
+        As :func:`export_bundle`.
+    """
+    b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    name = f"{b.name}_{fmt}" + (f"_{quantize}" if quantize != "none" else "")
+    with tempfile.TemporaryDirectory() as tmp:
+        result = export_bundle(b, Path(tmp) / name, fmt=fmt, quantize=quantize, check=check)
+        return export_zip_bytes(result.folder), result

@@ -16,8 +16,8 @@ from audioclf.engine import export_runner
 from audioclf.engine.bundle import load_bundle, save_bundle
 from audioclf.engine.export import (
     EXPORTABLE_CHANNELS,
-    _layers,
     _frames_tables,
+    _layers,
     check_exportable,
     convert,
     export_bundle,
