@@ -17,7 +17,7 @@ pin() { grep -i "^$1==" "$ROOT/requirements.txt" | cut -d' ' -f1; }
 python3 -m venv "$WORK/clean"
 "$WORK/clean/bin/pip" install --quiet "$(pin numpy)" "$(pin soundfile)" "$(pin soxr)" "$(pin onnxruntime)" \
     "$(pin ai-edge-litert)"
-"$WORK/clean/bin/python" -c "import importlib.util as u, sys; bad=[m for m in ('tensorflow','keras','librosa','audioclf') if u.find_spec(m)]; sys.exit(f'not clean: {bad}' if bad else 0)"
+(cd "$WORK" && "$WORK/clean/bin/python" -c "import importlib.util as u, sys; bad=[m for m in ('tensorflow','keras','librosa','audioclf') if u.find_spec(m)]; sys.exit(f'not clean: {bad}' if bad else 0)")
 MODELS=("$@")
 if [ ${#MODELS[@]} -eq 0 ]; then MODELS=($(ls "$ROOT/pretrained" | grep -v backbones)); fi
 CLIPS=("$ROOT"/examples/*.ogg "$ROOT"/examples/*.wav)
