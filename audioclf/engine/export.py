@@ -398,7 +398,7 @@ def _unrolled(graph: Any) -> Any:
     return model
 
 
-def convert(graph: Any, fmt: str, *, quantize: str = "none", representative: list | None = None) -> bytes:
+def convert(graph: Any, fmt: str, *, quantize: str = "none") -> bytes:
     """The exported graph as ONNX or TFLite bytes.
 
     Parameters
@@ -409,9 +409,8 @@ def convert(graph: Any, fmt: str, *, quantize: str = "none", representative: lis
         ONNX (tf2onnx, opset 17, any batch size) or TFLite (builtin ops only, batch of one).
     quantize : {'none', 'float16', 'int8'}
         TFLite: float16 weights, or int8 dynamic-range weights. ONNX: int8 dynamic quantization of the
-        weights (onnxruntime); float16 is TFLite only.
-    representative : list, optional
-        Unused for dynamic-range int8 (kept for full-integer quantization later).
+        weights (onnxruntime); float16 is TFLite only. Build the graph with ``keep_front_end_float=True``
+        so the front end's matrices stay float.
 
     Raises
     ------
