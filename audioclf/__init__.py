@@ -40,6 +40,7 @@ from .errors import (
     BundleError,
     DatasetError,
     EmptyAudioError,
+    ExportError,
     ModelError,
     NonFiniteAudioError,
     ParameterError,
@@ -106,7 +107,7 @@ __all__ = [
     # errors
     "AudioclfError", "AudioError", "EmptyAudioError", "UnsupportedFormatError", "TruncatedAudioError",
     "ZeroFramesError", "NonFiniteAudioError", "AudioTooLongError", "ParameterError", "DatasetError", "ModelError",
-    "BundleError", "BackboneError", "RecordingError", "RecordingLimitError", "UnsupportedBackendError",
+    "BundleError", "ExportError", "BackboneError", "RecordingError", "RecordingLimitError", "UnsupportedBackendError",
     # audio
     "load_audio", "audio_info", "resample", "to_wav_bytes", "write_audio",
     "DenoiseConfig", "SplitConfig", "PreprocessConfig", "denoise", "split_silence", "trim_silence", "preprocess",

@@ -16,6 +16,7 @@ __all__ = [
     "ZeroFramesError",
     "NonFiniteAudioError",
     "AudioTooLongError",
+    "ExportError",
     "ParameterError",
     "DatasetError",
     "RecordingError",
@@ -89,3 +90,7 @@ class BackboneError(ModelError):
 
 class UnsupportedBackendError(ModelError):
     """The active Keras backend cannot do what was asked (e.g. Grad-CAM's gradients on JAX)."""
+
+
+class ExportError(ModelError):
+    """A bundle cannot be exported as asked (a channel without an exportable front end, an unknown format)."""

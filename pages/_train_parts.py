@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from audioclf.errors import AudioclfError
-from pages._common import lesson, session_store
+from pages._common import bundle_mtime, lesson, session_store
+from pages._export import export_section
 
 AUGMENTS = ["standard", "none", "light", "strong", "speech", "embedding"]
 #: Datasets up to this many clips start from a pretrained backbone by default (recorded sets always do).
@@ -292,3 +293,4 @@ def results_section(res, ds) -> None:
     st.download_button("Download the model bundle (.zip)", export_zip(res.bundle_path), f"{res.config.model}.zip",
                        "application/zip", key="tr_download")
     st.caption("The model is also in this session's model store: use it on the Classify page.")
+    export_section(str(res.bundle_path), bundle_mtime(res.bundle_path), key="tr_export")

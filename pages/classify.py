@@ -21,6 +21,7 @@ from pages._common import (
     session_store,
     work_queue,
 )
+from pages._export import export_section
 
 
 def classify(path: str, mtime: float, data: bytes, name: str):
@@ -143,3 +144,4 @@ if "sub_probs" in pred.extras:
     st.subheader("What each frequency band voted")
     st.plotly_chart(subband_figure(pred, window=window), width="stretch", key="cl_subbands")
 gradcam_section(pred, path, mtime, data, name, window)
+export_section(path, mtime, key="cl_export")

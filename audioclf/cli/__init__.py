@@ -30,6 +30,7 @@ _COMMANDS = (
     "train",
     "evaluate",
     "predict",
+    "export",
     "pretrained",
     "backbones",
     "embed",

@@ -13,6 +13,8 @@ to predictions. One module per step, each importing only the steps before it:
 ``recipes``               default pipelines, the quick recipe, choices -> (TrainConfig, PipelineConfig)
 ``_fit``                  Keras plumbing: training batches and the monitor callback
 ``train``                 :func:`train`: split, extract, fit, score, save
+``export_runner``         ``classify.py`` of an export: numpy only, no audioclf (copied into the folder)
+``export``                a bundle -> one graph, front end inside -> ONNX / TFLite folder (after ``inference``)
 ========================  ===========================================================================
 
 This ``__init__`` imports nothing, so importing one step never loads Keras for another;

@@ -1,0 +1,335 @@
+"""classify.py of an exported model: run it on audio files with numpy, soundfile, soxr and one runtime.
+
+This file is copied as it is into every export folder (:func:`audioclf.engine.export.export_bundle`), so it
+imports nothing from audioclf, TensorFlow, Keras or librosa. It repeats, in numpy, exactly the steps of
+:func:`audioclf.engine.inference.predict` that lie outside the exported graph: reading the file (soundfile,
+mono mix-down, soxr HQ resampling, clipping to [-1, 1]), scaling the clip to full-scale peak, cutting it into
+the frames of the front end and the windows of the model (the same starts, hop and padding policy), averaging
+the windows' probabilities and the open-set ("none of these") verdict.
+
+The graph reads **frames** of audio, not one contiguous stretch: the bundle's features are computed over the
+whole clip and then cut into windows, so a window's frames are the clip's frames (a tail window padded by
+'repeat' wraps to the clip's first frames, which no contiguous stretch of audio holds). Frames are plain
+slices of the clip, centred as librosa does (``n_fft // 2`` zeros each side). Decibel channels are limited
+to ``top_db`` below the *clip's* peak: the graph takes that peak as its ``clip_peak`` input and gives each
+input's own peak as its ``peak`` output, so this runner calls it twice (once for the peak, once for the
+probabilities). A live stream can pass the peak of the stretch it holds.
+
+Usage::
+
+    python classify.py CLIP... [--json] [--top-k 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+_SILENT_PEAK = 1e-8  # as audioclf.engine.pipeline: below -160 dBFS a clip is left as it is
+_NO_PEAK = -1e30  # a clip peak that floors nothing (the first pass)
+
+
+class RunnerError(Exception):
+    """A problem a person can fix: a missing runtime, an unreadable file."""
+
+
+# --- windowing, as audioclf.windowing ----------------------------------------------------------------------
+
+def window_starts(n: int, length: int, hop: int) -> np.ndarray:
+    """Start of every window over ``n`` units: every ``hop``, one more for a tail (audioclf.windowing._starts)."""
+    if n <= length:
+        return np.zeros(1, dtype=np.int64)
+    count = math.ceil((n - length) / hop) + 1
+    return np.arange(count, dtype=np.int64) * hop
+
+
+def window_index(n: int, length: int, hop: int, pad: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Which unit fills each slot of each window: ``(starts, index (n_windows, length), kept, padded)``.
+
+    'repeat' wraps to the start; 'constant' slots past the end are left empty: ``kept`` is False there
+    (index 0 is a placeholder). ``padded`` says which windows reach past the end (either policy).
+    """
+    starts = window_starts(n, length, hop)
+    idx = starts[:, None] + np.arange(length)[None, :]
+    inside = idx < n
+    kept = inside if pad == "constant" else np.ones_like(inside)
+    return starts, np.where(inside, idx, idx % n if pad == "repeat" else 0), kept, ~inside.all(axis=1)
+
+
+# --- reading audio, as audioclf.io.load_audio ----------------------------------------------------------------
+
+def load_audio(path: str, sr: int) -> np.ndarray:
+    """Mono float32 samples of ``path`` at ``sr`` (soxr HQ), clipped to [-1, 1]."""
+    try:
+        import soundfile as sf
+    except ImportError:
+        raise RunnerError("soundfile is not installed; pip install soundfile") from None
+    try:
+        y, native = sf.read(path, dtype="float64", always_2d=True)
+    except Exception as exc:  # noqa: BLE001 -- any unreadable file is one line for the person
+        raise RunnerError(f"{path}: cannot read the audio ({exc})") from None
+    if y.shape[0] == 0:
+        raise RunnerError(f"{path}: no samples could be decoded")
+    if not np.all(np.isfinite(y)):
+        raise RunnerError(f"{path}: NaN or infinite samples")
+    y = y.astype(np.float32).mean(axis=1)
+    if native != sr:
+        try:
+            import soxr
+        except ImportError:
+            raise RunnerError("soxr is not installed; pip install soxr") from None
+        out = soxr.resample(y, int(native), int(sr), quality="HQ")
+        y = np.asarray(out if out.shape[0] else y[:1], dtype=np.float32)
+    np.clip(y, -1.0, 1.0, out=y)
+    return y
+
+
+def peak_level(y: np.ndarray) -> np.ndarray:
+    """The whole clip scaled to full-scale peak, as the bundle's ``level='peak'`` (before any windowing)."""
+    peak = float(np.max(np.abs(y)))
+    return (y / peak).astype(np.float32) if peak > _SILENT_PEAK else y
+
+
+def frame(x: np.ndarray, n_fft: int, hop: int, *, center: bool) -> np.ndarray:
+    """Frames of ``n_fft`` samples every ``hop`` [shape=(n_frames, n_fft)]; centred as librosa (zero padding)."""
+    if center:
+        x = np.pad(x, (n_fft // 2, n_fft // 2))
+    if len(x) < n_fft:
+        x = np.pad(x, (0, n_fft - len(x)))
+    return np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
+
+
+# --- the model -----------------------------------------------------------------------------------------------
+
+class Model:
+    """The exported graph behind one ``run(feeds) -> dict`` call, in onnxruntime or LiteRT."""
+
+    def __init__(self, path: Path, outputs: list[str]) -> None:
+        self.path = path
+        if path.suffix == ".onnx":
+            try:
+                import onnxruntime as ort
+            except ImportError:
+                raise RunnerError("onnxruntime is not installed; pip install onnxruntime") from None
+            self._sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            self.inputs = [i.name for i in self._sess.get_inputs()]
+            self.outputs = [o.name for o in self._sess.get_outputs()]
+            self._tfl = None
+        else:
+            try:
+                from ai_edge_litert.interpreter import Interpreter
+            except ImportError:
+                raise RunnerError("ai-edge-litert is not installed; pip install ai-edge-litert") from None
+            self._tfl = Interpreter(model_path=str(path))
+            runner = self._tfl.get_signature_runner()
+            self._runner = runner
+            details = runner.get_input_details()
+            self.inputs = list(details)
+            # the graph's outputs in sorted name order, which LiteRT calls output_0, output_1...
+            found = sorted(runner.get_output_details(), key=lambda k: int(k.rsplit("_", 1)[-1]))
+            self._names = dict(zip(found, outputs, strict=True))
+            self.outputs = list(outputs)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feeds.items() if k in self.inputs}
+        if self._tfl is None:
+            return dict(zip(self.outputs, self._sess.run(None, feeds), strict=True))
+        n = len(next(iter(feeds.values())))
+        rows = [self._runner(**{k: v[i:i + 1] for k, v in feeds.items()}) for i in range(n)]  # batch of 1
+        return {self._names[k]: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+
+
+def _batched(model: Model, feeds: dict[str, np.ndarray], batch: int = 32) -> dict[str, np.ndarray]:
+    n = len(next(iter(feeds.values())))
+    parts = [model.run({k: v[i:i + batch] for k, v in feeds.items()}) for i in range(0, n, batch)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _clip_peak(model: Model, units: np.ndarray, group: int, extra: dict[str, np.ndarray], floors: int) -> np.ndarray:
+    """First pass: the peak of every decibel channel over all of a clip's ``units`` (frames or blocks)."""
+    n = len(units)
+    rows = -(-n // group)
+    idx = np.arange(rows * group) % n  # groups of the model's window size; the last wraps (a peak is a max)
+    feeds = {"frames": units[idx].reshape((rows, group) + units.shape[1:]),
+             "clip_peak": np.full((rows, floors), _NO_PEAK, np.float32)}
+    feeds.update({k: np.repeat(v[:1], rows, axis=0) for k, v in extra.items()})
+    return _batched(model, feeds)["peak"].max(axis=0, keepdims=True)
+
+
+def classify_samples(model: Model, spec: dict, y: np.ndarray) -> dict:
+    """Window probabilities, times and (embedding models) the clip's mean embedding of one clip at the model's rate."""
+    fe, sr = spec["frontend"], spec["sample_rate"]
+    duration = len(y) / sr
+    y = peak_level(y) if spec.get("level") == "peak" else y
+    kind = fe["kind"]
+    out: dict = {"duration": duration, "embedding": None}
+    if kind == "waveform":
+        length, hop = spec["window_samples"], spec["hop_samples"]
+        starts, idx, kept, padded = window_index(len(y), length, hop, fe["pad"])
+        x = np.where(kept, y[idx], 0.0).astype(np.float32)  # 'constant': silence past the end
+        probs = _batched(model, {"audio": x})["probs"]
+        out.update(starts=starts / sr, ends=np.minimum((starts + length) / sr, duration), padded=padded)
+    elif kind == "frames":
+        frames = frame(y, fe["n_fft"], fe["hop"], center=True)[:1 + len(y) // fe["hop"]]
+        n, length = len(frames), fe["window_frames"]
+        starts, idx, kept, padded = window_index(n, length, fe["window_hop"], fe["pad"])
+        feeds = {"frames": frames[idx] * kept[..., None]}  # 'constant': silent frames past the end
+        if fe["floors"]:
+            feeds["clip_peak"] = np.repeat(_clip_peak(model, frames, length, {}, fe["floors"]), len(idx), axis=0)
+        probs = _batched(model, feeds)["probs"]
+        out.update(starts=starts * fe["hop"] / sr,
+                   ends=np.minimum((starts + length) * fe["hop"] / sr, duration), padded=padded)
+    else:  # blocks of a backbone
+        probs = _blocks(model, spec, fe, y, duration, out)
+    out["probs"] = probs
+    return out
+
+
+def _blocks(model: Model, spec: dict, fe: dict, y: np.ndarray, duration: float, out: dict) -> np.ndarray:
+    sr = spec["sample_rate"]
+    need = fe["need_samples"]
+    short = len(y) < need
+    if short:  # as audioclf.engine.pipeline._backbone_signal
+        if fe["pad"] == "constant":
+            pad = need - len(y)
+            y = np.pad(y, (pad // 2, pad - pad // 2))
+        else:
+            y = np.resize(y, need)
+    if fe["peak_normalise"]:  # the backbone's own front end scales again (aiSFX)
+        peak = float(np.max(np.abs(y))) if y.size else 0.0
+        y = y / (peak if peak > 0 else 1.0)
+    if fe["min_samples"] and len(y) < fe["min_samples"]:  # speech: centred in zeros to one window
+        off = (fe["min_samples"] - len(y)) // 2
+        y = np.pad(y, (off, fe["min_samples"] - len(y) - off))
+    frames = frame(y.astype(np.float32), fe["n_fft"], fe["hop"], center=fe["center"])
+    if fe["center"]:
+        frames = frames[:1 + len(y) // fe["hop"]]
+    n, block, bhop = len(frames), fe["block"], fe["block_hop"]
+    if n < block:  # one block, zero frames after the clip (audioclf.backbones.frontends.block_frames)
+        blocks = np.zeros((1, block, fe["n_fft"]), np.float32)
+        blocks[0, :n] = frames
+    else:
+        bstarts = np.arange(0, n - block + 1, bhop)
+        blocks = frames[bstarts[:, None] + np.arange(block)[None, :]]
+    k, n_emb = fe["window_frames"], len(blocks)
+    starts, idx, kept, padded = window_index(n_emb, k, fe["window_hop"], fe["pad"])
+    if short:
+        starts, idx, kept, padded = starts[:1], idx[:1], kept[:1], padded[:1]
+    feeds = {"frames": blocks[idx], "slot_mask": kept.astype(np.float32),
+             "slot_fill": np.zeros((len(idx), 1), np.float32)}
+    if fe["floors"]:
+        every = {"slot_mask": np.ones((1, k), np.float32), "slot_fill": np.zeros((1, 1), np.float32)}
+        peak = _clip_peak_blocks(model, frames, k, every, fe)
+        feeds["clip_peak"] = np.repeat(peak, len(idx), axis=0)
+    res = _batched(model, feeds)
+    if not kept.all():  # 'constant': the empty slots hold the smallest embedding value of the clip
+        fill = float(res["embedding"][kept].min())
+        feeds["slot_fill"] = np.full((len(idx), 1), fill, np.float32)
+        res = _batched(model, feeds)
+    hop_s = fe["hop_samples"] / sr
+    if short:
+        out.update(starts=np.zeros(1), ends=np.full(1, duration), padded=np.ones(1, bool))
+    else:
+        out.update(starts=starts * hop_s, ends=np.minimum(starts * hop_s + fe["window_seconds"], duration),
+                   padded=padded)
+    emb = res["embedding"].astype(np.float64)
+    out["embedding"] = emb.mean(axis=tuple(range(emb.ndim - 1))).astype(np.float32)
+    return res["probs"]
+
+
+def _clip_peak_blocks(model: Model, frames: np.ndarray, k: int, extra: dict, fe: dict) -> np.ndarray:
+    """The peak over every frame of the clip, also those no block holds (the backbone floors over all of them)."""
+    block = fe["block"]
+    n = len(frames)
+    rows = -(-n // block)
+    units = frames[np.arange(rows * block) % n].reshape(rows, block, -1)  # all frames as blocks
+    return _clip_peak(model, units, k, extra, fe["floors"])
+
+
+# --- verdicts ------------------------------------------------------------------------------------------------
+
+def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None) -> dict:
+    """"None of these" as audioclf.openset.OpenSetCalibration.judge."""
+    if not open_set:
+        return {}
+    top = float(np.max(probs))
+    out = {"confidence": top, "confidence_threshold": open_set["confidence"]}
+    unknown = top < open_set["confidence"]
+    if open_set.get("centroids") is not None and open_set.get("distance") is not None and embedding is not None:
+        e = np.asarray(embedding, np.float64)[None]
+        c = np.asarray(open_set["centroids"], np.float64)
+        e = e / np.maximum(np.linalg.norm(e, axis=-1, keepdims=True), 1e-12)
+        c = c / np.maximum(np.linalg.norm(c, axis=-1, keepdims=True), 1e-12)
+        d = float(np.clip(1.0 - (e @ c.T).max(axis=1), 0.0, 2.0)[0])
+        out.update(distance=d, distance_threshold=open_set["distance"])
+        unknown = unknown or d > open_set["distance"]
+    out["unknown"] = bool(unknown)
+    return out
+
+
+def result(name: str, spec: dict, res: dict, *, top_k: int = 3, decimals: int = 3) -> dict:
+    """The fields of ``predict --json`` for one clip."""
+    classes = spec["classes"]
+    window_probs = res["probs"]
+    probs = window_probs.mean(axis=0)
+    order = np.argsort(-probs)[:top_k]
+    verdict = judge(spec.get("open_set"), probs, res["embedding"])
+    return {
+        "file": name,
+        "label": classes[int(np.argmax(probs))],
+        "top": [{"label": classes[i], "prob": round(float(probs[i]), decimals)} for i in order],
+        "duration": round(res["duration"], 4),
+        "classes": list(classes),
+        "windows": [{"start": round(float(s), 4), "end": round(float(e), 4), "padded": bool(p),
+                     "probs": [round(float(v), decimals) for v in row]}
+                    for s, e, p, row in zip(res["starts"], res["ends"], res["padded"], window_probs, strict=True)],
+        "unknown": bool(verdict.get("unknown", False)),
+        "unknown_score": round(float(verdict.get("confidence", np.max(probs))), decimals),
+        "open_set": {k: (round(v, decimals) if isinstance(v, float) else v) for k, v in verdict.items()},
+    }
+
+
+def load(folder: Path = HERE) -> tuple[Model, dict]:
+    """The model and ``labels.json`` of an export folder."""
+    spec = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
+    return Model(folder / spec["model_file"], spec["outputs"]), spec
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Classify audio files with this exported model.")
+    p.add_argument("files", nargs="+", metavar="CLIP")
+    p.add_argument("--json", action="store_true", help="print one JSON list")
+    p.add_argument("--top-k", type=int, default=3)
+    args = p.parse_args(argv)
+    try:
+        model, spec = load()
+    except RunnerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    results, failed = [], 0
+    for path in args.files:
+        try:
+            res = classify_samples(model, spec, load_audio(path, spec["sample_rate"]))
+        except RunnerError as exc:
+            failed += 1
+            print(f"error: {exc}", file=sys.stderr)
+            results.append({"file": path, "error": str(exc)})
+            continue
+        d = result(path, spec, res, top_k=args.top_k)
+        results.append(d)
+        if not args.json:
+            top = ", ".join(f"{t['label']} {t['prob']:.2f}" for t in d["top"])
+            print(f"{path}: {top}{'  (none of these?)' if d['unknown'] else ''}  ({len(d['windows'])} windows)")
+    if args.json:
+        print(json.dumps(results, indent=1))
+    return 2 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

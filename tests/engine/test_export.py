@@ -1,0 +1,252 @@
+"""Export: the front end as fixed matrices against the library's features, ONNX / TFLite against Keras, the
+export folder's classify.py against predict, and the error paths."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audioclf import synth
+from audioclf.engine import export_runner
+from audioclf.engine.bundle import load_bundle, save_bundle
+from audioclf.engine.export import (
+    EXPORTABLE_CHANNELS,
+    _frames_tables,
+    _layers,
+    check_exportable,
+    convert,
+    export_bundle,
+    export_graph,
+    export_zip_bytes,
+)
+from audioclf.engine.inference import predict
+from audioclf.engine.pipeline import PipelineConfig, clip_inputs
+from audioclf.errors import ExportError
+from audioclf.examples import list_examples
+from audioclf.features import FeatureConfig
+from audioclf.normalization import NormStats
+from audioclf.openset import OpenSetCalibration
+from audioclf.windowing import WindowConfig
+
+from ..conftest import HANG, ROOT, run_cli
+
+SR = 16000
+CLASSES = ("a", "b", "c")
+PRETRAINED = ("esc10_sfc_dcnn", "esc10_sounds", "fsdd_crnn_resnet_att", "fsdd_sfc_dcnn", "fsdd_sfc_dcnn_att",
+              "fsdd_soundnet", "fsdd_speech")
+
+
+def _clip(seconds: float = 2.3, sr: int = SR) -> np.ndarray:
+    """A tone, a chirp and a little noise, with a quiet gap (so dB floors are reached)."""
+    y = np.concatenate([synth.tone(440.0, seconds / 2, sr), np.zeros(int(0.2 * sr), np.float32),
+                        synth.chirp(300.0, 3000.0, seconds / 2, sr)])
+    return (y + synth.noise(len(y) / sr, sr, amp=1e-6, rng=0)[:len(y)]).astype(np.float32)
+
+
+def _features(**kw) -> FeatureConfig:
+    return FeatureConfig(n_fft=512, hop_length=256, n_mels=40, n_mfcc=20, **kw)
+
+
+#: name -> (pipeline, architecture, options); every input kind the zoo has that can export
+TINY = {
+    "mel": (dict(channels=("mel",), input_kind="spectrogram", input_shape=(32, 16, 1),
+                 window=WindowConfig(length=16, hop=8)), "sfc_dcnn", {"filters": (4,) * 6, "dense_units": (8,)}),
+    "mfcc": (dict(channels=("mfcc",), input_kind="spectrogram", input_shape=(20, 16, 1), center="time",
+                  window=WindowConfig(length=16, hop=16)), "sfc_dcnn", {"filters": (4,) * 6, "dense_units": ()}),
+    "multichannel": (dict(channels=("mel", "stft_mag", "mfcc"), input_kind="multichannel",
+                          input_shape=(32, 16, 3), window=WindowConfig(length=16, hop=8)),
+                     "mfc_dcnn", {"filters": (4,) * 8, "dense_units": (8,)}),
+    "waveform": (dict(channels=(), input_kind="waveform", input_shape=(8000, 1),
+                      window=WindowConfig(length=8000, hop=4000)), "soundnet_cnn", {"dense_units": (8,)}),
+    "backbone": (dict(channels=(), input_kind="embedding", input_shape=(4, 96), backbone="speech",
+                      window=WindowConfig(length=4, hop=2, pad="constant")), "head_linear", {}),
+}
+
+
+def _tiny_bundle(folder: Path, kind: str) -> Path:
+    """A bundle of ``kind`` with a model trained for one short epoch on random inputs."""
+    from audioclf.models import build_model
+
+    pipe, arch, options = TINY[kind]
+    cfg = PipelineConfig(sr=SR, features=_features(), **pipe)
+    model = build_model(arch, input_shape=cfg.input_shape, num_classes=len(CLASSES), **options)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, *cfg.input_shape)).astype(np.float32)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, rng.integers(0, 3, 12), epochs=1, batch_size=4, verbose=0)
+    c = cfg.input_shape[-1] if kind != "backbone" else 1
+    stats = NormStats(np.full((c,), -30.0 if kind in ("mel", "multichannel") else 0.1, np.float32),
+                      np.full((c,), 20.0 if kind != "waveform" else 0.3, np.float32))
+    open_set = None
+    if kind == "backbone":
+        open_set = OpenSetCalibration(confidence=0.4, distance=0.2, centroids=rng.normal(size=(3, 96)), clips=9)
+    return save_bundle(folder / kind, model=model, pipeline=cfg, classes=CLASSES, stats=stats, architecture=arch,
+                       options=options, open_set=open_set)
+
+
+def _planes(cfg: PipelineConfig, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Keras front end's output and the library's inputs for the same windows of ``y``."""
+    import keras
+
+    b = type("B", (), {"pipeline": cfg})()
+    tables, planes = _frames_tables(b)
+    frames_layer = _layers()[0](tables, planes, cfg.center == "time")
+    fc = cfg.features
+    frames = export_runner.frame(y, fc.n_fft, fc.hop_length, center=True)[:1 + len(y) // fc.hop_length]
+    _, idx, _, _ = export_runner.window_index(len(frames), cfg.window.length, cfg.window.hop, cfg.window.pad)
+    floors = sum(p["floor"] is not None for p in planes)
+    _, peak = frames_layer([keras.ops.convert_to_tensor(frames[idx]), np.full((len(idx), floors), -1e30, "f4")])
+    peak = np.asarray(peak).max(axis=0, keepdims=True).repeat(len(idx), axis=0)
+    x, _ = frames_layer([keras.ops.convert_to_tensor(frames[idx]), peak.astype(np.float32)])
+    return np.asarray(x), clip_inputs(y, SR, config=cfg).x
+
+
+def test_front_end_matches_the_library_features_on_a_test_clip():
+    """Mel (resized 40 -> 32 bins), STFT magnitude (257 -> 32), MFCC (20 -> 32), real part: one graph."""
+    cfg = PipelineConfig(sr=SR, features=_features(), channels=("mel", "stft_mag", "mfcc", "stft_real"),
+                         input_kind="multichannel", input_shape=(32, 16, 4), window=WindowConfig(length=16, hop=8))
+    y = _clip()
+    y = y / np.max(np.abs(y))  # the level step, done by the runner before framing
+    x, ref = _planes(cfg, y)
+    assert x.shape == ref.shape == (len(ref), 32, 16, 4)
+    # dB channels within 0.01 dB; MFCCs and the real part (float32 DFT of 512 samples) within 0.01 absolute
+    np.testing.assert_allclose(x[..., :2], ref[..., :2], atol=0.01)
+    np.testing.assert_allclose(x[..., 2:], ref[..., 2:], atol=0.01, rtol=1e-4)
+    assert np.mean(ref[..., 0] == ref[..., 0].min()) > 0.05  # the top_db floor is exercised (the quiet gap)
+
+
+def test_front_end_centres_each_window_in_time():
+    cfg = PipelineConfig(sr=SR, features=_features(), channels=("mfcc",), input_kind="spectrogram",
+                         input_shape=(20, 16, 1), center="time", window=WindowConfig(length=16, hop=16))
+    y = _clip()
+    x, ref = _planes(cfg, y / np.max(np.abs(y)))
+    np.testing.assert_allclose(x, ref, atol=0.01)
+    np.testing.assert_allclose(x.mean(axis=2), 0.0, atol=1e-3)
+
+
+def test_a_channel_without_a_matrix_front_end_is_refused_naming_it(tmp_path):
+    from audioclf.models import build_model
+
+    cfg = PipelineConfig(sr=SR, features=_features(), channels=("chroma_stft",), input_kind="spectrogram",
+                         input_shape=(12, 16, 1), window=WindowConfig(length=16, hop=8), normalize="none")
+    model = build_model("sfc_dcnn", input_shape=(12, 16, 1), num_classes=3, filters=(4,) * 6, dense_units=())
+    path = save_bundle(tmp_path / "chroma", model=model, pipeline=cfg, classes=CLASSES, stats=None,
+                       architecture="sfc_dcnn", options={"filters": (4,) * 6, "dense_units": ()})
+    with pytest.raises(ExportError, match="'chroma_stft' cannot be exported.*mel, mfcc, stft_mag"):
+        check_exportable(load_bundle(path))
+    out = tmp_path / "out"
+    r = run_cli("export", str(path), "--format", "onnx", "--out", str(out))
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "chroma_stft" in lines[0] and ", ".join(EXPORTABLE_CHANNELS) in lines[0]
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_unknown_format_and_quantization_and_a_foreign_out_folder_are_refused(tmp_path):
+    with pytest.raises(ExportError, match="format='h5' must be one of onnx, tflite"):
+        convert(None, "h5")
+    with pytest.raises(ExportError, match="quantize='int4' must be one of none, float16, int8"):
+        convert(None, "onnx", quantize="int4")
+    r = run_cli("export", str(ROOT / "pretrained" / "fsdd_sfc_dcnn"), "--format", "pb", "--out",
+                str(tmp_path / "x"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == "error: --format 'pb' must be one of onnx, tflite"
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(ExportError, match="exists and is not an earlier export"):
+        export_bundle(ROOT / "pretrained" / "fsdd_sfc_dcnn", foreign)
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+    r = run_cli("export", str(tmp_path / "no_bundle"), "--format", "onnx", "--out", str(tmp_path / "y"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: model bundle")
+    assert not (tmp_path / "y").exists()
+
+
+def test_classify_py_without_its_runtime_says_so_in_one_line(tmp_path):
+    (tmp_path / "labels.json").write_text(json.dumps({"model_file": "model.onnx", "outputs": ["probs"]}))
+    (tmp_path / "model.onnx").write_bytes(b"")
+    runner = tmp_path / "classify.py"
+    runner.write_text(Path(export_runner.__file__).read_text())
+    code = ("import sys; sys.modules['onnxruntime'] = None; sys.argv = ['classify.py', 'x.wav']; "
+            f"import runpy; runpy.run_path({str(runner)!r}, run_name='__main__')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "error: onnxruntime is not installed; pip install onnxruntime"
+
+
+def test_windows_and_padding_follow_the_library_windowing():
+    from audioclf.windowing import WindowConfig as W
+    from audioclf.windowing import sample_windows
+
+    y = np.arange(23, dtype=np.float32)
+    for pad in ("repeat", "constant"):
+        w = sample_windows(y, 10, config=W(length=8, hop=5, pad=pad))
+        starts, idx, kept, padded = export_runner.window_index(len(y), 8, 5, pad)
+        np.testing.assert_array_equal(np.where(kept, y[idx], 0.0), w.data)
+        np.testing.assert_array_equal(padded, w.padded)
+        np.testing.assert_allclose(starts / 10, w.starts)
+
+
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=() if k == "mel" else pytest.mark.slow) for k in TINY])
+def test_a_freshly_trained_model_of_each_kind_exports_to_onnx_within_1e3(tmp_path, kind):
+    path = _tiny_bundle(tmp_path, kind)
+    r = export_bundle(path, tmp_path / "out", fmt="onnx")
+    assert r.files == ("README.md", "classify.py", "labels.json", "model.onnx")
+    assert r.clips and r.max_abs_diff < 1e-3 and r.agreement == 1.0
+    spec = json.loads((tmp_path / "out" / "labels.json").read_text())
+    assert spec["classes"] == list(CLASSES) and spec["sample_rate"] == SR
+    if kind == "backbone":  # open-set thresholds and centroids travel; the verdict is predict's
+        assert spec["open_set"]["distance"] == 0.2 and len(spec["open_set"]["centroids"]) == 3
+        model, spec = export_runner.load(tmp_path / "out")
+        y = _clip(4.0)  # longer than one input: the last one has 'constant' padded slots
+        mine = export_runner.result("c", spec, export_runner.classify_samples(model, spec, y))
+        ref = predict(load_bundle(path), y, sr=SR, name="c", explain=False).to_dict()
+        assert mine["windows"] == ref["windows"] and any(w["padded"] for w in mine["windows"])
+        assert mine["unknown"] == ref["unknown"] and mine["open_set"] == ref["open_set"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PRETRAINED)
+def test_every_shipped_model_exports_to_onnx_and_tflite_within_1e3_of_keras(tmp_path, name):
+    """Both formats through classify.py's code against predict on two real example clips of the task (the
+    export's own check covers every example; ``scripts/check_export_venv.sh`` every clip in a clean venv)."""
+    bundle = load_bundle(ROOT / "pretrained" / name)
+    folder = export_bundle(bundle, tmp_path / "onnx", fmt="onnx", check=False).folder
+    spec = json.loads((folder / "labels.json").read_text())
+    (tmp_path / "model.tflite").write_bytes(convert(export_graph(bundle), "tflite"))
+    models = {"onnx": export_runner.Model(folder / "model.onnx", spec["outputs"]),
+              "tflite": export_runner.Model(tmp_path / "model.tflite", spec["outputs"])}
+    for example in [e for e in list_examples() if e.label in bundle.classes][:2]:
+        ref = predict(bundle, example.path, explain=False)
+        y = export_runner.load_audio(str(example.path), bundle.pipeline.sr)
+        for fmt, model in models.items():
+            got = export_runner.classify_samples(model, spec, y)
+            assert np.max(np.abs(got["probs"] - ref.window_probs)) < 1e-3, (fmt, example.id)
+
+
+@pytest.mark.slow
+def test_classify_py_gives_predicts_answer_on_every_example_clip(tmp_path):
+    out = tmp_path / "digits"
+    r = run_cli("export", str(ROOT / "pretrained" / "fsdd_speech"), "--format", "onnx", "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    assert d["format"] == "onnx" and d["files"] == ["README.md", "classify.py", "labels.json", "model.onnx"]
+    assert d["bytes"] == (out / "model.onnx").stat().st_size and d["sample_rate"] == 16000
+    assert d["window_samples"] > 0 and d["max_abs_diff"] < 1e-3
+    clips = [str(e.path) for e in list_examples()]
+    run = subprocess.run([sys.executable, str(out / "classify.py"), *clips, "--json"], capture_output=True,
+                         text=True, timeout=HANG, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    bundle = load_bundle(ROOT / "pretrained" / "fsdd_speech")
+    for item, clip in zip(got, clips, strict=True):
+        ref = predict(bundle, clip, explain=False).to_dict()
+        assert item["file"] == clip and item["top"][0]["label"] == ref["top"][0]["label"]
+        assert item["unknown"] == ref["unknown"] and len(item["windows"]) == len(ref["windows"])
+        assert {"start", "end", "probs"} <= set(item["windows"][0])
+    names = export_zip_bytes(out)
+    assert b"digits/classify.py" in names and b"digits/model.onnx" in names
