@@ -117,6 +117,7 @@ def _backbone_choice(ds) -> tuple[str, str, bool]:
     """Which backbone and head, and whether to fine-tune: the default backbone follows the dataset."""
     from audioclf.backbones import list_backbones
     from audioclf.backbones.registry import TOP_BLOCKS
+    from audioclf.engine.recipes import MLP_FROM_CLIPS, default_head, default_split
     from audioclf.models.transfer import HEADS
 
     specs = {s.name: s for s in list_backbones()}
@@ -125,9 +126,13 @@ def _backbone_choice(ds) -> tuple[str, str, bool]:
     c = st.columns(2)
     name = c[0].selectbox("Backbone", names, index=names.index(default) if default in names else 0,
                           key=f"tr_backbone_{_dataset_key(ds)}", format_func=lambda n: f"{n}: {specs[n].title}")
-    head = c[1].selectbox("Head", list(HEADS), key="tr_head",
-                          help="linear: one softmax layer on the average and peak of the embeddings; mlp: one hidden "
-                               "layer first; attention: learned weights over time, shown on the Classify page")
+    heads = list(HEADS)
+    picked = default_head(ds, default_split(ds))  # the library's choice for this much data
+    head = c[1].selectbox("Head", heads, index=heads.index(picked), key=f"tr_head_{_dataset_key(ds)}",
+                          help="linear: one softmax layer on the average and peak of the embeddings, fitted to "
+                               "convergence; mlp: one hidden layer first; attention: learned weights over time, shown "
+                               f"on the Classify page. Preselected for this dataset: {picked} (linear below "
+                               f"{MLP_FROM_CLIPS} training clips in a class, mlp from there on).")
     spec = specs[name]
     st.markdown(spec.description)
     st.caption(f"{spec.params:,} pretrained parameters, frozen; {spec.sample_rate} Hz, {spec.window_s:.2f}-s windows "
@@ -185,7 +190,14 @@ def model_section(ds):
 def settings_section(spec, attention, ds, transfer=None):
     """Channels, window, epochs, batch size, learning rate, split and augmentation -> (TrainConfig, PipelineConfig)."""
     from audioclf.augment import AUGMENT_PRESETS
-    from audioclf.engine.recipes import DEFAULT_MODEL, default_pipeline, make_recipe, quick_recipe, transfer_recipe
+    from audioclf.engine.recipes import (
+        DEFAULT_MODEL,
+        default_pipeline,
+        default_split,
+        make_recipe,
+        quick_recipe,
+        transfer_recipe,
+    )
     from audioclf.features import channel_names
     st.subheader("3. Settings")
     if transfer is not None:
@@ -199,13 +211,16 @@ def settings_section(spec, attention, ds, transfer=None):
     lr = c[2].number_input("learning rate", 1e-5, 0.5, base_cfg.learning_rate if base_cfg else 1e-3,
                            format="%.4f", key=f"tr_lr{key}")
     augments = [a for a in AUGMENTS if a in AUGMENT_PRESETS and (a == "embedding") == bool(transfer)] + ["none"]
-    augment = c[3].selectbox("augmentation", list(dict.fromkeys(augments)), key=f"tr_aug{key}",
+    augments = list(dict.fromkeys(augments))
+    base_aug = next((a for a in augments if base_cfg and AUGMENT_PRESETS[a] == base_cfg.augment), augments[0])
+    augment = c[3].selectbox("augmentation", augments, index=augments.index(base_aug), key=f"tr_aug{key}",
                              help="light: time shift + noise; standard: shift, SpecAugment masks, mixup; strong: "
                                   "more of each; speech: standard + frequency warp and time stretch (new voices); "
                                   "embedding (heads on a backbone): the windows' order rolled, a little noise, mixup")
-    folds = sorted({c.fold for c in ds.clips if c.fold is not None})
-    default_split = f"fold:{folds[-1]}" if folds else ("split:test" if ds.kind == "fsdd" else "ratio:0.2")
-    split = st.text_input("validation split (fold:K, group:NAME, split:test or ratio:R)", default_split,
+    if base_cfg is not None and base_cfg.solver == "lbfgs":
+        st.caption("The linear head is fitted to convergence (a logistic regression): epochs, batch size, learning "
+                   "rate and augmentation do not apply to it.")
+    split = st.text_input("validation split (fold:K, group:NAME, split:test or ratio:R)", default_split(ds),
                           key=f"tr_split_{_dataset_key(ds)}")
     if transfer is not None:
         return make_recipe(backbone=transfer[0], head=transfer[1], fine_tune=transfer[2], augment=AUGMENT_PRESETS[augment],

@@ -18,7 +18,8 @@ from .config import TrainConfig
 from .pipeline import SUMMARY_MATRIX_SHAPE, SUMMARY_VECTOR_SHAPE, PipelineConfig, expand_channels
 
 __all__ = ["DEFAULT_MODEL", "default_pipeline", "quick_recipe", "make_recipe", "hop_for_overlap", "transfer_pipeline",
-           "transfer_recipe", "TRANSFER_WINDOWS", "FINE_TUNE_EPOCHS", "default_head", "MLP_FROM_CLIPS"]
+           "transfer_recipe", "TRANSFER_WINDOWS", "FINE_TUNE_EPOCHS", "default_head", "default_split",
+           "MLP_FROM_CLIPS"]
 
 #: The CLI's default architecture (see :func:`quick_recipe`).
 DEFAULT_MODEL = "sfc_dcnn"
@@ -392,6 +393,24 @@ FINE_TUNE_EPOCHS = 15
 #: (the smallest class) on, the ``linear`` head fitted to convergence below it: measured by
 #: ``bench/transfer.py`` on every ESC-10 fold and FSDD speaker (README, "Few clips per class").
 MLP_FROM_CLIPS = 20
+
+
+def default_split(dataset: Any) -> str:
+    """The Train page's validation split for ``dataset``: its last fold, FSDD's official test split, or 20 %.
+
+    Parameters
+    ----------
+    dataset : Dataset
+
+    Returns
+    -------
+    str
+        ``fold:K`` (the highest fold), ``split:test`` (FSDD) or ``ratio:0.2``.
+    """
+    folds = sorted({c.fold for c in dataset.clips if c.fold is not None})
+    if folds:
+        return f"fold:{folds[-1]}"
+    return "split:test" if dataset.kind == "fsdd" else "ratio:0.2"
 
 
 def default_head(dataset: Any, split: str = "none", *, seed: int = 0) -> str:

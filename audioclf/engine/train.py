@@ -92,7 +92,7 @@ def _calibrate_open_set(evaluation: Any, train_ex: Any, val_ex: Any, *, embeddin
 
 
 def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, train_ex: Any,
-                           *, embedding: bool, vote: str, seed: int) -> tuple[Any, str | None]:
+                           *, embedding: bool, vote: str, seed: int, n_folds: int = 5) -> tuple[Any, str | None]:
     """Thresholds for "none of these" from out-of-fold scores of the training clips, or None and why not.
 
     Used when no clips are held out (``split none``): each training clip is scored by a model
@@ -106,7 +106,7 @@ def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.nd
         return None, ("'none of these' is not calibrated: no clips were held out (split none), and this model "
                       "is too slow to train once per fold; train with a validation split to calibrate it")
     clip_labels = train_ex.clip_labels
-    folds = clip_folds(clip_labels, seed=seed)
+    folds = clip_folds(clip_labels, folds=n_folds, seed=seed)
     if folds is None:
         return None, ("'none of these' is not calibrated: a class has a single clip, so none can be held out; "
                       "record at least 2 takes of every class")
@@ -326,8 +326,9 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
                 fit_keras(m, x_train[tr], train_ex.labels[tr], callbacks=[])
                 return model_outputs(m, x_train[te])["probs"]
         emit("phase", phase="evaluate", message="calibrating 'none of these' on out-of-fold scores")
+        # 5 folds for the convex head (a fit takes a second), 3 for a head trained by Adam (each fold is a training)
         open_set, why = _calibrate_out_of_fold(fit_predict, train_ex, embedding=embedding, vote=config.vote,
-                                               seed=config.seed)
+                                               seed=config.seed, n_folds=5 if convex else 3)
         if why:
             notes.append(why)
     timings["evaluate"] = time.perf_counter() - t

@@ -162,7 +162,9 @@ def test_small_datasets_start_from_a_backbone_and_train_a_head(app):
     backbone = next(s for s in at.selectbox if s.key.startswith("tr_backbone_"))
     assert backbone.value == "sounds" and len(backbone.options) == 2  # sounds by default, speech for FSDD
     backbone.set_value("speech").run()
-    at.selectbox(key="tr_head").set_value("attention").run()
+    head = next(s for s in at.selectbox if s.key.startswith("tr_head_"))
+    assert head.value == "linear"  # the library's default for 6 clips per class (default_head)
+    head.set_value("attention").run()
     at.number_input(key="tr_epochs_transfer").set_value(3).run()
     at.button(key="tr_start").click().run()
     at = _wait(at)
