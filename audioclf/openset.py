@@ -52,7 +52,11 @@ class OpenSetCalibration:
     centroids : np.ndarray or None [shape=(n_classes, dim)]
         Unit-length class centroids of the training clips' mean embeddings.
     quantile : float
-        The share of known validation clips each threshold lets fall to "unknown".
+        The share of known clips the distance threshold (and, unless ``confidence_quantile`` says
+        otherwise, the confidence threshold) lets fall to "unknown".
+    confidence_quantile : float or None
+        The confidence threshold's own share, where it differs (models on embeddings: 1 %; the distance is
+        their main test, the confidence a safety net); None: ``quantile``.
     clips : int
         Clips it was measured on.
     source : str
@@ -67,6 +71,7 @@ class OpenSetCalibration:
     quantile: float = _QUANTILE
     clips: int = 0
     source: str = "validation"
+    confidence_quantile: float | None = None
 
     def judge(self, probs: np.ndarray, embedding: np.ndarray | None = None, *,
               confidence: float | None = None) -> dict[str, Any]:
@@ -101,7 +106,7 @@ class OpenSetCalibration:
 
     def to_dict(self) -> dict[str, Any]:
         return {"confidence": self.confidence, "distance": self.distance, "quantile": self.quantile,
-                "clips": self.clips, "source": self.source,
+                "confidence_quantile": self.confidence_quantile, "clips": self.clips, "source": self.source,
                 "centroids": None if self.centroids is None else np.round(self.centroids, 6).tolist()}
 
     @classmethod
@@ -132,7 +137,9 @@ class OpenSetCalibration:
         if source not in _SOURCES:
             raise ParameterError(f"open-set source {source!r} must be one of {', '.join(_SOURCES)}")
         return cls(confidence=float(conf), distance=None if dist is None else float(dist), centroids=centroids,
-                   quantile=float(d.get("quantile", _QUANTILE)), clips=int(d.get("clips", 0)), source=source)
+                   quantile=float(d.get("quantile", _QUANTILE)), clips=int(d.get("clips", 0)), source=source,
+                   confidence_quantile=None if d.get("confidence_quantile") is None
+                   else float(d["confidence_quantile"]))
 
 
 def clip_embedding(x: np.ndarray) -> np.ndarray:
@@ -162,7 +169,7 @@ def centroid_distance(embeddings: np.ndarray, centroids: np.ndarray) -> np.ndarr
 def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float = _QUANTILE,
               train_embeddings: np.ndarray | None = None, train_labels: np.ndarray | None = None,
               val_embeddings: np.ndarray | None = None, val_distances: np.ndarray | None = None,
-              source: str = "validation") -> OpenSetCalibration:
+              source: str = "validation", confidence_quantile: float | None = None) -> OpenSetCalibration:
     """Measure the "none of these" thresholds on validation clips.
 
     Parameters
@@ -181,6 +188,8 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
         (out of fold: each clip's distance to centroids of the other folds); ``val_embeddings`` is then unused.
     source : {'validation', 'out-of-fold', 'training'}
         What the clips were (see :class:`OpenSetCalibration`).
+    confidence_quantile : float, optional
+        The confidence threshold's own share, in (0, 0.5) (default ``quantile``).
 
     Returns
     -------
@@ -204,9 +213,12 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
                              f"got {probs.shape} and {labels.shape}")
     if isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0.0 < quantile < 0.5:
         raise ParameterError(f"quantile={quantile!r} must be a number in (0, 0.5)")
+    if confidence_quantile is not None and (isinstance(confidence_quantile, bool) or not isinstance(
+            confidence_quantile, (int, float)) or not 0.0 < confidence_quantile < 0.5):
+        raise ParameterError(f"confidence_quantile={confidence_quantile!r} must be a number in (0, 0.5)")
     right = probs.argmax(axis=1) == labels
     tops = probs.max(axis=1)[right] if right.any() else probs.max(axis=1)
-    confidence = float(np.quantile(tops, quantile))
+    confidence = float(np.quantile(tops, quantile if confidence_quantile is None else confidence_quantile))
     distance, centroids = None, None
     if source not in _SOURCES:
         raise ParameterError(f"source={source!r} must be one of {', '.join(_SOURCES)}")
@@ -227,7 +239,8 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
             d = centroid_distance(np.asarray(val_embeddings), centroids)
         distance = float(np.quantile(d[right] if right.any() else d, 1.0 - quantile))
     return OpenSetCalibration(confidence=confidence, distance=distance, centroids=centroids,
-                              quantile=float(quantile), clips=int(len(probs)), source=source)
+                              quantile=float(quantile), clips=int(len(probs)), source=source,
+                              confidence_quantile=None if confidence_quantile is None else float(confidence_quantile))
 
 
 def out_of_fold_distances(embeddings: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> np.ndarray:

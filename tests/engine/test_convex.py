@@ -110,6 +110,12 @@ def test_out_of_fold_scores_never_see_their_clip(rng):
     assert set().union(*seen) == set(clips) and len(seen) == 5
     assert probs.shape == (len(x), 4) and (probs.argmax(1) == labels).mean() > 0.9
     assert clip_folds(np.array([0, 0, 1]), folds=5) is None  # a class with a single clip: nothing to hold out
+    # with groups (speakers), whole groups go to a fold, whatever the classes
+    by_group = clip_folds(np.array([0, 1, 0, 1, 0, 1]), folds=5, groups=["a", "a", "b", "b", "c", "c"])
+    assert sorted(set(by_group)) == [0, 1, 2] and by_group[0] == by_group[1] and by_group[2] == by_group[3]
+    assert clip_folds(np.array([0, 1]), groups=["a", "a"]) is None  # one group, one clip a class: no folds
+    assert clip_folds(np.array([0, 1, 2]), groups=["a", "b", "c"]) is None  # a class in a single group
+    assert len(set(clip_folds(np.array([0, 0, 1, 1]), groups=["a", None, "b", "c"]))) == 2  # a clip without a group
     assert np.bincount(clip_folds(np.array([0, 0, 1, 1, 1]), folds=5)).tolist() == [3, 2]  # k = 2
 
 
@@ -144,13 +150,13 @@ def test_split_none_calibrates_out_of_fold(synthetic, tmp_path):
     ex = extract_dataset(synthetic, config=pipeline, cache=True)
     x = fit_stats(ex.x, input_kind="embedding").apply(ex.x)
     clip_labels = ex.clip_labels
-    folds = clip_folds(clip_labels, seed=config.seed)
+    folds = clip_folds(clip_labels, seed=config.seed, groups=[c.group for c in ex.clips])
     oof = out_of_fold_probs(lambda tr, te: fit_linear(x[tr], ex.labels[tr], ex.clip_index[tr], n_classes=3)
                             .predict(x[te]), ex.clip_index, folds)
     clip_oof = clip_probabilities(oof, ex.clip_index, len(ex.clips))
     means = np.stack([ex.x[ex.clip_index == i].mean(axis=(0, 1)) for i in range(len(ex.clips))])
     expected = calibrate(clip_oof, clip_labels, train_embeddings=means, train_labels=clip_labels,
-                         val_distances=out_of_fold_distances(means, clip_labels, folds))
+                         val_distances=out_of_fold_distances(means, clip_labels, folds), confidence_quantile=0.01)
     assert cal.confidence == pytest.approx(expected.confidence, abs=1e-4)
     assert cal.distance == pytest.approx(expected.distance, abs=1e-4)
     # In-sample scores would have been stricter: the model is surer of the clips it learned.
