@@ -74,6 +74,8 @@ def test_classify_can_answer_none_of_these(app):
     slider.set_value(1.0).run()  # no answer is that sure
     assert not at.exception and at.metric[0].value == "none of these"
     assert any("none of the classes this model knows" in w.value for w in at.warning)
+    why = next(w.value for w in at.warning if "none of the classes" in w.value)
+    assert "below this model's threshold of 100." in why and "100% < 100%" not in why  # readable, and true
     next(s for s in at.slider if s.key.startswith("cl_unknown_")).set_value(0.0).run()
     assert at.metric[0].value in {"chirp", "clicks", "harmonics", "noise_band", "tone"} and not at.warning
 
