@@ -250,3 +250,24 @@ def test_classify_py_gives_predicts_answer_on_every_example_clip(tmp_path):
         assert {"start", "end", "probs"} <= set(item["windows"][0])
     names = export_zip_bytes(out)
     assert b"digits/classify.py" in names and b"digits/model.onnx" in names
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_the_export_scores_a_real_split_as_evaluate_does(real_data, tmp_path):
+    """FSDD's test split (250 clips) through the exported ONNX model and the runner classify.py uses, against
+    ``evaluate`` of the Keras bundle on the same split."""
+    from audioclf.datasets import load_dataset, split_dataset
+
+    bundle = ROOT / "pretrained" / "fsdd_sfc_dcnn"
+    r = run_cli("evaluate", str(bundle), "--data", str(real_data / "fsdd"), "--split", "split:test", "--json")
+    assert r.returncode == 0, r.stderr
+    expected = json.loads(r.stdout.strip().splitlines()[-1])["accuracy"]
+    out = export_bundle(bundle, tmp_path / "onnx", fmt="onnx")
+    model, spec = export_runner.load(out.folder)
+    _, test = split_dataset(load_dataset(real_data / "fsdd"), "split:test")
+    right = 0
+    for clip in test.clips:
+        res = export_runner.classify_samples(model, spec, export_runner.load_audio(str(clip.path), spec["sample_rate"]))
+        right += spec["classes"][int(np.asarray(res["probs"]).mean(axis=0).argmax())] == clip.label
+    assert len(test.clips) == 250 and right / len(test.clips) == pytest.approx(expected, abs=1e-9)
