@@ -247,6 +247,18 @@ class Monitor(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
 
+class StopOnRequest(keras.callbacks.Callback):
+    """End a fit after the current batch once ``stop`` (a StopToken or threading.Event) is set."""
+
+    def __init__(self, stop: Any) -> None:
+        super().__init__()
+        self.stop = stop
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        if self.stop is not None and self.stop.is_set():
+            self.model.stop_training = True
+
+
 def _f(v: Any) -> float:
     return float(v) if v is not None else float("nan")
 

@@ -177,7 +177,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
     from .. import backend
     from ..datasets import clip_id, require_classes, shared_files, split_dataset
     from ..models import build_model, compile_model
-    from ._fit import Monitor, TrainBatches, execution_steps
+    from ._fit import Monitor, StopOnRequest, TrainBatches, execution_steps
     from .bundle import save_bundle
     from .extract import extract_dataset
     from .inference import model_outputs
@@ -326,17 +326,22 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
                 return fit_linear(x_train[tr], train_ex.labels[tr], train_ex.clip_index[tr], n_classes=n_classes,
                                   c=config.c).predict(x_train[te])
         elif embedding and not pipeline.fine_tune and device.replicas == 1 and not monitor.stopped:
-            # a head trains in seconds: once more per fold
+            # a head trains in seconds: once more per fold (a stop request ends these fits too)
             def fit_predict(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
                 keras.utils.set_random_seed(config.seed)
                 m = build_model(spec.name, input_shape=shape, num_classes=n_classes, attention=config.attention,
                                 **config.model_options)
-                fit_keras(m, x_train[tr], train_ex.labels[tr], callbacks=[])
+                fit_keras(m, x_train[tr], train_ex.labels[tr], callbacks=[StopOnRequest(stop)])
                 return model_outputs(m, x_train[te])["probs"]
         emit("phase", phase="evaluate", message="calibrating 'none of these' on out-of-fold scores")
-        # 5 folds for the convex head (a fit takes a second), 3 for a head trained by Adam (each fold is a training)
-        open_set, why = _calibrate_out_of_fold(fit_predict, train_ex, embedding=embedding, vote=config.vote,
-                                               seed=config.seed, n_folds=5 if convex else 3)
+        if monitor.stopped and not convex:
+            open_set, why = None, "'none of these' is not calibrated: training was stopped before the end"
+        else:
+            # 5 folds for the convex head (a fit takes a second), 3 for a head trained by Adam (each a training)
+            open_set, why = _calibrate_out_of_fold(fit_predict, train_ex, embedding=embedding, vote=config.vote,
+                                                   seed=config.seed, n_folds=5 if convex else 3)
+            if stop is not None and stop.is_set() and not convex:
+                open_set, why = None, "'none of these' is not calibrated: stopped while calibrating"
         if why:
             notes.append(why)
     timings["evaluate"] = time.perf_counter() - t

@@ -120,7 +120,12 @@ def test_classify_odd_but_valid_upload(app, case):
     data, ext = odd_cases()[case]
     at.get("file_uploader")[0].upload(f"{case}{ext}", data, "application/octet-stream").run()
     assert not at.exception and not at.error
-    assert at.metric[0].value in {"chirp", "clicks", "harmonics", "noise_band", "tone"}
+    classes = {"chirp", "clicks", "harmonics", "noise_band", "tone"}
+    if at.metric[0].value == "none of these":  # a fair answer for a 50-ms or one-sample clip: it still names
+        closest = next(w.value for w in at.warning if "none of the classes" in w.value)  # the closest class
+        assert any(f"closest: {c};" in closest for c in classes), closest
+    else:
+        assert at.metric[0].value in classes
 
 
 def test_classify_uploaded_bundle_zip(app, bundle_dir):

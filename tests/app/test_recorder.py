@@ -172,6 +172,9 @@ def test_train_stop_live_curves_and_try_it(monkeypatch):
     assert len(at.session_state["tr_ds"].clips) == 6
     start = next(r for r in at.radio if r.key.startswith("tr_start_"))
     assert start.value == "Start from a pretrained backbone"  # the default for recordings
+    head = next(s for s in at.selectbox if s.key.startswith("tr_head_"))
+    assert head.value == "linear"  # the library's default for 3 takes a class: fitted at once, no epochs
+    head.set_value("mlp").run()  # a head trained by epochs, to watch and stop
     at.number_input(key="tr_epochs_transfer").set_value(30).run()
     at.button(key="tr_start").click().run()
     job = jobs[-1]

@@ -215,3 +215,26 @@ def test_lbfgs_is_for_the_linear_head_only():
         TrainConfig(solver="sgd")
     with pytest.raises(ParameterError, match="c=-1"):
         TrainConfig(model="head_linear", solver="lbfgs", c=-1)
+
+
+@pytest.mark.slow
+def test_a_stop_request_during_calibration_ends_it_and_says_so(synthetic, tmp_path):
+    """The out-of-fold trainings of a head trained by Adam obey Stop too; the model is kept, uncalibrated."""
+    import threading
+
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.recipes import make_recipe
+    from audioclf.engine.train import train
+
+    stop = threading.Event()
+
+    def progress(ev):
+        if ev.kind == "phase" and "calibrating" in (ev.message or ""):
+            stop.set()
+
+    config, pipeline = make_recipe(backbone="speech", head="mlp", training={"split": "none", "epochs": 3})
+    res = train(synthetic, config=config, pipeline=pipeline, out=tmp_path / "b", progress=progress, stop=stop)
+    assert stop.is_set() and not res.stopped and res.epochs_run == 3  # the head itself trained to the end
+    bundle = load_bundle(tmp_path / "b")
+    assert bundle.open_set is None
+    assert any("stopped while calibrating" in n for n in bundle.description["training"]["notes"])

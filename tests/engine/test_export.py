@@ -192,11 +192,13 @@ def test_windows_and_padding_follow_the_library_windowing():
 
 
 @pytest.mark.parametrize("kind", [pytest.param(k, marks=() if k == "mel" else pytest.mark.slow) for k in TINY])
-def test_a_freshly_trained_model_of_each_kind_exports_to_onnx_within_1e3(tmp_path, kind):
+def test_a_freshly_trained_model_of_each_kind_exports_to_onnx_and_tflite_within_1e3(tmp_path, kind):
     path = _tiny_bundle(tmp_path, kind)
     r = export_bundle(path, tmp_path / "out", fmt="onnx")
     assert r.files == ("README.md", "classify.py", "labels.json", "model.onnx")
     assert r.clips and r.max_abs_diff < 1e-3 and r.agreement == 1.0
+    lite = export_bundle(path, tmp_path / "lite", fmt="tflite")  # builtin ops only, checked by LiteRT
+    assert "model.tflite" in lite.files and lite.max_abs_diff < 1e-3 and lite.agreement == 1.0
     spec = json.loads((tmp_path / "out" / "labels.json").read_text())
     assert spec["classes"] == list(CLASSES) and spec["sample_rate"] == SR
     if kind == "backbone":  # open-set thresholds and centroids travel; the verdict is predict's
