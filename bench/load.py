@@ -228,6 +228,10 @@ def main() -> int:
         peak = _peak_rss_mb(pid)
         jobs = [json.loads(line) for line in queue_log.read_text().splitlines()] if queue_log.is_file() else []
     load = os.getloadavg()
+    first = next((j for j in jobs if j.get("kind") == "classify"), None)
+    if first is not None:  # the warm start's target: the first student's answer
+        print(f"first classification: {first.get('waited', 0) + first.get('ran', 0):.2f} s of server time "
+              f"({first.get('waited', 0):.2f} s waiting)")
     print(f"\n{args.sessions} concurrent sessions × {args.rounds} rounds (browsers at niceness {args.browser_nice}), "
           f"wall per round "
           f"{', '.join(f'{w:.0f} s' for *_, w in rounds)}; server CPU per session "
