@@ -239,7 +239,8 @@ def classify(bundle: Any, source: Any, *, sr: int | None = None, name: str | Non
     bundle : Bundle
         A loaded bundle (e.g. from :func:`models`).
     source, sr, name, explain
-        As :func:`~audioclf.engine.inference.predict`.
+        As :func:`~audioclf.engine.inference.predict`; ``source`` may also be a
+        :class:`~audioclf.engine.inference.LoadedClip` already loaded for this bundle (not read again).
     batch : Batcher, optional
         Default: :func:`batcher`.
     queue : WorkQueue, optional
@@ -260,7 +261,7 @@ def classify(bundle: Any, source: Any, *, sr: int | None = None, name: str | Non
     AudioError, ParameterError
         As :func:`~audioclf.engine.inference.predict`, for this clip alone.
     """
-    from .engine.inference import assemble, load_clip, normalised
+    from .engine.inference import LoadedClip, assemble, load_clip, normalised
 
     batch = batcher() if batch is None else batch
     queue = work_queue() if queue is None else queue
@@ -270,7 +271,7 @@ def classify(bundle: Any, source: Any, *, sr: int | None = None, name: str | Non
             # wait for others only when other requests are running or queued: a lone user waits for no one
             return batch.run(key, fn, item, collect=queue.pending() > 0)
 
-    clip = load_clip(bundle, source, sr=sr, name=name)
+    clip = source if isinstance(source, LoadedClip) else load_clip(bundle, source, sr=sr, name=name)
     t1 = time.perf_counter()
     backbone = batch_backbones() if backbone is None else backbone
     inp, backbone_size = _clip_inputs(bundle, clip.y, clip.label, run if backbone else _alone)

@@ -37,12 +37,12 @@ from audioclf.workqueue import WorkQueue, default_slots  # noqa: E402
 
 def _page_job(bundle, data: bytes, name: str, batch: Batcher, queue: WorkQueue, backbone: bool):
     """What pages/classify.py's ``classify`` job does, with the bundle already loaded."""
+    from audioclf.engine.inference import load_clip
     from audioclf.features import FeatureConfig, compute_channels
-    from audioclf.io import load_audio
 
-    y, sr = load_audio(data, sr=bundle.pipeline.sr, name=name)
-    mel = compute_channels(y, sr, ["mel"], config=FeatureConfig(n_mels=64))["mel"]
-    return serving.classify(bundle, data, name=name, batch=batch, queue=queue, backbone=backbone), mel
+    clip = load_clip(bundle, data, name=name)
+    mel = compute_channels(clip.y, bundle.pipeline.sr, ["mel"], config=FeatureConfig(n_mels=64))["mel"]
+    return serving.classify(bundle, clip, batch=batch, queue=queue, backbone=backbone), mel
 
 
 def _round(bundle, clips: list[Path], batch: Batcher, log: Path, backbone: bool = False) -> dict:

@@ -58,6 +58,7 @@ Data: ``$AUDIOCLF_DATA`` (default ``../shared/data`` beside the repository).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import json
@@ -97,21 +98,28 @@ class Results:
         return self.rows[key]
 
 
-def run_train(dataset, config, pipeline, split: str, *, cache: Path) -> dict:
-    """Train once with ``$AUDIOCLF_CACHE`` (embeddings and features) at ``cache``; accuracy and seconds."""
-    from audioclf.engine.train import train
-
+@contextlib.contextmanager
+def cache_at(cache: Path):
+    """``$AUDIOCLF_CACHE`` (embeddings and features) set to ``cache`` for the block."""
     old = os.environ.get("AUDIOCLF_CACHE")
     os.environ["AUDIOCLF_CACHE"] = str(cache)
     try:
-        t0 = time.perf_counter()
-        res = train(dataset, config=dataclasses.replace(config, split=split, seed=0), pipeline=pipeline)
-        wall = time.perf_counter() - t0
+        yield
     finally:
         if old is None:
             os.environ.pop("AUDIOCLF_CACHE", None)
         else:
             os.environ["AUDIOCLF_CACHE"] = old
+
+
+def run_train(dataset, config, pipeline, split: str, *, cache: Path) -> dict:
+    """Train once with ``$AUDIOCLF_CACHE`` (embeddings and features) at ``cache``; accuracy and seconds."""
+    from audioclf.engine.train import train
+
+    with cache_at(cache):
+        t0 = time.perf_counter()
+        res = train(dataset, config=dataclasses.replace(config, split=split, seed=0), pipeline=pipeline)
+        wall = time.perf_counter() - t0
     return {"accuracy": float(res.accuracy), "seconds": wall, "features": float(res.timings.get("features", 0.0)),
             "train": float(res.timings.get("train", 0.0)), "evaluate": float(res.timings.get("evaluate", 0.0)),
             "train_clips": res.summary["train"]["clips"],
@@ -226,39 +234,29 @@ def unknown_rates(train_ds, backbone: str, known: list, foreign: dict, *, cache:
     from audioclf.engine.extract import extract_dataset
     from audioclf.engine.inference import model_outputs
     from audioclf.engine.recipes import make_recipe
+    from audioclf.engine.train import train
     from audioclf.openset import clip_embedding
 
     config, pipeline = make_recipe(backbone=backbone, training={"split": "none"}, dataset=train_ds)
     out_dir = work / f"unknown-{abs(hash((train_ds.name, len(train_ds.clips))))}"
-    old = os.environ.get("AUDIOCLF_CACHE")
-    os.environ["AUDIOCLF_CACHE"] = str(cache)
-    try:
-        from audioclf.engine.train import train
 
+    def share(clips: list) -> tuple[float, int]:
+        ds = Dataset(name="probe", root=train_ds.root, kind="folders", classes=tuple(sorted({c.label for c in clips})),
+                     clips=tuple(clips))
+        ex = extract_dataset(ds, config=bundle.pipeline, cache=True)
+        x = bundle.stats.apply(ex.x) if bundle.stats is not None else ex.x
+        probs = model_outputs(bundle.model, x)["probs"]
+        flags = [bundle.open_set.judge(probs[ex.clip_index == i].mean(axis=0),
+                                       clip_embedding(ex.x[ex.clip_index == i]))["unknown"]
+                 for i in range(len(ex.clips))]
+        return float(np.mean(flags)), len(flags)
+
+    with cache_at(cache):  # the training and the probes read the benchmark's cache
         t0 = time.perf_counter()
         train(train_ds, config=dataclasses.replace(config, seed=0), pipeline=pipeline, out=out_dir)
         seconds = time.perf_counter() - t0
         bundle = load_bundle(out_dir)
-
-        def share(clips: list) -> tuple[float, int]:
-            ds = Dataset(name="probe", root=train_ds.root, kind="folders", classes=tuple(sorted({c.label for c in clips})),
-                         clips=tuple(clips))
-            ex = extract_dataset(ds, config=bundle.pipeline, cache=True)
-            x = bundle.stats.apply(ex.x) if bundle.stats is not None else ex.x
-            probs = model_outputs(bundle.model, x)["probs"]
-            flags = []
-            for i in range(len(ex.clips)):
-                rows = ex.clip_index == i
-                verdict = bundle.open_set.judge(probs[rows].mean(axis=0), clip_embedding(ex.x[rows]))
-                flags.append(verdict["unknown"])
-            return float(np.mean(flags)), len(flags)
-    finally:
-        if old is None:
-            os.environ.pop("AUDIOCLF_CACHE", None)
-        else:
-            os.environ["AUDIOCLF_CACHE"] = old
-    rates = {"known": share(known)}
-    rates.update({name: share(clips) for name, clips in foreign.items()})
+        rates = {"known": share(known), **{name: share(clips) for name, clips in foreign.items()}}
     return {"head": config.model.removeprefix("head_"), "source": bundle.open_set.source,
             "confidence": bundle.open_set.confidence, "distance": bundle.open_set.distance, "seconds": seconds,
             **{k: {"rate": r, "clips": n} for k, (r, n) in rates.items()}}

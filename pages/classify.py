@@ -25,15 +25,15 @@ from pages._export import export_section
 
 
 def classify(path: str, mtime: float, data: bytes, name: str):
+    from audioclf.engine.inference import load_clip
     from audioclf.features import FeatureConfig, compute_channels
-    from audioclf.io import load_audio
     from audioclf.serving import classify as classify_clip
 
     bundle = load_bundle_cached(path, mtime)
-    y, sr = load_audio(data, sr=bundle.pipeline.sr, name=name)
-    mel = compute_channels(y, sr, ["mel"], config=FeatureConfig(n_mels=64))["mel"]
+    clip = load_clip(bundle, data, name=name)  # decoded once: for the mel display and for the model
+    mel = compute_channels(clip.y, bundle.pipeline.sr, ["mel"], config=FeatureConfig(n_mels=64))["mel"]
     # the model's network calls are shared with other sessions' clips that arrive at the same time
-    pred = classify_clip(bundle, data, name=name, queue=work_queue())
+    pred = classify_clip(bundle, clip, queue=work_queue())
     return pred, mel
 
 

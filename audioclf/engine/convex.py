@@ -18,6 +18,7 @@ validation clips are held out.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -60,15 +61,16 @@ class LinearFit:
         Inverse L2 strength it was fitted with.
     iterations : int
         L-BFGS iterations to convergence.
-    loss : float
-        Mean cross-entropy of the training windows.
+    loss, accuracy : float
+        Mean cross-entropy and accuracy on the training windows.
     """
 
     kernel: np.ndarray
     bias: np.ndarray
     c: float
     iterations: int
-    loss: float
+    loss: float = float("nan")
+    accuracy: float = float("nan")
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities [shape=(n, n_classes)] of inputs [shape=(n, K, dim)]."""
@@ -151,10 +153,10 @@ def fit_linear(x: np.ndarray, labels: np.ndarray, clip_index: np.ndarray, *, n_c
     bias = np.full(n_classes, -30.0)
     kernel[:, present] = (coef / sd).T  # the standardisation folded into the weights
     bias[present] = intercept - (coef / sd) @ mu
-    fit = LinearFit(kernel=kernel, bias=bias, c=float(c), iterations=int(np.max(model.n_iter_)), loss=0.0)
+    fit = LinearFit(kernel=kernel, bias=bias, c=float(c), iterations=int(np.max(model.n_iter_)))
     probs = fit.predict(x)
     loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0))))
-    return LinearFit(kernel=kernel, bias=bias, c=float(c), iterations=fit.iterations, loss=loss)
+    return dataclasses.replace(fit, loss=loss, accuracy=float(np.mean(probs.argmax(axis=1) == labels)))
 
 
 def set_head_weights(model, fit: LinearFit) -> None:

@@ -398,6 +398,13 @@ def _unrolled(graph: Any) -> Any:
     return model
 
 
+def _check_options(fmt: str, quantize: str) -> None:
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"format={fmt!r} must be one of {', '.join(EXPORT_FORMATS)}")
+    if quantize not in QUANTIZE_OPTIONS:
+        raise ExportError(f"quantize={quantize!r} must be one of {', '.join(QUANTIZE_OPTIONS)}")
+
+
 def convert(graph: Any, fmt: str, *, quantize: str = "none") -> bytes:
     """The exported graph as ONNX or TFLite bytes.
 
@@ -417,10 +424,7 @@ def convert(graph: Any, fmt: str, *, quantize: str = "none") -> bytes:
     ExportError
         An unknown format or quantization, or a conversion that failed.
     """
-    if fmt not in EXPORT_FORMATS:
-        raise ExportError(f"format={fmt!r} must be one of {', '.join(EXPORT_FORMATS)}")
-    if quantize not in QUANTIZE_OPTIONS:
-        raise ExportError(f"quantize={quantize!r} must be one of {', '.join(QUANTIZE_OPTIONS)}")
+    _check_options(fmt, quantize)
     if fmt == "onnx":
         return _to_onnx(graph, quantize)
     return _to_tflite(graph, quantize)
@@ -638,10 +642,7 @@ def export_bundle(bundle: Bundle | str | os.PathLike, out: str | os.PathLike, *,
     >>> r.max_abs_diff < 1e-3                                                      # doctest: +SKIP
     True
     """
-    if fmt not in EXPORT_FORMATS:
-        raise ExportError(f"format={fmt!r} must be one of {', '.join(EXPORT_FORMATS)}")
-    if quantize not in QUANTIZE_OPTIONS:
-        raise ExportError(f"quantize={quantize!r} must be one of {', '.join(QUANTIZE_OPTIONS)}")
+    _check_options(fmt, quantize)
     target = Path(out)
     if target.exists() and (not target.is_dir() or (any(target.iterdir())
                                                     and not (target / "labels.json").is_file())):
@@ -658,7 +659,7 @@ def export_bundle(bundle: Bundle | str | os.PathLike, out: str | os.PathLike, *,
         (tmp / model_file).write_bytes(data)
         (tmp / "labels.json").write_text(json.dumps(labels, indent=1), encoding="utf-8")
         shutil.copyfile(export_runner.__file__, tmp / "classify.py")
-        window, hop = _spans(b)
+        window, hop = labels["window_samples"], labels["hop_samples"]
         (tmp / "README.md").write_text(_README.format(
             name=b.name, model_file=model_file, sr=b.pipeline.sr, classes=", ".join(b.classes),
             runtime="onnxruntime" if fmt == "onnx" else "ai-edge-litert", window=window, hop=hop,

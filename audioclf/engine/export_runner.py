@@ -53,7 +53,8 @@ def window_index(n: int, length: int, hop: int, pad: str) -> tuple[np.ndarray, n
     """Which unit fills each slot of each window: ``(starts, index (n_windows, length), kept, padded)``.
 
     'repeat' wraps to the start; 'constant' slots past the end are left empty: ``kept`` is False there
-    (index 0 is a placeholder). ``padded`` says which windows reach past the end (either policy).
+    and their ``index`` is 0, which only keeps the gather in range. ``padded`` says which windows reach past
+    the end (either policy).
     """
     starts = window_starts(n, length, hop)
     idx = starts[:, None] + np.arange(length)[None, :]

@@ -252,11 +252,11 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
         epochs = 1 if convex else config.epochs
         steps = 1 if convex else math.ceil(len(x_train) / config.batch_size)
 
-        def fit_keras(m: Any, x: np.ndarray, labels: np.ndarray, callbacks: list | None) -> TrainBatches:
-            compile_model(m, spec=spec, optimizer=_optimizer(config, math.ceil(len(x) / config.batch_size),
-                                                             fine_tune=pipeline.fine_tune),
-                          jae_lambda=config.jae_lambda, label_smoothing=config.label_smoothing)
+        def fit_keras(m: Any, x: np.ndarray, labels: np.ndarray, callbacks: list | None) -> None:
+            """Compile ``m`` and, unless ``callbacks`` is None, train it on ``x`` by ``config``'s epochs."""
             n_steps = math.ceil(len(x) / config.batch_size)
+            compile_model(m, spec=spec, optimizer=_optimizer(config, n_steps, fine_tune=pipeline.fine_tune),
+                          jae_lambda=config.jae_lambda, label_smoothing=config.label_smoothing)
             m.run_eagerly = config.run_eagerly if config.run_eagerly is not None else \
                 config.epochs * n_steps <= EAGER_STEPS
             if device.replicas > 1:  # backend hook: distributed steps are traced, on JAX compiled (see its docstring)
@@ -275,7 +275,6 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
             if callbacks is not None:
                 m.fit(batches, epochs=config.epochs, steps_per_epoch=len(batches), verbose=0, callbacks=callbacks,
                       shuffle=False)
-            return batches
 
         emit = _emitter(progress, epochs, steps)
         monitor = Monitor(emit=emit, stop=stop, val_x=x_val, val_labels=val_ex.labels, val_clip_index=val_ex.clip_index,
@@ -294,11 +293,10 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
             else:
                 fit = fit_linear(x_train, train_ex.labels, train_ex.clip_index, n_classes=n_classes, c=config.c)
                 set_head_weights(model, fit)
-                train_acc = float(np.mean(fit.predict(x_train).argmax(axis=1) == train_ex.labels))
-                monitor.set_model(model)
+                monitor.set_model(model)  # one "epoch" of progress and validation, as the UI expects
                 monitor.on_train_begin()
-                monitor.on_train_batch_end(0, {"loss": fit.loss, "accuracy": train_acc})
-                monitor.on_epoch_end(0, {"loss": fit.loss, "accuracy": train_acc})
+                monitor.on_train_batch_end(0, {"loss": fit.loss, "accuracy": fit.accuracy})
+                monitor.on_epoch_end(0, {"loss": fit.loss, "accuracy": fit.accuracy})
                 monitor.on_train_end()
         else:
             emit("phase", phase="train", message=f"training on {len(x_train)} windows ({device.describe()})")
