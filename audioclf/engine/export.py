@@ -76,9 +76,13 @@ def check_exportable(bundle: Bundle) -> None:
     ------
     ExportError
         A channel without a matrix front end (CQT, chroma, phase, gammatone...), summary inputs,
-        or preprocessing (denoise, silence split) the graph cannot hold.
+        preprocessing (denoise, silence split) the graph cannot hold, or a fine-tuned backbone block
+        (not exportable yet).
     """
     cfg = bundle.pipeline
+    if cfg.fine_tune:  # found in review: the block's fixed standardisation reached the ONNX graph as an input
+        raise ExportError(f"{bundle.name}: a model with a fine-tuned backbone block cannot be exported yet; "
+                          "train the head on the frozen backbone (without --fine-tune) to export it")
     if cfg.preprocess.denoise is not None or cfg.preprocess.split is not None:
         raise ExportError(f"{bundle.name}: its pipeline denoises or splits silences before the features; an "
                           "exported model cannot do that -- train without preprocessing to export")

@@ -168,3 +168,13 @@ def test_fine_tuned_bundle_trains_saves_reloads_and_predicts(tmp_path, capsys):
     listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and listed[0]["label"] == bundle.classes[int(np.argmax(pred.probs))]
     np.testing.assert_allclose(listed[0]["top"][0]["prob"], pred.probs.max(), atol=1e-3)
+
+    # Export refuses it in one clear line (its conversion is not built yet), from the CLI too.
+    from audioclf.engine.export import export_bundle
+    from audioclf.errors import ExportError
+
+    with pytest.raises(ExportError, match="fine-tuned backbone block cannot be exported yet"):
+        export_bundle(tmp_path / "b", tmp_path / "onnx", fmt="onnx")
+    assert not (tmp_path / "onnx").exists()
+    assert main(["export", str(tmp_path / "b"), "--format", "tflite", "--out", str(tmp_path / "tfl")]) == 2
+    assert "error: " in capsys.readouterr().err and not (tmp_path / "tfl").exists()
