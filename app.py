@@ -6,7 +6,7 @@ Home must open fast: it imports neither TensorFlow nor librosa.
 
 import streamlit as st
 
-from audioclf.serving import warm_start
+from audioclf.service.serving import warm_start
 
 st.set_page_config(page_title="audioclf", page_icon=":material/graphic_eq:", layout="wide")
 # Once per server process, in the background: the default Classify model loaded and run on a real clip, so the
@@ -15,8 +15,8 @@ warm_start()
 
 
 def home() -> None:
-    from audioclf import sysinfo
-    from audioclf.device import quick_device_info
+    from audioclf.engine import sysinfo
+    from audioclf.engine.device import quick_device_info
     from audioclf.ui.tables import pretrained_table
 
     st.title("audioclf: see how sound becomes a prediction")

@@ -8,7 +8,7 @@ training, inference, bundles) are imported on first use.
 Examples
 --------
 >>> import audioclf
->>> y = audioclf.synth.tone(440.0, 1.0, 22050)
+>>> y = audioclf.audio.synth.tone(440.0, 1.0, 22050)
 >>> audioclf.compute_channels(y, 22050, ["mel"])["mel"].values.shape
 (128, 44)
 """
@@ -18,8 +18,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import errors, synth
+from . import errors
 from ._version import __version__
+from .audio import synth
+from .audio.io import audio_info, load_audio, resample, to_wav_bytes, write_audio
+from .audio.preprocess import (
+    DenoiseConfig,
+    PreprocessConfig,
+    SplitConfig,
+    denoise,
+    preprocess,
+    split_silence,
+    trim_silence,
+)
+from .audio.windowing import WindowConfig, Windows, frame_windows, hop_for_overlap, sample_windows
 from .datasets import (
     Clip,
     Dataset,
@@ -32,6 +44,7 @@ from .datasets import (
     split_dataset,
     summarize_dataset,
 )
+from .datasets.recordings import RecordingSet
 from .errors import (
     AudioclfError,
     AudioError,
@@ -65,20 +78,8 @@ from .features import (
     summary_matrix,
     summary_vector,
 )
-from .io import audio_info, load_audio, resample, to_wav_bytes, write_audio
-from .preprocess import (
-    DenoiseConfig,
-    PreprocessConfig,
-    SplitConfig,
-    denoise,
-    preprocess,
-    split_silence,
-    trim_silence,
-)
-from .recordings import RecordingSet
-from .session import SessionStore
-from .store import list_bundles
-from .windowing import WindowConfig, Windows, frame_windows, hop_for_overlap, sample_windows
+from .service.session import SessionStore
+from .service.store import list_bundles
 
 # Names whose modules import Keras (and so TensorFlow): loaded on first access.
 _LAZY = {
@@ -91,16 +92,16 @@ _LAZY = {
     "Prediction": "engine.inference", "predict": "engine.inference",
     "Bundle": "engine.bundle", "load_bundle": "engine.bundle", "save_bundle": "engine.bundle",
     "export_zip": "engine.bundle_zip", "import_zip": "engine.bundle_zip",
-    "AugmentConfig": "augment", "TrainingJob": "jobs", "device_info": "device",
+    "AugmentConfig": "audio.augment", "TrainingJob": "service.jobs", "device_info": "engine.device",
 }
 # Pretrained backbones (audioclf.backbones): the registry is light, loading one imports Keras.
 _LAZY.update({"list_backbones": "backbones", "get_backbone": "backbones", "BackboneSpec": "backbones",
               "embed_dataset": "backbones"})
-# The embedding explorer (audioclf.explorer): light itself; its sources import Keras when used.
-_LAZY.update({"embedding_map": "explorer", "EmbeddingMap": "explorer"})
-# Grad-CAM and attention in seconds (audioclf.explain): light itself; the gradients import Keras.
-_LAZY.update({"grad_cam": "explain", "bundle_grad_cam": "explain", "backbone_grad_cam": "explain",
-              "attention_spans": "explain"})
+# The embedding explorer (audioclf.explanations.embedding_map): light itself; its sources import Keras when used.
+_LAZY.update({"embedding_map": "explanations.embedding_map", "EmbeddingMap": "explanations.embedding_map"})
+# Grad-CAM and attention in seconds (audioclf.explanations.gradcam): light itself; the gradients import Keras.
+_LAZY.update({"grad_cam": "explanations.gradcam", "bundle_grad_cam": "explanations.gradcam",
+              "backbone_grad_cam": "explanations.gradcam", "attention_spans": "explanations.gradcam"})
 
 __all__ = [
     "__version__", "errors", "synth",

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audioclf import synth  # noqa: E402
-from audioclf.io import write_audio  # noqa: E402
+from audioclf.audio import synth
+from audioclf.audio.io import write_audio  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server, upload_clip  # noqa: E402
 
 T = 300_000

@@ -1,7 +1,7 @@
 """Training throughput per Keras backend: float32 vs mixed precision, one device vs two.
 
 Each (backend, model, precision, devices) runs in a fresh process (the backend, XLA's host device count and
-TensorFlow's logical CPUs are fixed at start), builds the model inside :func:`audioclf.backend.distribution_scope`
+TensorFlow's logical CPUs are fixed at start), builds the model inside :func:`audioclf.engine.backend.distribution_scope`
 and times ``model.fit`` over ``--steps`` batches of 32 after one untimed epoch (tracing / compilation).
 On a CPU the two "devices" are virtual (TensorFlow logical CPUs, JAX
 ``--xla_force_host_platform_device_count=2``) sharing the same cores, so that column shows the overhead of
@@ -36,7 +36,7 @@ def one(model: str, precision: str, devices: int, steps: int) -> dict:
     import keras
     import numpy as np
 
-    from audioclf.backend import distribution_scope, replicated_steps
+    from audioclf.engine.backend import distribution_scope, replicated_steps
     from audioclf.models import build_model, compile_model, training_targets
 
     options, shape = MODELS[model]

@@ -87,7 +87,7 @@ def bench_fsdd(rows: list, work: Path, data: Path, epochs: int, speaker: str) ->
 def bench_inference(rows: list, bundle: Path, repeats: int) -> None:
     import numpy as np
 
-    from audioclf import synth
+    from audioclf.audio import synth
     from audioclf.engine.bundle import load_bundle
     from audioclf.engine.inference import predict
     t0 = time.perf_counter()
@@ -132,7 +132,7 @@ def main() -> None:
         if not (bundle / "bundle.json").is_file():
             raise SystemExit(f"no ESC-10 bundle in {bundle}; run with --only esc10,infer")
         bench_inference(rows, bundle, args.repeats)
-    from audioclf.device import device_info
+    from audioclf.engine.device import device_info
 
     print(f"\nEngine benchmark on {os.cpu_count()} CPU cores, {device_info().describe()}; work folder {work}\n")
     print("| what | command | accuracy | time | target |")

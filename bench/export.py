@@ -121,7 +121,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--no-data", action="store_true", help="skip the accuracy on the real split")
     args = p.parse_args()
-    from audioclf.store import list_bundles
+    from audioclf.service.store import list_bundles
 
     names = args.models.split(",") if args.models else [b.name for b in list_bundles(ROOT / "pretrained")]
     variants = tuple(v for v in args.variants.split(",") if v)

@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audioclf import synth  # noqa: E402
+from audioclf.audio import synth
 from audioclf.features import (  # noqa: E402
     FeatureConfig,
     channel_names,

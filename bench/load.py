@@ -25,7 +25,7 @@ job, the seconds from the request to its result (queue wait + work).
         --browser-nice 19 --warm 20     # started as `make run` does, the first round 20 s after the start
 
 ``--warm`` aside, the server is started with ``streamlit run app.py`` and no warm start, as before.
-``$AUDIOCLF_BATCH=0`` in the environment turns the server's batching off (:mod:`audioclf.serving`).
+``$AUDIOCLF_BATCH=0`` in the environment turns the server's batching off (:mod:`audioclf.service.serving`).
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audioclf import synth  # noqa: E402
-from audioclf.io import write_audio  # noqa: E402
+from audioclf.audio import synth
+from audioclf.audio.io import write_audio  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
 
 TIMEOUT = 300_000  # ms per wait; a session that waits longer counts as an error

@@ -1,7 +1,7 @@
 """Serving benchmark: 1, 5 and 20 simultaneous classifications through the app's work queue, batching on and off.
 
 A library-level stand-in for a class on one server: each request is a thread that runs the Classify page's job
-(the clip's display mel, then :func:`audioclf.serving.classify`) through one :class:`~audioclf.workqueue.WorkQueue`,
+(the clip's display mel, then :func:`audioclf.service.serving.classify`) through one :class:`~audioclf.service.workqueue.WorkQueue`,
 as the page does, on a different real ESC-10 clip every time (``$AUDIOCLF_DATA/esc10/audio``) and with a new,
 empty embedding cache, so nothing is served from an earlier answer. The model is the one Classify offers first,
 loaded and run once before (as the server's warm start does). No browser: the figures are the server's own.
@@ -30,9 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audioclf import serving  # noqa: E402
-from audioclf.batching import Batcher  # noqa: E402
-from audioclf.workqueue import WorkQueue, default_slots  # noqa: E402
+from audioclf.service import serving
+from audioclf.service.batching import Batcher  # noqa: E402
+from audioclf.service.workqueue import WorkQueue, default_slots  # noqa: E402
 
 
 def _page_job(bundle, data: bytes, name: str, batch: Batcher, queue: WorkQueue, backbone: bool):

@@ -233,9 +233,9 @@ def unknown_rates(train_ds, backbone: str, known: list, foreign: dict, *, cache:
     from audioclf.engine.bundle import load_bundle
     from audioclf.engine.extract import extract_dataset
     from audioclf.engine.inference import model_outputs
+    from audioclf.engine.openset import clip_embedding
     from audioclf.engine.recipes import make_recipe
     from audioclf.engine.train import train
-    from audioclf.openset import clip_embedding
 
     config, pipeline = make_recipe(backbone=backbone, training={"split": "none"}, dataset=train_ds)
     out_dir = work / f"unknown-{abs(hash((train_ds.name, len(train_ds.clips))))}"
@@ -490,7 +490,7 @@ def shipped_protocols(root: Path | None = None) -> dict[str, dict]:
     """
     import re
 
-    from audioclf.store import list_bundles, read_card
+    from audioclf.service.store import list_bundles, read_card
 
     row = re.compile(r"^\| ((?:fold|group|split):[\w-]+) \| ([0-9.]+) \| \d+ \| ([0-9.]+) s \|$")
     out = {}

@@ -32,8 +32,8 @@ def attention_section(pred, bundle, window: int) -> None:
 
 
 def _cam(path: str, mtime: float, data: bytes, name: str, pred, window: int, class_index: int):
-    from audioclf.explain import backbone_grad_cam, bundle_grad_cam
-    from audioclf.io import load_audio
+    from audioclf.audio.io import load_audio
+    from audioclf.explanations.gradcam import backbone_grad_cam, bundle_grad_cam
 
     bundle = load_bundle_cached(path, mtime)
     if bundle.pipeline.input_kind == "embedding":

@@ -10,11 +10,12 @@ from typing import Any
 
 import streamlit as st
 
-from audioclf import serving, synth
-from audioclf.examples import Example, list_examples
-from audioclf.io import to_wav_bytes
-from audioclf.session import SessionStore
-from audioclf.workqueue import WorkQueue
+from audioclf.audio import synth
+from audioclf.audio.io import to_wav_bytes
+from audioclf.datasets.examples import Example, list_examples
+from audioclf.service import serving
+from audioclf.service.session import SessionStore
+from audioclf.service.workqueue import WorkQueue
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "mp3"]
 
@@ -26,7 +27,7 @@ def _keep_tensorflow_warm() -> None:
     with every other session's thread stalled) and TensorFlow's kernel cache emptied, which makes the next
     classification in any session three times slower (measured: 0.30 s instead of 0.09 s). The app needs neither:
     loaded models are shared on purpose and training builds its models in its own thread. Matplotlib's figures
-    are still closed, as Streamlit does. ``tests/test_concurrency.py`` checks that this hook still exists.
+    are still closed, as Streamlit does. ``tests/service/test_concurrency.py`` checks that this hook still exists.
     """
     from streamlit.runtime.scriptrunner import script_runner
 
@@ -97,7 +98,7 @@ def picked_example(prefix: str) -> Example | None:
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")
 def load_bundle_cached(path: str, mtime: float):
     """One loaded copy of a bundle per (folder, modification time), shared by all sessions and with the
-    server's warm start (:mod:`audioclf.serving`: a model being loaded there is waited for, not loaded again)."""
+    server's warm start (:mod:`audioclf.service.serving`: a model being loaded there is waited for, not loaded again)."""
     return serving.models().get(path, mtime)
 
 
@@ -106,7 +107,7 @@ def bundle_mtime(path: str | Path) -> float:
 
 
 def work_queue() -> WorkQueue:
-    """The server's one queue for heavy work (:func:`audioclf.serving.work_queue`)."""
+    """The server's one queue for heavy work (:func:`audioclf.service.serving.work_queue`)."""
     return serving.work_queue()
 
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from audioclf.datasets.recordings import BACKGROUND, BACKGROUND_HELP, RecordingSet
 from audioclf.errors import AudioclfError
-from audioclf.recordings import BACKGROUND, BACKGROUND_HELP, RecordingSet
 from pages._common import AUDIO_TYPES, bundle_mtime, data_key, load_bundle_cached, queued, session_store
 
 _SET, _NONCE, _MSG = "tr_recset", "tr_rec_nonce", "tr_rec_msg"

@@ -189,7 +189,7 @@ def model_section(ds):
 
 def settings_section(spec, attention, ds, transfer=None):
     """Channels, window, epochs, batch size, learning rate, split and augmentation -> (TrainConfig, PipelineConfig)."""
-    from audioclf.augment import AUGMENT_PRESETS
+    from audioclf.audio.augment import AUGMENT_PRESETS
     from audioclf.engine.recipes import (
         DEFAULT_MODEL,
         default_pipeline,
@@ -252,8 +252,8 @@ def settings_section(spec, attention, ds, transfer=None):
 
 @st.cache_resource(show_spinner="Asking the Keras backend for its devices…")
 def _device_report():
-    from audioclf.backend import local_device_count
-    from audioclf.device import device_info
+    from audioclf.engine.backend import local_device_count
+    from audioclf.engine.device import device_info
 
     return device_info(), local_device_count()
 

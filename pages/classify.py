@@ -2,11 +2,11 @@
 
 import streamlit as st
 
+from audioclf.datasets.examples import list_examples, trained_on
+from audioclf.engine.openset import reasons
 from audioclf.errors import AudioclfError
-from audioclf.examples import list_examples, trained_on
-from audioclf.explain import attention_spans
-from audioclf.openset import reasons
-from audioclf.store import card_parts, list_bundles, read_json
+from audioclf.explanations.gradcam import attention_spans
+from audioclf.service.store import card_parts, list_bundles, read_json
 from audioclf.ui import input_pair_figure, subband_figure, timeline_figure, top_figure
 from pages._classify_parts import attention_section, gradcam_section
 from pages._common import (
@@ -27,7 +27,7 @@ from pages._export import export_section
 def classify(path: str, mtime: float, data: bytes, name: str):
     from audioclf.engine.inference import load_clip
     from audioclf.features import FeatureConfig, compute_channels
-    from audioclf.serving import classify as classify_clip
+    from audioclf.service.serving import classify as classify_clip
 
     bundle = load_bundle_cached(path, mtime)
     clip = load_clip(bundle, data, name=name)  # decoded once: for the mel display and for the model

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from audioclf.audio.io import load_audio
 from audioclf.errors import AudioclfError
 from audioclf.features import FeatureConfig, channel_names, compute_channels
-from audioclf.io import load_audio
 from audioclf.ui import channels_figure, confusion_figure
 from pages._common import clip_picker, runs
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from audioclf.errors import AudioclfError
-from audioclf.explorer import selected_clip
+from audioclf.explanations.embedding_map import selected_clip
 from audioclf.ui import channels_figure, embedding_figure
 from pages._common import bundle_mtime, load_bundle_cached, runs
 from pages._train_parts import _load
@@ -14,7 +14,7 @@ COLOURS = {"class": "class", "fold": "fold", "speaker / group": "group", "predic
 
 @st.cache_data(max_entries=16, show_spinner="Embedding the clips and projecting them to 2-D…")
 def clip_map(dataset, source: str, name: str, mtime: float, method: str):
-    from audioclf.explorer import embedding_map
+    from audioclf.explanations.embedding_map import embedding_map
 
     if source == "backbone":
         return embedding_map(dataset, backbone=name, method=method)
@@ -23,15 +23,15 @@ def clip_map(dataset, source: str, name: str, mtime: float, method: str):
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def clip_view(path: str):
+    from audioclf.audio.io import load_audio, to_wav_bytes
     from audioclf.features import FeatureConfig, compute_channels
-    from audioclf.io import load_audio, to_wav_bytes
 
     y, sr = load_audio(path, sr=22050)
     return to_wav_bytes(y, sr), compute_channels(y, sr, ["waveform", "mel"], config=FeatureConfig(n_mels=64))
 
 
 def choose_dataset():
-    from audioclf.explorer import data_datasets
+    from audioclf.explanations.embedding_map import data_datasets
 
     kind = st.radio("Dataset", SOURCES, horizontal=True, key="emb_source")
     request = None
@@ -60,7 +60,7 @@ def choose_dataset():
 
 def choose_source() -> tuple[str, str, float] | None:
     from audioclf.backbones import list_backbones
-    from audioclf.store import list_bundles
+    from audioclf.service.store import list_bundles
 
     kind = st.radio("Seen by", ["A pretrained backbone", "A model trained in this session", "A pretrained model"],
                     horizontal=True, key="emb_from")

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
+from audioclf.audio.io import load_audio, to_wav_bytes
+from audioclf.audio.preprocess import DenoiseConfig, PreprocessConfig, SplitConfig, preprocess
 from audioclf.errors import AudioclfError
 from audioclf.features import FeatureConfig, compute_channels, list_channels
-from audioclf.io import load_audio, to_wav_bytes
-from audioclf.preprocess import DenoiseConfig, PreprocessConfig, SplitConfig, preprocess
 from audioclf.ui import channels_figure, waveform_figure
 from audioclf.ui.tables import describe_channels
 from pages._common import clip_picker, data_key, queued
@@ -107,7 +107,7 @@ with right:
     for title, text in describe_channels(names):
         st.markdown(f"**{title}**")
         st.caption(text)
-from audioclf.export import channels_npz_bytes  # noqa: E402  (only needed once features exist)
+from audioclf.service.downloads import channels_npz_bytes  # noqa: E402  (only needed once features exist)
 
 st.download_button("Download features (.npz)", channels_npz_bytes(chans, sr=sr), "features.npz",
                    "application/octet-stream")

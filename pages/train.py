@@ -6,9 +6,9 @@ import streamlit as st
 
 from audioclf.errors import AudioclfError
 from pages._common import session_store
-from pages._live import live_view
 from pages._recorder import try_it_section
 from pages._train_parts import dataset_section, hardware_section, model_section, results_section, settings_section
+from pages._training_job import live_view
 
 st.title("Train a model")
 st.caption("Pick a dataset, an architecture and a few settings; training runs in the background, "
@@ -27,7 +27,7 @@ except AudioclfError as exc:
 
 job = st.session_state.get("train_job")
 if st.button("Train", type="primary", disabled=job is not None and job.snapshot().active, key="tr_start"):
-    from audioclf.jobs import TrainingJob
+    from audioclf.service.jobs import TrainingJob
 
     out = session_store().path_for("bundles", f"{transfer[0]}_{spec.name}" if transfer else spec.name)
     st.session_state["train_job"] = job = TrainingJob(ds, config=config, pipeline=pipeline, out=out).start()

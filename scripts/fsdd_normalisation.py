@@ -60,7 +60,7 @@ def load_features(dataset, *, copies: int, band_limit: bool) -> dict:
     """Every clip's log-mel plus ``copies`` perturbed versions, with labels and speakers."""
     import librosa
 
-    from audioclf.io import load_audio
+    from audioclf.audio.io import load_audio
 
     rng = np.random.default_rng(0)
     mel = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS, fmin=20, fmax=4000)

@@ -37,7 +37,7 @@ def _dataset(root: Path, clips: int):
 def _train_side(side: str, out: Path, clips: int, epochs: int | None, only: list[str] | None = None) -> None:
     import keras
 
-    from audioclf.augment import AUGMENT_PRESETS
+    from audioclf.audio.augment import AUGMENT_PRESETS
     from audioclf.engine.bundle import export_zip, load_bundle
     from audioclf.engine.config import TrainConfig
     from audioclf.engine.inference import predict_windows

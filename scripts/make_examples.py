@@ -7,7 +7,7 @@ from each FSDD speaker, taken from the official test split (repetition 0).
 
 ESC-10 clips are stored as OGG Vorbis at 22.05 kHz (5 s each, about 60 kB);
 FSDD clips are copied as they are (8 kHz WAV). ``examples/examples.json`` holds
-every clip's metadata; the app reads it through :mod:`audioclf.examples`.
+every clip's metadata; the app reads it through :mod:`audioclf.datasets.examples`.
 
     AUDIOCLF_DATA=../shared/data python scripts/make_examples.py
 """

@@ -36,10 +36,10 @@ HOP = 10  # frames between blocks; 50 is the backbone's own hop (every 5th block
 def features(data: Path) -> dict[str, np.ndarray]:
     import keras
 
+    from audioclf.audio.io import load_audio
     from audioclf.backbones import get_backbone
     from audioclf.backbones.frontends import block_frames, sounds_melspectrogram
     from audioclf.datasets import load_dataset
-    from audioclf.io import load_audio
 
     ds = load_dataset(data)
     net = get_backbone("sounds").model

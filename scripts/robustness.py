@@ -35,10 +35,10 @@ CONDITIONS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    from audioclf.audio.io import load_audio
     from audioclf.datasets import load_dataset
     from audioclf.engine.bundle import load_bundle
     from audioclf.engine.inference import predict
-    from audioclf.io import load_audio
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("folders", nargs="+", help="folders holding fold_1 ... fold_4 bundles")

@@ -1,7 +1,7 @@
 """Start the app's server with the default Classify model warming in the background (``make run``).
 
 ``streamlit run app.py`` runs nothing of the app until a first browser opens a page; this starts the server
-the same way (Streamlit's own command line, in this process) after starting :func:`audioclf.serving.warm_start`,
+the same way (Streamlit's own command line, in this process) after starting :func:`audioclf.service.serving.warm_start`,
 so the model is loaded and has run once on a real clip before the first student classifies. Arguments are
 ``streamlit run``'s: ``python scripts/serve.py --server.port 8501``.
 """
@@ -25,7 +25,7 @@ def _warm_when_serving() -> None:
     from streamlit import config
     from streamlit.runtime import Runtime, RuntimeState
 
-    from audioclf.serving import warm_start  # after the server's start: nothing of audioclf delays it
+    from audioclf.service.serving import warm_start  # after the server's start: nothing of audioclf delays it
 
     while not (Runtime.exists() and Runtime.instance().state != RuntimeState.INITIAL):
         time.sleep(0.1)

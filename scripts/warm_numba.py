@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from audioclf.audio.preprocess import SplitConfig, split_silence  # noqa: E402
 from audioclf.features import compute_channels, list_channels  # noqa: E402
-from audioclf.preprocess import SplitConfig, split_silence  # noqa: E402
 
 rng = np.random.default_rng(0)
 for sr in (8000, 16000, 22050, 44100):

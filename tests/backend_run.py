@@ -1,4 +1,4 @@
-"""Train or load a small model on whatever backend KERAS_BACKEND names (run by tests/test_backend.py in a subprocess).
+"""Train or load a small model on whatever backend KERAS_BACKEND names (run by tests/engine/test_backend.py in a subprocess).
 
 ``python tests/backend_run.py train MODEL DATA CACHE OUT DEVICES [EPOCHS]``
     trains MODEL (tiny options) on the synthetic dataset in DATA with the engine, saves the bundle to OUT.
@@ -32,7 +32,7 @@ def main(argv: list[str]) -> int:
     from audioclf.engine.bundle import load_bundle
 
     if argv[0] == "train":
-        from audioclf.augment import AUGMENT_PRESETS
+        from audioclf.audio.augment import AUGMENT_PRESETS
         from audioclf.datasets import load_dataset
         from audioclf.engine.config import TrainConfig
         from audioclf.engine.recipes import default_pipeline

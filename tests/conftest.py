@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: where importing TensorFlow alone can take a minute.
 HANG = 900
 # No background warm start of the default model in the test process (app.py starts one per server process):
-# it would load a model beside every test's own work; tests/test_serving.py starts its own.
+# it would load a model beside every test's own work; tests/service/test_serving.py starts its own.
 os.environ.setdefault("AUDIOCLF_WARM", "0")
 
 
@@ -52,7 +52,7 @@ def fake_nvidia_smi(tmp_path, monkeypatch):
     exe.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    from audioclf import sysinfo
+    from audioclf.engine import sysinfo
 
     sysinfo.gpu_names.cache_clear()
     yield

@@ -12,7 +12,8 @@ import struct
 import numpy as np
 import soundfile as sf
 
-from audioclf import errors, synth
+from audioclf import errors
+from audioclf.audio import synth
 
 
 def encode(y: np.ndarray, sr: int, fmt: str = "WAV", subtype: str | None = None) -> bytes:

@@ -36,7 +36,7 @@ def test_sizes():
 
 @pytest.mark.parametrize("folder", BUNDLES, ids=lambda p: p.name)
 def test_loads_and_predicts_synth(folder):
-    from audioclf import synth
+    from audioclf.audio import synth
     from audioclf.engine.bundle import load_bundle
     from audioclf.engine.inference import predict
     b = load_bundle(folder)

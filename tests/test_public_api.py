@@ -17,7 +17,7 @@ def test_public_modules_are_covered():
     # Every public function of the core modules is re-exported.
     import importlib
 
-    for mod in (importlib.import_module(f"audioclf.{m}") for m in ("io", "preprocess", "windowing")):
+    for mod in (importlib.import_module(f"audioclf.audio.{m}") for m in ("io", "preprocess", "windowing")):
         for name in mod.__all__:
             if not name.isupper() and name not in ("AudioSource", "AudioInfo", "Preprocessed", "SplitResult",
                                                    "require_sound", "PAD_POLICIES"):

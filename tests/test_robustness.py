@@ -11,10 +11,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from audioclf import errors
+from audioclf.audio.io import load_audio
+from audioclf.audio.preprocess import DenoiseConfig, SplitConfig, denoise, split_silence
 from audioclf.features import compute_channels
-from audioclf.io import load_audio
-from audioclf.preprocess import DenoiseConfig, SplitConfig, denoise, split_silence
-from audioclf.store import list_bundles
+from audioclf.service.store import list_bundles
 from tests.conftest import HANG, ROOT, run_cli
 from tests.corpus import bad_cases, odd_cases
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from audioclf._validate import check_choice, check_int, check_keys, check_number, check_positive_int
+from audioclf.audio.preprocess import DenoiseConfig, SplitConfig
+from audioclf.audio.windowing import WindowConfig
 from audioclf.engine.config import TrainConfig
 from audioclf.errors import ModelError, ParameterError
-from audioclf.preprocess import DenoiseConfig, SplitConfig
-from audioclf.windowing import WindowConfig
 
 
 def test_positive_int_accepts_numpy_and_refuses_bool_float_and_zero():

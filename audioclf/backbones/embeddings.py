@@ -186,7 +186,7 @@ def embed_dataset(dataset: Dataset, backbone: Backbone, *, cache: bool | str | o
     DatasetError
         No clip could be read.
     """
-    from ..io import load_audio
+    from ..audio.io import load_audio
 
     start = time.perf_counter()
     store = None if cache is False else EmbeddingCache(None if cache is True else cache)

@@ -27,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     quiet_frameworks()
-    from ..backend import local_device_count, resolve_precision, worker_info
-    from ..device import device_info
+    from ..engine.backend import local_device_count, resolve_precision, worker_info
+    from ..engine.device import device_info
 
     info = device_info()
     out = {**info.to_dict(), "precision": resolve_precision("auto", info), "devices": local_device_count(),

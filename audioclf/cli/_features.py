@@ -34,10 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..audio.io import load_audio
+    from ..audio.preprocess import DenoiseConfig, PreprocessConfig, SplitConfig, preprocess
     from ..errors import ParameterError
     from ..features import FeatureConfig, compute_channels, list_channels
-    from ..io import load_audio
-    from ..preprocess import DenoiseConfig, PreprocessConfig, SplitConfig, preprocess
 
     if args.sr is not None and args.sr < 0:
         raise ParameterError(f"--sr {args.sr} must be a positive rate, or 0 to keep the native rate")
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if pre.intervals is not None:
         out["intervals"] = [[round(a / sr, 6), round(b / sr, 6)] for a, b in pre.intervals]
     if args.save:
-        from ..export import channels_npz_bytes
+        from ..service.downloads import channels_npz_bytes
 
         write_bytes_atomic(args.save, channels_npz_bytes(chans, sr=sr))
         out["saved"] = args.save

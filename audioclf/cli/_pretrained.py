@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..store import list_bundles
+    from ..service.store import list_bundles
 
     entries = list_bundles(args.dir)
     if args.json:

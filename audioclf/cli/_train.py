@@ -112,7 +112,7 @@ def _dims(text: str | None) -> tuple[int, ...] | None:
 
 def _augment(text: str):
     """``NAME[,field=value,...]``: a preset, optionally with some of its fields changed."""
-    from ..augment import AUGMENT_PRESETS, AugmentConfig
+    from ..audio.augment import AUGMENT_PRESETS, AugmentConfig
     from ..errors import ParameterError
 
     name, *pairs = [part.strip() for part in text.split(",")]

@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 
 from .._atomic import write_text_atomic
+from ..audio.io import AUDIO_EXTENSIONS
 from ..errors import DatasetError, ParameterError
-from ..io import AUDIO_EXTENSIONS
 from .core import Dataset, require_classes
 from .safezip import safe_extract_zip
 from .sources import FSDD_PATTERN, load_class_folders, load_esc50, load_fsdd, load_manifest

@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..audio.io import load_audio, write_audio
 from ..errors import DatasetError
-from ..io import load_audio, write_audio
 from .core import Dataset
 from .sources import load_class_folders
 

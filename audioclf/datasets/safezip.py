@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .._validate import check_positive_int
+from ..audio.io import AUDIO_EXTENSIONS
 from ..errors import DatasetError, ParameterError
-from ..io import AUDIO_EXTENSIONS
 
 __all__ = ["ExtractReport", "safe_extract_zip", "MAX_TOTAL_BYTES", "MAX_FILES", "MAX_RATIO"]
 

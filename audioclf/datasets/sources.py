@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..audio.io import AUDIO_EXTENSIONS
 from ..errors import DatasetError
-from ..io import AUDIO_EXTENSIONS
 from .core import Clip, Dataset
 
 __all__ = ["load_class_folders", "load_manifest", "load_esc50", "load_fsdd",

@@ -1,7 +1,7 @@
 """What is in a dataset: clips per class, durations, sample rates, problems.
 
 Only file headers are read (libsndfile's ``sf.info``, falling back to
-:func:`audioclf.io.audio_info` for its error message), over a thread pool
+:func:`audioclf.audio.io.audio_info` for its error message), over a thread pool
 because the work is file I/O, so summarizing thousands of clips takes seconds. Unreadable files are listed rather than raised, unless none can be
 read at all.
 """
@@ -19,8 +19,8 @@ import numpy as np
 import soundfile as sf
 
 from .._validate import check_positive_int
+from ..audio.io import audio_info
 from ..errors import AudioclfError, DatasetError
-from ..io import audio_info
 from .core import Dataset, require_classes
 
 __all__ = ["DurationStats", "DatasetSummary", "summarize_dataset"]

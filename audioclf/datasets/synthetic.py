@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import synth
 from .._atomic import write_text_atomic
 from .._validate import check_positive_int
+from ..audio import synth
+from ..audio.io import write_audio
 from ..errors import DatasetError, ParameterError
-from ..io import write_audio
 from .core import Dataset
 from .sources import load_manifest
 

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from .._atomic import atomic_path
-from ..augment import AugmentConfig, augment_batch
+from ..audio.augment import AugmentConfig, augment_batch
 from .inference import model_outputs
 from .metrics import clip_probabilities
 

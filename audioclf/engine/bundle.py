@@ -28,8 +28,8 @@ import numpy as np
 
 from .._atomic import fsync_path
 from ..errors import AudioclfError, BundleError
-from ..normalization import NormStats
-from ..openset import OpenSetCalibration
+from ..features.normalization import NormStats
+from .openset import OpenSetCalibration
 from .pipeline import PipelineConfig
 
 __all__ = ["Bundle", "SCHEMA_VERSION", "save_bundle", "load_bundle", "read_description", "bundle_folder",

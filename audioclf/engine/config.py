@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from .._validate import check_choice, check_int, check_keys, check_number, check_positive_int
-from ..augment import AUGMENT_PRESETS, AugmentConfig
-from ..backend import PRECISIONS
+from ..audio.augment import AUGMENT_PRESETS, AugmentConfig
 from ..errors import ParameterError
-from ..normalization import NormStats
+from ..features.normalization import NormStats
+from .backend import PRECISIONS
 from .metrics import VOTES
 from .pipeline import PipelineConfig
 
@@ -81,7 +81,7 @@ class TrainConfig:
     precision : {'auto', 'float32', 'mixed'}
         Dtype policy: ``'auto'`` (default) trains in ``mixed_float16`` where the
         backend can use a GPU and in float32 on a CPU; ``'mixed'`` on a CPU warns
-        and trains in float32 (see :mod:`audioclf.backend`).
+        and trains in float32 (see :mod:`audioclf.engine.backend`).
     devices : int
         Data-parallel replicas on this machine (TensorFlow ``MirroredStrategy``,
         JAX ``keras.distribution.DataParallel``); each batch is split across them.
@@ -270,7 +270,7 @@ class TrainResult:
     summary : dict
         Dataset, split and sizes, as saved in the bundle.
     device : dict
-        The device, dtype policy and replicas it trained with (:meth:`audioclf.device.DeviceInfo.to_dict`).
+        The device, dtype policy and replicas it trained with (:meth:`audioclf.engine.device.DeviceInfo.to_dict`).
     """
 
     model: Any = field(repr=False)

@@ -552,7 +552,7 @@ def _spans(b: Bundle) -> tuple[int, int]:
 
 def _labels(b: Bundle, plan: _Plan, model_file: str) -> dict[str, Any]:
     window, hop = _spans(b)
-    return {"schema": "audioclf.export", "schema_version": 1, "name": b.name, "model_file": model_file,
+    return {"schema": "audioclf.service.downloads", "schema_version": 1, "name": b.name, "model_file": model_file,
             "classes": list(b.classes), "sample_rate": b.pipeline.sr, "window_samples": window,
             "hop_samples": hop, "level": b.pipeline.level, "frontend": plan.frontend,
             "inputs": {k: list(v) for k, v in plan.inputs.items()}, "outputs": sorted(plan.outputs),
@@ -581,12 +581,12 @@ Exported from audioclf ({fmt}, quantization: {quantize}).
 
 def _check_clips(b: Bundle) -> list[tuple[str, np.ndarray]]:
     """Shipped examples of the bundle's task (resampled to its rate), else three synthesized clips."""
-    from ..examples import list_examples, load_example
+    from ..datasets.examples import list_examples, load_example
 
     found = [e for e in list_examples() if e.label in b.classes]
     if found:
         return [(e.path.name, load_example(e.id, sr=b.pipeline.sr)[0]) for e in found]
-    from .. import synth
+    from ..audio import synth
 
     sr = b.pipeline.sr
     return [(f"tone_{f}", synth.tone(f, 1.5, sr)) for f in (220.0, 880.0)] + \

@@ -39,10 +39,10 @@ class RunnerError(Exception):
     """A problem a person can fix: a missing runtime, an unreadable file."""
 
 
-# --- windowing, as audioclf.windowing ----------------------------------------------------------------------
+# --- windowing, as audioclf.audio.windowing ----------------------------------------------------------------------
 
 def window_starts(n: int, length: int, hop: int) -> np.ndarray:
-    """Start of every window over ``n`` units: every ``hop``, one more for a tail (audioclf.windowing._starts)."""
+    """Start of every window over ``n`` units: every ``hop``, one more for a tail (audioclf.audio.windowing._starts)."""
     if n <= length:
         return np.zeros(1, dtype=np.int64)
     count = math.ceil((n - length) / hop) + 1
@@ -63,7 +63,7 @@ def window_index(n: int, length: int, hop: int, pad: str) -> tuple[np.ndarray, n
     return starts, np.where(inside, idx, idx % n if pad == "repeat" else 0), kept, ~inside.all(axis=1)
 
 
-# --- reading audio, as audioclf.io.load_audio ----------------------------------------------------------------
+# --- reading audio, as audioclf.audio.io.load_audio ----------------------------------------------------------------
 
 def load_audio(path: str, sr: int) -> np.ndarray:
     """Mono float32 samples of ``path`` at ``sr`` (soxr HQ), clipped to [-1, 1]."""
@@ -256,7 +256,7 @@ def _clip_peak_blocks(model: Model, frames: np.ndarray, k: int, extra: dict, fe:
 # --- verdicts ------------------------------------------------------------------------------------------------
 
 def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None) -> dict:
-    """"None of these" as audioclf.openset.OpenSetCalibration.judge."""
+    """"None of these" as audioclf.engine.openset.OpenSetCalibration.judge."""
     if not open_set:
         return {}
     top = float(np.max(probs))

@@ -187,7 +187,7 @@ class Extracted:
 
 def _compute_chunk(paths: Sequence[str], config_dict: dict[str, Any]) -> list[tuple[str, Any]]:
     """Worker: load and transform clips; an unreadable clip gives ("error", message)."""
-    from ..io import load_audio
+    from ..audio.io import load_audio
 
     config = PipelineConfig.from_dict(config_dict)
     out: list[tuple[str, Any]] = []
@@ -230,8 +230,8 @@ def _compute_embedding_group(paths: Sequence[str], config: PipelineConfig) -> li
     (:func:`deferred_embeddings`); one batched network call embeds them all; the clips are then windowed
     with their embeddings (:func:`computed_embeddings`), which also go to the embedding cache.
     """
+    from ..audio.io import load_audio
     from ..backbones import EmbeddingCache, get_backbone
-    from ..io import load_audio
 
     out: list[tuple[str, Any] | None] = [None] * len(paths)
     loaded: dict[int, tuple[np.ndarray, int]] = {}

@@ -13,7 +13,7 @@ Models run through ``predict_on_batch`` (their traced graph, without the
 :func:`predict` is four stages a server can also call one by one:
 :func:`load_clip`, :func:`~audioclf.engine.pipeline.clip_inputs` with
 :func:`normalised`, :func:`model_pass` (the only one that may take the windows
-of several clips at once, :mod:`audioclf.serving`) and :func:`assemble`.
+of several clips at once, :mod:`audioclf.service.serving`) and :func:`assemble`.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import replicated
 from ..errors import ParameterError
-from ..openset import clip_embedding
+from .backend import replicated
 from .bundle import Bundle, load_bundle
+from .openset import clip_embedding
 from .pipeline import ClipInputs, clip_inputs
 
 __all__ = ["Prediction", "predict", "predict_windows", "model_outputs", "warm_up", "LoadedClip", "load_clip",
@@ -64,7 +64,7 @@ class Prediction:
     notes : tuple of str
         E.g. a silent clip kept unsplit, a clip shorter than one window.
     open_set : dict
-        "None of these" (:mod:`audioclf.openset`): ``unknown``, ``confidence`` and its
+        "None of these" (:mod:`audioclf.engine.openset`): ``unknown``, ``confidence`` and its
         threshold, and for models on backbone embeddings ``distance`` and its threshold;
         ``{}`` for a bundle trained before calibration existed.
     embedding : np.ndarray or None
@@ -156,7 +156,7 @@ class Prediction:
 def model_outputs(model: Any, x: np.ndarray, *, batch_size: int = 64) -> dict[str, np.ndarray]:
     """Run ``model`` on standardised inputs in batches; every output as numpy, batch first.
 
-    A model replicated over several devices or workers (:func:`audioclf.backend.replicated`)
+    A model replicated over several devices or workers (:func:`audioclf.engine.backend.replicated`)
     goes through ``model.predict``, which splits each batch over the replicas:
     its ``predict_on_batch`` would return every row once per replica.
     """
@@ -207,7 +207,7 @@ def predict(bundle: Bundle | str | Path, source: Any, *, sr: int | None = None, 
     bundle : Bundle or path
         A loaded bundle (load once, predict many) or a bundle folder.
     source : path, bytes, file-like or np.ndarray
-        An audio file (any format :func:`audioclf.io.load_audio` reads) or samples.
+        An audio file (any format :func:`audioclf.audio.io.load_audio` reads) or samples.
     sr : int, optional
         Sample rate of ``source`` when it is an array (resampled to the bundle's rate).
     name : str, optional
@@ -260,7 +260,7 @@ def load_clip(bundle: Bundle, source: Any, *, sr: int | None = None, name: str |
 
     Parameters and errors as :func:`predict`.
     """
-    from ..io import load_audio, resample
+    from ..audio.io import load_audio, resample
 
     cfg = bundle.pipeline
     timings: dict[str, float] = {}

@@ -39,12 +39,12 @@ from typing import Any
 import numpy as np
 
 from .._kinds import INPUT_KINDS
+from ..audio.preprocess import PreprocessConfig, preprocess
+from ..audio.windowing import WindowConfig, Windows, frame_windows, sample_windows
 from ..errors import ParameterError
 from ..features import STFT_PAIRS, FeatureConfig, compute_channels, get_channel, summary_matrix, summary_vector
 from ..features.stack import interp_axis
-from ..features.summary import SUMMARY_BINS, SUMMARY_COLUMNS, summary_labels
-from ..preprocess import PreprocessConfig, preprocess
-from ..windowing import WindowConfig, Windows, frame_windows, sample_windows
+from ..features.stats import SUMMARY_BINS, SUMMARY_COLUMNS, summary_labels
 
 __all__ = [
     "INPUT_KINDS",
@@ -359,7 +359,7 @@ class ClipInputs:
     Attributes
     ----------
     x : np.ndarray [shape=(n_windows, *input_shape), dtype=float32]
-        Unnormalised inputs (apply :class:`audioclf.normalization.NormStats` before the model).
+        Unnormalised inputs (apply :class:`audioclf.features.normalization.NormStats` before the model).
     starts, ends : np.ndarray [shape=(n_windows,)]
         Start and end of each window's real content, in seconds of the
         *original* clip (silences removed by splitting are mapped back).

@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._validate import check_choice, check_number, is_int
-from ..augment import AUGMENT_PRESETS, AugmentConfig
+from ..audio.augment import AUGMENT_PRESETS, AugmentConfig
+from ..audio.preprocess import DenoiseConfig, PreprocessConfig, SplitConfig
+from ..audio.windowing import WindowConfig, hop_for_overlap
 from ..errors import ParameterError
 from ..features import FeatureConfig
-from ..preprocess import DenoiseConfig, PreprocessConfig, SplitConfig
-from ..windowing import WindowConfig, hop_for_overlap
 from .config import TrainConfig
 from .pipeline import SUMMARY_MATRIX_SHAPE, SUMMARY_VECTOR_SHAPE, PipelineConfig, expand_channels
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError
-from ..normalization import fit_stats
+from ..features.normalization import fit_stats
 from .config import EAGER_STEPS, ProgressEvent, TrainConfig, TrainResult, class_weights
 from .pipeline import PipelineConfig
 from .recipes import default_pipeline
@@ -86,8 +86,8 @@ EMBEDDING_CONFIDENCE_QUANTILE = 0.01
 
 
 def _calibrate_open_set(evaluation: Any, train_ex: Any, val_ex: Any, *, embedding: bool) -> Any:
-    """Thresholds for "none of these" from the validation clips (see :mod:`audioclf.openset`)."""
-    from ..openset import calibrate
+    """Thresholds for "none of these" from the validation clips (see :mod:`audioclf.engine.openset`)."""
+    from .openset import calibrate
 
     if evaluation.n_clips == 0:
         return None
@@ -106,9 +106,9 @@ def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.nd
     trained on the other folds (whole groups -- speakers, source recordings -- where the clips have
     them), so the thresholds describe new takes, not the clips learned.
     """
-    from ..openset import calibrate, out_of_fold_distances
     from .convex import clip_folds, out_of_fold_probs
     from .metrics import clip_probabilities
+    from .openset import calibrate, out_of_fold_distances
 
     if fit_predict is None:
         return None, ("'none of these' is not calibrated: no clips were held out (split none), and this model "
@@ -174,9 +174,9 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
     """
     import keras
 
-    from .. import backend
     from ..datasets import clip_id, require_classes, shared_files, split_dataset
     from ..models import build_model, compile_model
+    from . import backend
     from ._fit import Monitor, StopOnRequest, TrainBatches, execution_steps
     from .bundle import save_bundle
     from .extract import extract_dataset

@@ -35,13 +35,7 @@ from ._registry import channel_names, compute_channel, compute_channels, get_cha
 from ._types import ChannelData, ChannelInfo
 from .gammatone import erb_bandwidth, gammatone_centres, gammatone_filterbank
 from .stack import NORMALIZATIONS, STFT_PAIRS, normalize_channels, resize_2d, stack_channels, stack_computed, stft_pair
-from .summary import (
-    SUMMARY_COLUMNS,
-    mean_stft,
-    summary_labels,
-    summary_matrix,
-    summary_vector,
-)
+from .stats import SUMMARY_COLUMNS, mean_stft, summary_labels, summary_matrix, summary_vector
 
 __all__ = [
     "clear_cqt_cache",

@@ -89,7 +89,7 @@ def compute_shared(y: np.ndarray, sr: int, names: Iterable[str] | str | None = N
     """Like :func:`compute_channels`, also returning the per-signal cache.
 
     The cache's ``counts`` tell how often each STFT/CQT was computed (once);
-    :mod:`audioclf.features.summary` reuses its intermediates.
+    :mod:`audioclf.features.stats` reuses its intermediates.
     """
     config = _check_config(config)
     y, sr = check_signal(y, sr)

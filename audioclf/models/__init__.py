@@ -34,9 +34,9 @@ from ._registry import (
     register_model,
 )
 from .dcnn import MFC_DCNN_CHANNELS
-from .explain import AttentionMap, Explanation, attention_layer_names, explain
 from .files import check_model_config, load_model_file
 from .layers import AdditiveTimeAttention, FrequencyBand
+from .readout import AttentionMap, Explanation, attention_layer_names, explain
 
 __all__ = [
     "ATTENTION_KINDS",

@@ -1,6 +1,6 @@
 """Building blocks shared by the family modules (private).
 
-Naming contract relied on by :mod:`audioclf.models.explain`: every layer whose
+Naming contract relied on by :mod:`audioclf.models.readout`: every layer whose
 output is an attention tensor is named ``attn_<kind>[_<block>]`` with kind in
 ``cnn``, ``rnn``, ``self``; the output layers are named like their output key
 (``probs``, ``reconstruction``, ``sub_probs``).

@@ -30,7 +30,7 @@ __all__ = [
     "count_params",
 ]
 
-#: Attention kinds a model may support (see :mod:`audioclf.models.explain`).
+#: Attention kinds a model may support (see :mod:`audioclf.models.readout`).
 ATTENTION_KINDS = ("cnn", "rnn", "self")
 
 _REGISTRY: dict[str, ModelSpec] = {}

@@ -2,7 +2,7 @@
 
 Both read the spectrogram as a sequence of frames (time-major) and can pool
 the sequence with additive attention (``"rnn"``) or multi-head self-attention
-(``"self"``), whose weights :func:`audioclf.models.explain` reads out.
+(``"self"``), whose weights :func:`audioclf.models.readout` reads out.
 """
 
 from __future__ import annotations

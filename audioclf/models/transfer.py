@@ -123,7 +123,7 @@ def build_head_mlp(input_shape: tuple[int, ...], num_classes: int, *, attention:
     Returns
     -------
     keras.Model
-        Outputs ``{"probs": (batch, num_classes)}``; with attention :func:`audioclf.models.explain`
+        Outputs ``{"probs": (batch, num_classes)}``; with attention :func:`audioclf.models.readout`
         reads the window weights from ``attn_rnn`` (batch, K).
     """
     from ..errors import ModelError

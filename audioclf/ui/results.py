@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from ..engine.inference import Prediction
-    from ..explain import AttentionSpans
+    from ..explanations.gradcam import AttentionSpans
     from ..features import ChannelData
 __all__ = ["timeline_figure", "attention_figure", "input_pair_figure", "subband_figure", "history_figure",
            "top_figure"]
@@ -41,14 +41,14 @@ def timeline_figure(pred: Prediction, spectrogram: ChannelData | None = None,
     """The clip's spectrogram, recurrent attention and a class × time heatmap of window probabilities, on one time axis.
 
     Each window's column spans its centre; the winning class per window is marked. With ``attention``
-    (:func:`audioclf.explain.attention_spans`), a row between them draws each window's attention weights
+    (:func:`audioclf.explanations.gradcam.attention_spans`), a row between them draws each window's attention weights
     at the seconds each step covers (1 = an even share), zooming with the spectrogram.
     """
     _ready()
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from .explain import attention_traces
+    from .overlays import attention_traces
 
     titles = ((("Spectrogram",) if spectrogram is not None else ())
               + (("Attention over time",) if attention is not None else ()) + ("Per-window class probabilities",))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..store import list_bundles
+from ..service.store import list_bundles
 
 __all__ = ["pretrained_table", "describe_channels"]
 

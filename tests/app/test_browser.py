@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from audioclf import synth
+from audioclf.audio import synth
 from tests.browser import CHROMIUM, ROOT, launch, streamlit_server, upload_clip, wait_idle
 from tests.conftest import HANG
 from tests.corpus import encode
@@ -31,7 +31,7 @@ def browser():
 @pytest.fixture(scope="module")
 def pretrained_env(tmp_path_factory):
     """Use the shipped pretrained models; without any, train a tiny one so Classify has a model."""
-    from audioclf.store import list_bundles
+    from audioclf.service.store import list_bundles
 
     if list_bundles():
         return {}
@@ -143,7 +143,7 @@ def _recorded_zip(path) -> None:
 def test_classroom_walk(browser, app_url, tmp_path):
     """Issue 17's classroom path: Home, Explore a real example, Classify it with every shipped model (attention
     and Grad-CAM), load a recorded set, train on a backbone, classify a new take, export the set."""
-    from audioclf.store import list_bundles
+    from audioclf.service.store import list_bundles
 
     SHOTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 2200})

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 def _classify(monkeypatch, bundle: str, *, grad_cam: bool = True) -> AppTest:
     monkeypatch.setenv("AUDIOCLF_PRETRAINED", str(ROOT / "pretrained"))
-    from audioclf.store import list_bundles
+    from audioclf.service.store import list_bundles
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=HANG).run()
     at.switch_page("pages/classify.py").run()
@@ -65,7 +65,7 @@ def test_grad_cam_of_a_model_on_a_backbone(monkeypatch):
 
 def test_grad_cam_waits_until_asked_for(monkeypatch):
     """Grad-CAM is a backward pass: a plain classification neither computes nor queues it."""
-    from audioclf.workqueue import WorkQueue
+    from audioclf.service.workqueue import WorkQueue
 
     asked = []
     real = WorkQueue.run

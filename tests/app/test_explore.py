@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
-from audioclf import synth
+from audioclf.audio import synth
 from tests.conftest import HANG, ROOT
 from tests.corpus import bad_cases
 

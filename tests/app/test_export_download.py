@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_classify_prepares_an_onnx_export_and_offers_the_zip(monkeypatch):
     monkeypatch.setenv("AUDIOCLF_PRETRAINED", str(ROOT / "pretrained"))
-    from audioclf.store import list_bundles
+    from audioclf.service.store import list_bundles
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=HANG).run()
     at.switch_page("pages/classify.py").run()

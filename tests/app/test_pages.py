@@ -41,7 +41,7 @@ def app(monkeypatch, bundle_dir) -> AppTest:
 
 def _classify(app: AppTest, bundle: str) -> AppTest:
     app.switch_page("pages/classify.py").run()
-    from audioclf.store import list_bundles
+    from audioclf.service.store import list_bundles
 
     app.selectbox(key="cl_pretrained").set_value(next(e for e in list_bundles() if e.name == bundle)).run()
     return app

@@ -11,9 +11,9 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
-from audioclf import synth
-from audioclf.io import to_wav_bytes
-from audioclf.recordings import BACKGROUND, BACKGROUND_HELP, RecordingSet
+from audioclf.audio import synth
+from audioclf.audio.io import to_wav_bytes
+from audioclf.datasets.recordings import BACKGROUND, BACKGROUND_HELP, RecordingSet
 from tests.conftest import HANG, ROOT
 
 SR = 16000
@@ -144,13 +144,13 @@ def test_export_and_import_round_trip():
 
 @pytest.mark.slow
 def test_train_stop_live_curves_and_try_it(monkeypatch):
-    import audioclf.jobs
+    import audioclf.service.jobs
     from audioclf.engine.bundle import load_bundle
     from audioclf.engine.inference import predict
 
     jobs: list = []
 
-    class PausingJob(audioclf.jobs.TrainingJob):
+    class PausingJob(audioclf.service.jobs.TrainingJob):
         """Pauses after epoch 1's scores until the test has pressed Stop; records every event."""
 
         def __init__(self, *args, **kwargs) -> None:
@@ -164,7 +164,7 @@ def test_train_stop_live_curves_and_try_it(monkeypatch):
                 self.paused.set()
                 assert self.gate.wait(HANG)
 
-    monkeypatch.setattr(audioclf.jobs, "TrainingJob", PausingJob)
+    monkeypatch.setattr(audioclf.service.jobs, "TrainingJob", PausingJob)
     at = _recorder_page()
     _fill(at)
     at.button(key="tr_use_recs").click().run()

@@ -3,9 +3,9 @@ import gc
 import numpy as np
 import pytest
 
-from audioclf import synth
+from audioclf.audio import synth
 from audioclf.errors import ParameterError
-from audioclf.session import SessionStore
+from audioclf.service.session import SessionStore
 from audioclf.ui import channels_figure, confusion_figure, envelope, waveform_figure
 
 

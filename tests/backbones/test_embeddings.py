@@ -26,7 +26,7 @@ def test_embed_dataset_fills_then_reads_the_cache(dataset, tmp_path):
     np.testing.assert_array_equal(first.windows, second.windows)
     np.testing.assert_array_equal(first.window_clip, second.window_clip)
     # each clip's windows are exactly what Backbone.embed gives
-    from audioclf.io import load_audio
+    from audioclf.audio.io import load_audio
 
     y, sr = load_audio(dataset.clips[0].path, sr=16000)
     np.testing.assert_allclose(first.clip_windows(0), bb.embed(y, sr), rtol=1e-5, atol=1e-5)

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from audioclf import synth
-from audioclf.preprocess import DenoiseConfig
+from audioclf.audio import synth
+from audioclf.audio.preprocess import DenoiseConfig
 from tests.conftest import run_cli
 from tests.corpus import bad_cases, encode
 

@@ -1,7 +1,7 @@
 """``train --devices N`` in a real process (issue 30).
 
 JAX data parallelism over two virtual CPU devices once ended the process with SIGABRT after 40 s (XLA's
-all-reduce rendezvous timed out; :func:`audioclf.backend.replicated_steps` says why). These tests drive the
+all-reduce rendezvous timed out; :func:`audioclf.engine.backend.replicated_steps` says why). These tests drive the
 command a user types, in a subprocess as a user would, and check that it trains, that the bundle predicts
 like one device's, and that a device set-up the machine cannot give is refused with one ``error:`` line
 before any feature is computed.

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from audioclf import synth
+from audioclf.audio import synth
+from audioclf.audio.io import write_audio
 from audioclf.cli import main
-from audioclf.io import write_audio
 from tests.conftest import ROOT, run_cli
 
 

@@ -10,16 +10,16 @@ import zipfile
 import numpy as np
 import pytest
 
-from audioclf import synth
+from audioclf.audio import synth
+from audioclf.audio.preprocess import PreprocessConfig, SplitConfig
+from audioclf.audio.windowing import WindowConfig
 from audioclf.engine.bundle import load_bundle, read_description, save_bundle
 from audioclf.engine.bundle_zip import export_zip, import_zip
 from audioclf.engine.inference import predict, warm_up
 from audioclf.engine.pipeline import PipelineConfig, clip_inputs
 from audioclf.errors import BundleError, ParameterError
 from audioclf.features import FeatureConfig
-from audioclf.normalization import NormStats
-from audioclf.preprocess import PreprocessConfig, SplitConfig
-from audioclf.windowing import WindowConfig
+from audioclf.features.normalization import NormStats
 
 SR = 16000
 CLASSES = ("a", "b", "c")

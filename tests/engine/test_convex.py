@@ -133,10 +133,10 @@ def test_split_none_calibrates_out_of_fold(synthetic, tmp_path):
     from audioclf.engine.bundle import load_bundle
     from audioclf.engine.extract import extract_dataset
     from audioclf.engine.metrics import clip_probabilities
+    from audioclf.engine.openset import calibrate, centroid_distance, out_of_fold_distances
     from audioclf.engine.recipes import make_recipe
     from audioclf.engine.train import train
-    from audioclf.normalization import fit_stats
-    from audioclf.openset import calibrate, centroid_distance, out_of_fold_distances
+    from audioclf.features.normalization import fit_stats
 
     config, pipeline = make_recipe(backbone="speech", training={"split": "none"}, dataset=synthetic)
     assert (config.model, config.solver) == ("head_linear", "lbfgs")

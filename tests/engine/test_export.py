@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audioclf import synth
+from audioclf.audio import synth
+from audioclf.audio.windowing import WindowConfig
+from audioclf.datasets.examples import list_examples
 from audioclf.engine import export_runner
 from audioclf.engine.bundle import load_bundle, save_bundle
 from audioclf.engine.export import (
@@ -25,13 +27,11 @@ from audioclf.engine.export import (
     export_zip_bytes,
 )
 from audioclf.engine.inference import predict
+from audioclf.engine.openset import OpenSetCalibration
 from audioclf.engine.pipeline import PipelineConfig, clip_inputs
 from audioclf.errors import ExportError
-from audioclf.examples import list_examples
 from audioclf.features import FeatureConfig
-from audioclf.normalization import NormStats
-from audioclf.openset import OpenSetCalibration
-from audioclf.windowing import WindowConfig
+from audioclf.features.normalization import NormStats
 
 from ..conftest import HANG, ROOT, run_cli
 
@@ -179,8 +179,8 @@ def test_classify_py_without_its_runtime_says_so_in_one_line(tmp_path):
 
 
 def test_windows_and_padding_follow_the_library_windowing():
-    from audioclf.windowing import WindowConfig as W
-    from audioclf.windowing import sample_windows
+    from audioclf.audio.windowing import WindowConfig as W
+    from audioclf.audio.windowing import sample_windows
 
     y = np.arange(23, dtype=np.float32)
     for pad in ("repeat", "constant"):

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from audioclf import synth
+from audioclf.audio import synth
 from audioclf.backbones import get_backbone, get_top_block
 from audioclf.backbones import registry as backbone_registry
 from audioclf.cli import main
@@ -132,10 +132,10 @@ def test_shipped_transfer_bundle_without_the_field_still_loads():
 
 @pytest.mark.slow
 def test_fine_tuned_bundle_trains_saves_reloads_and_predicts(tmp_path, capsys):
+    from audioclf.audio.io import load_audio
     from audioclf.engine.bundle import load_bundle
     from audioclf.engine.inference import predict
     from audioclf.engine.train import train
-    from audioclf.io import load_audio
 
     ds = make_synthetic_dataset(tmp_path / "data", config=SyntheticConfig(
         clips_per_class=4, classes=("tone", "clicks", "noise_band"), sr=16000, max_duration=1.5))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audioclf.augment import AUGMENT_PRESETS
+from audioclf.audio.augment import AUGMENT_PRESETS
 from audioclf.engine._fit import TrainBatches
 
 

@@ -7,8 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from audioclf import synth
-from audioclf.augment import AUGMENT_PRESETS, AugmentConfig, augment_batch
+from audioclf.audio import synth
+from audioclf.audio.augment import AUGMENT_PRESETS, AugmentConfig, augment_batch
+from audioclf.audio.io import write_audio
+from audioclf.audio.preprocess import PreprocessConfig, SplitConfig
+from audioclf.audio.windowing import WindowConfig
 from audioclf.datasets import Clip, Dataset, split_dataset
 from audioclf.engine.extract import FeatureCache, extract_dataset
 from audioclf.engine.metrics import clip_probabilities, score
@@ -16,10 +19,7 @@ from audioclf.engine.pipeline import PipelineConfig, clip_inputs
 from audioclf.engine.recipes import default_pipeline
 from audioclf.errors import DatasetError, ParameterError
 from audioclf.features import FeatureConfig
-from audioclf.io import write_audio
-from audioclf.normalization import NormStats, fit_stats
-from audioclf.preprocess import PreprocessConfig, SplitConfig
-from audioclf.windowing import WindowConfig
+from audioclf.features.normalization import NormStats, fit_stats
 
 SR = 16000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audioclf.augment import AUGMENT_PRESETS
+from audioclf.audio.augment import AUGMENT_PRESETS
 from audioclf.cli import build_parser
 from audioclf.cli._train import _configs
 from audioclf.engine.recipes import default_pipeline, make_recipe, quick_recipe

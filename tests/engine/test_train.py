@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from audioclf.augment import AUGMENT_PRESETS
+from audioclf.audio.augment import AUGMENT_PRESETS
 from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
 from audioclf.engine.bundle import load_bundle
 from audioclf.engine.config import ProgressEvent, StopToken, TrainConfig, class_weights
@@ -174,8 +174,8 @@ def test_balanced_class_weights():
 def test_device_report_and_mixed_precision_on_cpu():
     import keras
 
-    from audioclf.backend import precision_policy
-    from audioclf.device import device_info
+    from audioclf.engine.backend import precision_policy
+    from audioclf.engine.device import device_info
 
     info = device_info()
     assert info.backend == keras.backend.backend() and info.kind in ("cpu", "gpu")
@@ -232,9 +232,9 @@ def test_early_stopping_restores_the_best_weights():
 def test_recorded_clips_are_named_by_their_dataset_path_so_each_plays_its_own_audio(tmp_path):
     """Recorded datasets name every class's files 000.wav, 001.wav ...: evaluation names (which the Train page
     looks up to play a misclassified clip) must tell them apart and lead back to the clip's own recording."""
-    from audioclf import synth
+    from audioclf.audio import synth
+    from audioclf.audio.io import load_audio, to_wav_bytes
     from audioclf.datasets import clip_id, dataset_from_recordings
-    from audioclf.io import load_audio, to_wav_bytes
 
     recordings = {"low": [to_wav_bytes(synth.tone(220.0 * (i + 1), 1.0, SR), SR) for i in range(3)],
                   "high": [to_wav_bytes(synth.noise(1.0, SR, rng=i), SR) for i in range(3)]}

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from audioclf import synth
+from audioclf.audio import synth
 from audioclf.backbones import get_backbone
 from audioclf.cli import main
 from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
@@ -153,10 +153,10 @@ def test_cli_train_with_a_backbone(synthetic, tmp_path, capsys, monkeypatch):
 def test_extraction_batches_the_backbone_over_clips_with_the_same_inputs(synthetic, tmp_path, monkeypatch):
     """extract_dataset runs the network once for many clips' windows; each clip's inputs are what
     clip_inputs gives it alone, and the embeddings land in the cache (a second pass computes nothing)."""
+    from audioclf.audio.io import load_audio
     from audioclf.backbones.core import Backbone
     from audioclf.engine import extract as ex
     from audioclf.engine.extract import extract_dataset
-    from audioclf.io import load_audio
 
     monkeypatch.setenv("AUDIOCLF_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(ex, "_EMBED_GROUP", 7)

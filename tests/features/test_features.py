@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from audioclf import synth
+from audioclf.audio import synth
 from audioclf.errors import ParameterError
 from audioclf.features import (
     FeatureConfig,
@@ -35,7 +35,7 @@ from audioclf.features import (
     summary_vector,
 )
 from audioclf.features._registry import compute_shared
-from audioclf.features.summary import chroma_to_bins
+from audioclf.features.stats import chroma_to_bins
 from tests.conftest import HANG
 
 SR = 22050

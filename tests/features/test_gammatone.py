@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from audioclf import synth
+from audioclf.audio import synth
 from audioclf.errors import ParameterError
 from audioclf.features import FeatureConfig, compute_channels
 from audioclf.features.gammatone import (

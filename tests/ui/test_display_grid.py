@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audioclf import synth
+from audioclf.audio import synth
 from audioclf.features import FeatureConfig, compute_channels
 from audioclf.ui import channels_figure
 from audioclf.ui.plots import MAX_HEATMAP_COLUMNS, MAX_HEATMAP_ROWS, display_grid

@@ -1,0 +1,1 @@
+"""Why a model answers as it does: Grad-CAM, attention in seconds, the embedding map."""

@@ -1,0 +1,1 @@
+"""What serves many app sessions: jobs, the work queue, batching, session folders, model stores, downloads."""
