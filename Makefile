@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 
-.PHONY: run run-gpu gpu-deps test test-fast lint bench clean-venv browser-deps
+.PHONY: run run-gpu gpu-deps test test-fast lint bench clean-venv browser-deps screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check audioclf tests bench scripts app.py pages
+
+# The README's pictures (docs/img/*.png), from the browser walk of tests/app/test_browser.py.
+screenshots: $(STAMP) browser-deps
+	$(BIN)/python scripts/screenshots.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/features.py
