@@ -14,7 +14,7 @@ The results equal ``librosa.cqt(y, sr=..., hop_length=..., fmin=...,
 n_bins=..., bins_per_octave=..., tuning=...)`` wherever librosa accepts the
 input. One addition: a clip shorter than librosa's early-decimation factor
 (1-8 samples at 44.1-96 kHz, where librosa raises "too short for N-octave
-CQT") is zero-padded to that factor, which never adds a frame. ``tests/test_features.py``
+CQT") is zero-padded to that factor, which never adds a frame. ``tests/features/test_features.py``
 checks that with ``np.allclose`` on several settings, so a librosa upgrade
 that changes its algorithm shows up as a failing test, not as drift.
 
