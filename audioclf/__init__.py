@@ -2,8 +2,9 @@
 
 The library under the app: audio I/O, preprocessing, feature channels,
 windowing, datasets, the Keras 3 model zoo, training, inference and model
-bundles. Importing ``audioclf`` is light: names that need Keras (models,
-training, inference, bundles) are imported on first use.
+bundles. Importing ``audioclf`` is light: it does not import Keras, which
+loads where a model is built, trained or run; the model zoo's names
+(``build_model``, ``list_models``, ...) are imported on first use.
 
 Examples
 --------
@@ -15,12 +16,12 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from . import errors
 from ._version import __version__
 from .audio import synth
+from .audio.augment import AugmentConfig
 from .audio.io import audio_info, load_audio, resample, to_wav_bytes, write_audio
 from .audio.preprocess import (
     DenoiseConfig,
@@ -32,6 +33,7 @@ from .audio.preprocess import (
     trim_silence,
 )
 from .audio.windowing import WindowConfig, Windows, frame_windows, hop_for_overlap, sample_windows
+from .backbones import BackboneSpec, embed_dataset, get_backbone, list_backbones
 from .datasets import (
     Clip,
     Dataset,
@@ -45,6 +47,16 @@ from .datasets import (
     summarize_dataset,
 )
 from .datasets.recordings import RecordingSet
+from .engine.bundle import Bundle, load_bundle, save_bundle
+from .engine.bundle_zip import export_zip, import_zip
+from .engine.config import ProgressEvent, StopToken, TrainConfig, TrainResult
+from .engine.device import device_info
+from .engine.evaluate import evaluate_bundle
+from .engine.inference import Prediction, predict
+from .engine.metrics import Evaluation
+from .engine.pipeline import PipelineConfig
+from .engine.recipes import default_pipeline, quick_recipe
+from .engine.train import train
 from .errors import (
     AudioclfError,
     AudioError,
@@ -64,6 +76,8 @@ from .errors import (
     UnsupportedFormatError,
     ZeroFramesError,
 )
+from .explanations.embedding_map import EmbeddingMap, embedding_map
+from .explanations.gradcam import attention_spans, backbone_grad_cam, bundle_grad_cam, grad_cam
 from .features import (
     ChannelData,
     ChannelInfo,
@@ -78,30 +92,13 @@ from .features import (
     summary_matrix,
     summary_vector,
 )
+from .service.jobs import TrainingJob
 from .service.session import SessionStore
 from .service.store import list_bundles
 
-# Names whose modules import Keras (and so TensorFlow): loaded on first access.
-_LAZY = {
-    "list_models": "models", "get_model_spec": "models", "build_model": "models", "compile_model": "models",
-    "explain": "models", "load_model_file": "models", "count_params": "models", "ModelSpec": "models",
-    "TrainConfig": "engine.config", "TrainResult": "engine.config", "ProgressEvent": "engine.config",
-    "StopToken": "engine.config", "train": "engine.train", "quick_recipe": "engine.recipes",
-    "PipelineConfig": "engine.pipeline", "default_pipeline": "engine.recipes",
-    "Evaluation": "engine.metrics", "evaluate_bundle": "engine.evaluate",
-    "Prediction": "engine.inference", "predict": "engine.inference",
-    "Bundle": "engine.bundle", "load_bundle": "engine.bundle", "save_bundle": "engine.bundle",
-    "export_zip": "engine.bundle_zip", "import_zip": "engine.bundle_zip",
-    "AugmentConfig": "audio.augment", "TrainingJob": "service.jobs", "device_info": "engine.device",
-}
-# Pretrained backbones (audioclf.backbones): the registry is light, loading one imports Keras.
-_LAZY.update({"list_backbones": "backbones", "get_backbone": "backbones", "BackboneSpec": "backbones",
-              "embed_dataset": "backbones"})
-# The embedding explorer (audioclf.explanations.embedding_map): light itself; its sources import Keras when used.
-_LAZY.update({"embedding_map": "explanations.embedding_map", "EmbeddingMap": "explanations.embedding_map"})
-# Grad-CAM and attention in seconds (audioclf.explanations.gradcam): light itself; the gradients import Keras.
-_LAZY.update({"grad_cam": "explanations.gradcam", "bundle_grad_cam": "explanations.gradcam",
-              "backbone_grad_cam": "explanations.gradcam", "attention_spans": "explanations.gradcam"})
+# The model zoo (audioclf.models) imports Keras, and so TensorFlow, at import: its names load on first use.
+_FROM_MODELS = ("list_models", "get_model_spec", "build_model", "compile_model", "explain", "load_model_file",
+                "count_params", "ModelSpec")
 
 __all__ = [
     "__version__", "errors", "synth",
@@ -121,18 +118,25 @@ __all__ = [
     "safe_extract_zip", "summarize_dataset", "RecordingSet", "split_dataset", "kfold_splits",
     # app support
     "SessionStore", "list_bundles",
-    *_LAZY,
+    # training, inference, bundles, backbones, explanations
+    "AugmentConfig", "BackboneSpec", "embed_dataset", "get_backbone", "list_backbones", "Bundle", "load_bundle",
+    "save_bundle", "export_zip", "import_zip", "ProgressEvent", "StopToken", "TrainConfig", "TrainResult",
+    "device_info", "evaluate_bundle", "Prediction", "predict", "Evaluation", "PipelineConfig", "default_pipeline",
+    "quick_recipe", "train", "EmbeddingMap", "embedding_map", "attention_spans", "backbone_grad_cam",
+    "bundle_grad_cam", "grad_cam", "TrainingJob",
+    *_FROM_MODELS,
 ]
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    if name not in _FROM_MODELS:
         raise AttributeError(f"module 'audioclf' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    from . import models
+
+    value = getattr(models, name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_FROM_MODELS))

@@ -23,7 +23,9 @@ def _summary(dataset):
     return summarize_dataset(dataset).to_dict()
 
 
-def _load(kind: str, arg) -> object:
+def load_dataset_request(kind: str, arg) -> object:
+    """The dataset a source request names: ``('synthetic', n)``, ``('folder', (path, esc10_only))``,
+    ``('zip', bytes)`` or ``('record', RecordingSet)``."""
     from audioclf.datasets import SyntheticConfig, load_dataset, make_synthetic_dataset
 
     store = session_store()
@@ -76,7 +78,7 @@ def dataset_section():
         if st.session_state.get("tr_ds_marker") != marker:
             try:
                 with st.spinner("Loading the dataset…"):
-                    st.session_state["tr_ds"] = _load(*request)
+                    st.session_state["tr_ds"] = load_dataset_request(*request)
                 st.session_state["tr_ds_marker"] = marker
             except AudioclfError as exc:
                 st.error(str(exc))
@@ -115,10 +117,9 @@ def _model_info(name: str, attention: str | None):
 
 def _backbone_choice(ds) -> tuple[str, str, bool]:
     """Which backbone and head, and whether to fine-tune: the default backbone follows the dataset."""
-    from audioclf.backbones import list_backbones
-    from audioclf.backbones.registry import TOP_BLOCKS
+    from audioclf.backbones import TOP_BLOCKS, list_backbones
     from audioclf.engine.recipes import MLP_FROM_CLIPS, default_head, default_split
-    from audioclf.models.transfer import HEADS
+    from audioclf.models import HEADS
 
     specs = {s.name: s for s in list_backbones()}
     names = list(specs)
@@ -165,7 +166,7 @@ def model_section(ds):
                           "differ: the default for recorded and small datasets. From scratch teaches how each "
                           "architecture of the zoo sees sound, and needs more clips.")
     if start == _FROM_BACKBONE:
-        from audioclf.models.transfer import HEADS
+        from audioclf.models import HEADS
 
         backbone, head, fine_tune = _backbone_choice(ds)
         model, attention = HEADS[head]

@@ -6,7 +6,7 @@ from audioclf.errors import AudioclfError
 from audioclf.explanations.embedding_map import selected_clip
 from audioclf.ui import channels_figure, embedding_figure
 from pages._common import bundle_mtime, load_bundle_cached, runs
-from pages._train_parts import _load
+from pages._train_parts import load_dataset_request
 
 SOURCES = ["Synthetic (built in)", "Shared datasets", "Folder on this machine", "The Train page's dataset"]
 COLOURS = {"class": "class", "fold": "fold", "speaker / group": "group", "predicted class": "predicted"}
@@ -53,7 +53,7 @@ def choose_dataset():
         return st.session_state.get("tr_ds")
     if request is not None and st.session_state.get("emb_ds_marker") != request:
         with st.spinner("Loading the dataset…"):
-            st.session_state["emb_ds"] = _load(*request)
+            st.session_state["emb_ds"] = load_dataset_request(*request)
         st.session_state["emb_ds_marker"] = request
     return st.session_state.get("emb_ds") if request is not None else None
 

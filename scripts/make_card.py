@@ -169,7 +169,8 @@ def pooled(evaluations: list[dict], labels: list[str]) -> dict[str, Any]:
     """Sum the confusion matrices of several evaluations and recompute per-class scores."""
     from audioclf.engine.metrics import per_class_scores
     conf = np.sum([np.asarray(e["confusion"]) for e in evaluations], axis=0)
-    s = per_class_scores(conf)
+    true, pred = np.repeat(np.indices(conf.shape).reshape(2, -1), conf.ravel(), axis=1)  # one pair per clip
+    s = per_class_scores(true, pred, len(labels))
     per_class = {lab: {"precision": float(s["precision"][k]), "recall": float(s["recall"][k]),
                        "f1": float(s["f1"][k]), "support": int(s["support"][k])} for k, lab in enumerate(labels)}
     return {"confusion": conf.tolist(), "per_class": per_class, "accuracy": float(np.trace(conf) / conf.sum())}

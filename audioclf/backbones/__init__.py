@@ -7,22 +7,17 @@
 (3, 512)
 """
 
-from .registry import BackboneSpec, TopBlock, backbones_dir, get_backbone_spec, get_top_block, list_backbones
+from .core import Backbone, get_backbone, verify_weights
+from .embeddings import DatasetEmbeddings, EmbeddingCache, embed_dataset, save_embeddings
+from .registry import (
+           TOP_BLOCKS,
+           BackboneSpec,
+           TopBlock,
+           backbones_dir,
+           get_backbone_spec,
+           get_top_block,
+           list_backbones,
+)
 
-__all__ = ["BackboneSpec", "TopBlock", "get_top_block", "Backbone", "get_backbone", "get_backbone_spec", "list_backbones", "backbones_dir",
+__all__ = ["BackboneSpec", "TopBlock", "TOP_BLOCKS", "get_top_block", "Backbone", "get_backbone", "get_backbone_spec", "list_backbones", "backbones_dir",
            "verify_weights", "EmbeddingCache", "DatasetEmbeddings", "embed_dataset", "save_embeddings"]
-
-_LAZY = {"Backbone": "core", "get_backbone": "core", "verify_weights": "core",
-         "EmbeddingCache": "embeddings", "DatasetEmbeddings": "embeddings", "embed_dataset": "embeddings",
-         "save_embeddings": "embeddings"}
-
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'audioclf.backbones' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value

@@ -10,32 +10,28 @@ status 2 -- never a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import AudioclfError
+from . import (
+    _backbones,
+    _channels,
+    _datasets,
+    _device,
+    _embed,
+    _evaluate,
+    _export,
+    _features,
+    _models,
+    _predict,
+    _pretrained,
+    _train,
+)
+from ._common import print_json
 
 __all__ = ["main", "build_parser", "print_json"]
-
-# Subcommand modules, in the order ``--help`` lists them.
-_COMMANDS = (
-    "channels",
-    "features",
-    "models",
-    "datasets",
-    "train",
-    "evaluate",
-    "predict",
-    "export",
-    "pretrained",
-    "backbones",
-    "embed",
-    "device",
-)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,28 +45,13 @@ class _UsageError(Exception):
     pass
 
 
-def print_json(obj: Any) -> None:
-    """Print ``obj`` as one line of JSON on stdout (the last line a script reads)."""
-    sys.stdout.write(json.dumps(obj, default=_json_default) + "\n")
-    sys.stdout.flush()
-
-
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m audioclf", description="Audio classification: features, models, training.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in _COMMANDS:
-        # Every listed command must exist: a missing module is a bug to see, not a command to skip.
-        importlib.import_module(f"{__name__}._{name}").register(sub)
+    # In the order ``--help`` lists them.
+    for command in (_channels, _features, _models, _datasets, _train, _evaluate, _predict, _export, _pretrained,
+                    _backbones, _embed, _device):
+        command.register(sub)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from . import print_json
+from ._common import print_json
 
 __all__ = ["register"]
 

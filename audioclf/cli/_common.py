@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -92,3 +93,19 @@ class Bars:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def print_json(obj: Any) -> None:
+    """Print ``obj`` as one line of JSON on stdout (the last line a script reads)."""
+    sys.stdout.write(json.dumps(obj, default=_json_default) + "\n")
+    sys.stdout.flush()
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import print_json
-from ._common import Bars, load_data, quiet_frameworks
+from ._common import Bars, load_data, print_json, quiet_frameworks
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import print_json
-from ._common import Bars, add_data_arguments, cache_arg, load_data, quiet_frameworks
+from ._common import Bars, add_data_arguments, cache_arg, load_data, print_json, quiet_frameworks
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._atomic import write_bytes_atomic
-from . import print_json
+from ._common import print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:

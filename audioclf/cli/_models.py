@@ -10,7 +10,7 @@ import argparse
 import sys
 import textwrap
 
-from . import print_json
+from ._common import print_json
 
 __all__ = ["register"]
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import print_json
-from ._common import quiet_frameworks
+from ._common import print_json, quiet_frameworks
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import print_json
+from ._common import print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:

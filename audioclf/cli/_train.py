@@ -13,8 +13,7 @@ import argparse
 import math
 import sys
 
-from . import print_json
-from ._common import Bars, add_data_arguments, cache_arg, load_data, quiet_frameworks
+from ._common import Bars, add_data_arguments, cache_arg, load_data, print_json, quiet_frameworks
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -18,6 +18,16 @@ Split specs are short strings, as typed on a command line:
 ``none``
     Train on every clip (e.g. a model to ship after cross-validation); the "validation"
     side is then the training clips themselves, so its score is training accuracy only.
+
+The two random splits are written here rather than taken from scikit-learn, which
+has no equivalent: its stratified ``train_test_split`` rounds the validation share
+over the whole set, so at ``ratio:0.2`` a class of 3 clips beside a larger one may
+get no validation clip at all, and it refuses a class of a single clip; ours gives
+every class of 2 or more clips at least one validation clip and keeps a lone clip
+for training (small data sets are the app's common case). With groups,
+``StratifiedGroupKFold`` only splits into ``1/k`` shares and ``GroupShuffleSplit``
+ignores the classes; ``ratio:R`` takes any R. The out-of-fold folds used for
+calibration do use scikit-learn (:func:`audioclf.engine.convex.clip_folds`).
 """
 
 from __future__ import annotations

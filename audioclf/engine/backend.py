@@ -237,6 +237,13 @@ def _patch_keras_multi_worker() -> None:
     trainer._audioclf_multi_worker = True
 
 
+def _all_layers(layer: Any) -> Iterator[Any]:
+    """``layer`` and every layer inside it, nested models included (public ``.layers`` only)."""
+    yield layer
+    for inner in getattr(layer, "layers", ()):
+        yield from _all_layers(inner)
+
+
 def start_workers() -> WorkerInfo:
     """Join the other workers named by ``TF_CONFIG`` (a no-op on one machine); call before any other TF work.
 
@@ -452,7 +459,7 @@ def replicated_steps(model: Any) -> None:
         warnings.simplefilter("ignore", UserWarning)  # Keras' "doesn't support jit_compile": refused below instead
         model.jit_compile = True
     if not model.jit_compile:
-        layers = sorted({type(layer).__name__ for layer in model._flatten_layers() if not layer.supports_jit})
+        layers = sorted({type(layer).__name__ for layer in _all_layers(model) if not layer.supports_jit})
         raise ParameterError(f"{model.name} cannot train over several devices on the jax backend: its layers "
                              f"{', '.join(layers) or '(unknown)'} cannot be compiled with XLA, and uncompiled steps "
                              "over several devices can stall XLA's collectives; train it with devices=1 or "

@@ -79,6 +79,9 @@ def fine_tune_model(head: keras.Model, *, backbone: str, x_train: np.ndarray, ba
     x = keras.layers.TimeDistributed(top, name=f"{TOP_PREFIX}top_block")(inputs)  # (batch, K, dim)
     x = keras.layers.Normalization(mean=mean.tolist(), variance=var.tolist(), name=f"{TOP_PREFIX}standardise")(x)
     # Inline the head's graph (not one nested layer): its attention layers stay visible by name.
+    # Keras has no public way to replay a model's graph on an intermediate tensor: clone_model with
+    # input_tensors=x rebuilds the head on a fresh Input (Functional re-roots non-Input inputs), so its
+    # outputs are not connected to `inputs` (Keras 3.15). tests/engine/test_finetune.py guards the name.
     outputs = head._run_through_graph(x, operation_fn=lambda op: op)
     return keras.Model(inputs, outputs, name=head.name)
 

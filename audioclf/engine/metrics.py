@@ -2,9 +2,10 @@
 
 A model predicts windows; a clip's prediction is the average of its windows'
 probabilities (or, as an option, the majority vote of their top classes).
-Everything here is plain numpy on arrays of probabilities, so the same code
-scores a training run's validation side, a saved bundle on new data, and the
-app's tables.
+Everything here works on arrays of probabilities, so the same code scores a
+training run's validation side, a saved bundle on new data, and the app's
+tables. The per-class scores are scikit-learn's; what is ours is the clip
+vote (windows to clips) and the JSON the CLI and the pages read.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["Evaluation", "clip_probabilities", "confusion_matrix", "per_class_scores", "score", "VOTES"]
+__all__ = ["Evaluation", "clip_probabilities", "per_class_scores", "score", "VOTES"]
 
 VOTES = ("mean", "majority")
 
@@ -61,24 +62,29 @@ def clip_probabilities(probs: np.ndarray, clip_index: np.ndarray, n_clips: int, 
     return share + 1e-6 * mean
 
 
-def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts with rows = true class and columns = predicted class [shape=(n_classes, n_classes)]."""
-    m = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(m, (np.asarray(true, np.int64), np.asarray(pred, np.int64)), 1)
-    return m
+def per_class_scores(true: np.ndarray, pred: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+    """Confusion matrix, precision, recall, F1 and support per class, from scikit-learn.
 
+    Parameters
+    ----------
+    true, pred : np.ndarray [shape=(n,)], int
+        True and predicted class of each clip, in ``0 .. n_classes - 1``.
+    n_classes : int
+        Every class gets a row and a column, also one that never occurs.
 
-def per_class_scores(confusion: np.ndarray) -> dict[str, np.ndarray]:
-    """Precision, recall, F1 and support per class from a confusion matrix (0 where undefined)."""
-    c = np.asarray(confusion, dtype=np.float64)
-    tp = np.diag(c)
-    predicted = c.sum(axis=0)
-    actual = c.sum(axis=1)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    return {"precision": precision, "recall": recall, "f1": f1, "support": actual.astype(np.int64)}
+    Returns
+    -------
+    dict
+        ``confusion`` [shape=(n_classes, n_classes)] with rows = true class and columns =
+        predicted class; ``precision``, ``recall``, ``f1`` [shape=(n_classes,)], 0 where
+        undefined; ``support`` [shape=(n_classes,)], clips of each true class.
+    """
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    labels = np.arange(n_classes)
+    precision, recall, f1, support = precision_recall_fscore_support(true, pred, labels=labels, zero_division=0)
+    return {"confusion": confusion_matrix(true, pred, labels=labels), "precision": precision, "recall": recall,
+            "f1": f1, "support": support.astype(np.int64)}
 
 
 @dataclass(frozen=True)
@@ -201,12 +207,11 @@ def score(probs: np.ndarray, window_labels: np.ndarray, clip_index: np.ndarray, 
         raise ParameterError("every clip index from 0 to the largest must have at least one window")
     cp = clip_probabilities(probs, clip_index, n_clips, vote=vote)
     pred = cp.argmax(axis=1)
-    conf = confusion_matrix(clip_true, pred, n_classes)
-    s = per_class_scores(conf)
+    s = per_class_scores(clip_true, pred, n_classes)
     names = tuple(clip_names) if clip_names is not None else tuple(str(i) for i in range(n_clips))
     return Evaluation(
         accuracy=float(np.mean(pred == clip_true)),
         window_accuracy=float(np.mean(probs.argmax(axis=1) == window_labels)),
-        labels=tuple(labels), confusion=conf, precision=s["precision"], recall=s["recall"], f1=s["f1"],
+        labels=tuple(labels), confusion=s["confusion"], precision=s["precision"], recall=s["recall"], f1=s["f1"],
         support=s["support"], clip_probs=cp, clip_true=clip_true, clip_names=names, vote=vote,
     )

@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from .._validate import check_int, check_number, check_positive_int
 from ..errors import ParameterError
 
 __all__ = ["FeatureConfig", "C1_HZ"]
 
 #: Frequency of the note C1 (MIDI 24) in Hz, the lowest CQT bin by default.
 C1_HZ = 440.0 * 2.0 ** ((24 - 69) / 12)
-
-
-def _check_int(name: str, value: Any, *, minimum: int = 1) -> None:
-    # bool is an int subclass; ``n_fft=True`` is a typo, not a one-sample FFT.
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ParameterError(f"{name}={value!r} must be {what}")
-
-
-def _check_float(name: str, value: Any, *, positive: bool = False, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
-        what = "a positive number" if positive else "a number >= 0"
-        if allow_none:
-            what += " or None"
-        raise ParameterError(f"{name}={value!r} must be {what}")
 
 
 @dataclass(frozen=True)
@@ -102,19 +84,21 @@ class FeatureConfig:
     top_db: float | None = 80.0
 
     def __post_init__(self) -> None:
-        _check_int("n_fft", self.n_fft, minimum=2)
+        check_int(self.n_fft, "n_fft", low=2)
         if self.n_fft % 2:
             # Centred frames of an odd n_fft drift by one against the CQT's frames.
             raise ParameterError(f"n_fft={self.n_fft} must be even, e.g. {self.n_fft + 1}")
         for name in ("hop_length", "n_mels", "n_mfcc", "cqt_bins_per_octave", "cqt_n_bins",
                      "n_gammatone", "n_gfcc"):
-            _check_int(name, getattr(self, name))
-        _check_float("fmin", self.fmin)
-        _check_float("fmax", self.fmax, positive=True, allow_none=True)
-        _check_float("cqt_fmin", self.cqt_fmin, positive=True)
-        _check_float("gammatone_fmin", self.gammatone_fmin, positive=True)
-        _check_float("top_db", self.top_db, positive=True, allow_none=True)
-        _check_float("rolloff_percent", self.rolloff_percent, positive=True)
+            check_positive_int(getattr(self, name), name)
+        check_number(self.fmin, "fmin", low=0)
+        if self.fmax is not None:
+            check_number(self.fmax, "fmax", low=0, low_open=True, hint=" or None")
+        check_number(self.cqt_fmin, "cqt_fmin", low=0, low_open=True)
+        check_number(self.gammatone_fmin, "gammatone_fmin", low=0, low_open=True)
+        if self.top_db is not None:
+            check_number(self.top_db, "top_db", low=0, low_open=True, hint=" or None")
+        check_number(self.rolloff_percent, "rolloff_percent", low=0, low_open=True)
         if self.rolloff_percent >= 1:
             raise ParameterError(f"rolloff_percent={self.rolloff_percent!r} must be in (0, 1), e.g. 0.85")
         if self.n_mfcc > self.n_mels:

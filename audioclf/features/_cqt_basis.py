@@ -14,9 +14,19 @@ The results equal ``librosa.cqt(y, sr=..., hop_length=..., fmin=...,
 n_bins=..., bins_per_octave=..., tuning=...)`` wherever librosa accepts the
 input. One addition: a clip shorter than librosa's early-decimation factor
 (1-8 samples at 44.1-96 kHz, where librosa raises "too short for N-octave
-CQT") is zero-padded to that factor, which never adds a frame. ``tests/test_features.py``
+CQT") is zero-padded to that factor, which never adds a frame. ``tests/features/test_features.py``
 checks that with ``np.allclose`` on several settings, so a librosa upgrade
 that changes its algorithm shows up as a failing test, not as drift.
+
+Why not librosa's own cache: librosa caches the basis (``__vqt_filter_fft``,
+cache level 10) only through a joblib disk cache set by the environment
+(``LIBROSA_CACHE_DIR``, ``LIBROSA_CACHE_LEVEL``) before librosa is imported,
+which hashes the arguments and reads the basis back from disk on every call.
+Measured on a 5-s clip at 22050 Hz (hop 512, fmin C1, 2 shared cores, median of
+15 after a warm-up): 84 bins at 12 per octave, this module 17 ms, ``librosa.cqt``
+with its disk cache 39 ms, without it 119 ms; 252 bins at 36 per octave 52 ms,
+86 ms and 261 ms. The in-memory cache is also per process, needs no writable
+folder and no environment set before import.
 """
 
 from __future__ import annotations

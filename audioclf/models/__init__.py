@@ -37,9 +37,11 @@ from .dcnn import MFC_DCNN_CHANNELS
 from .files import check_model_config, load_model_file
 from .layers import AdditiveTimeAttention, FrequencyBand
 from .readout import AttentionMap, Explanation, attention_layer_names, explain
+from .transfer import HEADS
 
 __all__ = [
     "ATTENTION_KINDS",
+    "HEADS",
     "INPUT_KINDS",
     "MFC_DCNN_CHANNELS",
     "AdditiveTimeAttention",

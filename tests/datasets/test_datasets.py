@@ -451,6 +451,21 @@ def test_ratio_split_is_stratified_and_reproducible():
     assert split_dataset(ds, "ratio:0.25", seed=8)[1] != val
 
 
+def test_ratio_split_gives_every_small_class_a_validation_clip():
+    # Why ratio:R is not scikit-learn's stratified train_test_split: sklearn rounds over the whole set and
+    # leaves a class of 3 clips beside a big one without a validation clip; here each such class gets one.
+    from sklearn.model_selection import train_test_split
+
+    counts = {"a": 3, "b": 3, "c": 3, "d": 3, "e": 20}
+    clips = [Clip(Path(f"/x/{c}{i}.wav"), c) for c, n in counts.items() for i in range(n)]
+    ds = Dataset.from_clips(clips + [Clip(Path("/x/lone.wav"), "f")], name="small", root="/x", kind="manifest")
+    _, val = split_dataset(ds, "ratio:0.2", seed=0)
+    assert val.counts() == {"a": 1, "b": 1, "c": 1, "d": 1, "e": 4, "f": 0}  # the lone "f" clip trains
+    labels = np.repeat(np.arange(5), list(counts.values()))
+    _, held = train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels, random_state=0)
+    assert 0 in np.bincount(labels[held], minlength=5)
+
+
 def test_ratio_split_with_groups_keeps_groups_whole():
     ds = toy(n_groups=10)
     train, val = split_dataset(ds, "ratio:0.2", seed=2)

@@ -332,3 +332,18 @@ def test_two_workers_on_localhost(synthetic_root, tmp_path, one_device_tf):
     assert results[0]["macro_f1"] == results[1]["macro_f1"]
     loaded = _run(sys.executable, ["load", str(tmp_path / "out0")], _env("tensorflow"))
     np.testing.assert_allclose(loaded["probs"], one_device_tf["probs"], rtol=1e-3, atol=1e-4)
+
+
+def test_keras_private_trainer_names_of_the_multi_worker_patch_still_exist():
+    # engine/backend._patch_keras_multi_worker replaces two private pieces of Keras' TensorFlow trainer
+    # (keras-team/keras#20585); if Keras renames them the patch would silently stop applying.
+    pytest.importorskip("tensorflow")
+    import keras
+    from keras.src.backend.tensorflow import trainer
+
+    names = [(trainer, "reduce_per_replica"), (trainer, "_collective_all_reduce_multi_worker"),
+             (trainer.TensorFlowTrainer, "_maybe_symbolic_build"), (trainer.TensorFlowTrainer, "_symbolic_build")]
+    for owner, name in names:
+        assert hasattr(owner, name), (
+            f"keras {keras.__version__} changed: {getattr(owner, '__name__', owner)}.{name} is gone; "
+            "engine/backend.py _patch_keras_multi_worker (keras-team/keras#20585) needs a new look")

@@ -178,3 +178,14 @@ def test_fine_tuned_bundle_trains_saves_reloads_and_predicts(tmp_path, capsys):
     assert not (tmp_path / "onnx").exists()
     assert main(["export", str(tmp_path / "b"), "--format", "tflite", "--out", str(tmp_path / "tfl")]) == 2
     assert "error: " in capsys.readouterr().err and not (tmp_path / "tfl").exists()
+
+
+def test_keras_private_graph_replay_still_exists():
+    # fine_tune_model inlines the head with Model._run_through_graph (no public equivalent in Keras 3.15).
+    inputs = keras.Input((3, 4))
+    head = keras.Model(h_in := keras.Input((3, 4)), {"probs": keras.layers.Dense(2, name="probs")(h_in)})
+    assert hasattr(head, "_run_through_graph"), (
+        f"keras {keras.__version__} changed: Functional._run_through_graph is gone; engine/finetune.py "
+        "fine_tune_model inlines the head's graph with it (see its comment)")
+    out = head._run_through_graph(keras.layers.Dense(4)(inputs), operation_fn=lambda op: op)
+    assert keras.Model(inputs, out).get_layer("probs") is head.get_layer("probs")

@@ -295,3 +295,15 @@ def test_attention_head_weights_sit_on_backbone_windows_and_grad_cam_passes_thro
     cam = backbone_grad_cam(bundle, y, window=1)
     assert cam.heats.shape == (pipe.window.length, 32, 76) and cam.heats.max() == pytest.approx(1.0)
     assert cam.prob == pytest.approx(float(pred.window_probs[1].max()), abs=1e-4)
+
+
+def test_keras_private_graph_names_of_the_walk_still_exist():
+    # gradcam._graph walks Keras' private node structures (Keras 3 has no public node API).
+    inputs = keras.Input((4,))
+    out = keras.layers.Dense(2, name="d")(inputs)
+    assert hasattr(out, "_keras_history"), (
+        f"keras {keras.__version__} changed: KerasTensor._keras_history is gone; see explanations/gradcam._graph")
+    op, node_index, _ = out._keras_history
+    assert hasattr(op, "_inbound_nodes"), (
+        f"keras {keras.__version__} changed: Layer._inbound_nodes is gone; see explanations/gradcam._graph")
+    assert list(op._inbound_nodes[node_index].input_tensors) == [inputs]
