@@ -28,8 +28,8 @@ import numpy as np
 from ..errors import ParameterError
 from .backend import replicated
 from .bundle import Bundle, load_bundle
-from .openset import clip_embedding
 from .inputs import ClipInputs, clip_inputs
+from .openset import clip_embedding
 
 __all__ = ["Prediction", "predict", "predict_windows", "model_outputs", "warm_up", "LoadedClip", "load_clip",
            "ModelPass", "model_pass", "normalised", "assemble"]

@@ -474,13 +474,8 @@ def clip_inputs(y: np.ndarray, sr: int, *, config: PipelineConfig, name: str = "
 
     Parameters
     ----------
-    y : np.ndarray [shape=(n,)]
-        Mono samples at ``config.sr``.
-    sr : int
-        Must equal ``config.sr`` (load with ``load_audio(..., sr=config.sr)``).
-    config : PipelineConfig
-    name : str
-        For messages.
+    y, sr, config, name
+        As :func:`prepare_clip`.
     embed : callable, optional
         The backbone's network call on a cache miss (see :func:`clip_embeddings`).
 
