@@ -4,9 +4,10 @@ One ``.npz`` per (clip content, backbone), keyed by the SHA-256 of the clip's
 file bytes and by :func:`cache_key` (backbone name, weight hash, every
 front-end setting and the versions of the libraries that compute them): change
 any of these and nothing stale is reused. Entries are written atomically
-(temporary file in the same folder + ``os.replace``) and verified on every read
+(temporary file in the same folder, synced, then renamed) and verified on every read
 (key, digest, shape, checksum); a bad entry is deleted and recomputed. Nothing
-is pickled: entries are read with ``allow_pickle=False``.
+is pickled: entries are read with ``allow_pickle=False``. The cache itself is
+:class:`audioclf._cache.NpzCache`, the design the feature cache shares.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,13 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_path
+from .._cache import ENTRY_FORMAT as _ENTRY_FORMAT
+from .._cache import NpzCache
 from ..datasets import Clip, Dataset
 from ..errors import AudioclfError, DatasetError
 from .core import Backbone, file_sha256
 
 __all__ = ["EmbeddingCache", "DatasetEmbeddings", "embed_dataset", "save_embeddings", "cache_key", "default_cache_dir"]
 
-_ENTRY_FORMAT = 1
 #: Progress callback: ``(done, total)`` clips.
 Progress = Callable[[int, int], None]
 
@@ -59,12 +61,10 @@ def cache_key(backbone: Backbone, *, cut: str | None = None) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
-def _checksum(x: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
-
-
 class EmbeddingCache:
     """A folder of verified ``.npz`` entries: the window embeddings of one clip under one backbone.
+
+    A view of :class:`audioclf._cache.NpzCache` (entries ``embeddings`` and ``starts``).
 
     Parameters
     ----------
@@ -73,45 +73,27 @@ class EmbeddingCache:
     """
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
-        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
-        self.rejected = 0  # entries found corrupt and deleted
+        self._store = NpzCache(root if root is not None else default_cache_dir(), data="embeddings")
+        self.root = self._store.root
+
+    @property
+    def rejected(self) -> int:
+        """Entries found corrupt and deleted."""
+        return self._store.rejected
 
     def path(self, digest: str, key: str) -> Path:
-        return self.root / key[:24] / f"{digest}.npz"
+        return self._store.path(digest, key)
 
     def get(self, digest: str, key: str, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(embeddings, starts)`` of a clip, or None when absent; a corrupt entry is deleted."""
-        path = self.path(digest, key)
-        if not path.is_file():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"][()]))
-                emb, starts = z["embeddings"], z["starts"]
-            if (meta.get("format") == _ENTRY_FORMAT and meta.get("key") == key and meta.get("digest") == digest
-                    and emb.dtype == np.float32 and emb.ndim == 2 and emb.shape[1] == dim and len(emb) >= 1
-                    and starts.shape == (len(emb),) and meta.get("checksum") == _checksum(emb)
-                    and np.all(np.isfinite(emb))):
-                return emb, starts
-        except Exception:  # noqa: BLE001 -- any unreadable entry (truncated zip, bad JSON ...) is rejected
-            pass
-        self.rejected += 1
-        path.unlink(missing_ok=True)
-        return None
+        hit = self._store.get(digest, key, valid=lambda a: (a["embeddings"].ndim == 2
+                                                             and a["embeddings"].shape[1] == dim
+                                                             and a["starts"].shape == (len(a["embeddings"]),)))
+        return None if hit is None else (hit[0]["embeddings"], hit[0]["starts"])
 
     def put(self, digest: str, key: str, embeddings: np.ndarray, starts: np.ndarray) -> None:
-        """Write an entry atomically (temporary file in the same folder, then ``os.replace``)."""
-        path = self.path(digest, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"format": _ENTRY_FORMAT, "key": key, "digest": digest, "checksum": _checksum(embeddings)}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, embeddings=embeddings, starts=starts, meta=np.array(json.dumps(meta)))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Write an entry crash-safely (:func:`audioclf._atomic.atomic_path`)."""
+        self._store.put(digest, key, {"embeddings": embeddings, "starts": starts})
 
 
 @dataclass(frozen=True)
@@ -250,7 +232,7 @@ def embed_dataset(dataset: Dataset, backbone: Backbone, *, cache: bool | str | o
 
 
 def save_embeddings(embeddings: DatasetEmbeddings, path: str | os.PathLike, *, root: str | os.PathLike) -> Path:
-    """Write ``embeddings`` as one ``.npz`` atomically (temporary name in the same folder, then rename).
+    """Write ``embeddings`` as one ``.npz`` crash-safely (:func:`audioclf._atomic.atomic_path`).
 
     Arrays: ``mean``, ``max`` (per clip, ``(n_clips, dim)``), ``windows`` with ``window_clip`` and
     ``window_start``, ``labels``, ``classes``, ``paths`` (relative to ``root``, the dataset folder),
@@ -280,12 +262,6 @@ def save_embeddings(embeddings: DatasetEmbeddings, path: str | os.PathLike, *, r
         arrays["folds"] = np.array([-1 if c.fold is None else c.fold for c in embeddings.clips], dtype=np.int64)
     if any(c.group is not None for c in embeddings.clips):
         arrays["groups"] = np.array(["" if c.group is None else c.group for c in embeddings.clips], dtype=str)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
     return path

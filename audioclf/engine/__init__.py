@@ -4,8 +4,9 @@ to predictions. One module per step, each importing only the steps before it:
 ========================  ===========================================================================
 ``sysinfo``, ``device``   facts about the installation; which device the Keras backend really trains on
 ``backend``               precision, devices and workers: everything that depends on the Keras backend
-``pipeline``              :class:`PipelineConfig`, one clip -> its model inputs (windows)
-``extract``               a dataset -> its inputs, with the feature cache
+``pipeline``              :class:`PipelineConfig`: what turns a loaded clip into model inputs
+``inputs``                one clip -> model inputs in stages: prepare, backbone windows, model inputs
+``extract``               a dataset -> its inputs, in parallel, with the feature cache
 ``metrics``               plain numpy: clip probabilities, confusion, per-class scores, :class:`Evaluation`
 ``config``                :class:`TrainConfig`, :class:`ProgressEvent`, :class:`StopToken`, :class:`TrainResult`
 ``openset``               "none of these": calibrated confidence and embedding-distance thresholds

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-_SILENT_PEAK = 1e-8  # as audioclf.engine.pipeline: below -160 dBFS a clip is left as it is
+_SILENT_PEAK = 1e-8  # as audioclf.engine.inputs: below -160 dBFS a clip is left as it is
 _NO_PEAK = -1e30  # a clip peak that floors nothing (the first pass)
 
 
@@ -196,7 +196,7 @@ def _blocks(model: Model, spec: dict, fe: dict, y: np.ndarray, duration: float, 
     sr = spec["sample_rate"]
     need = fe["need_samples"]
     short = len(y) < need
-    if short:  # as audioclf.engine.pipeline._backbone_signal
+    if short:  # as audioclf.engine.inputs._backbone_signal
         if fe["pad"] == "constant":
             pad = need - len(y)
             y = np.pad(y, (pad // 2, pad - pad // 2))

@@ -1,24 +1,21 @@
 """Model inputs for a whole dataset, computed in parallel and cached on disk.
 
-Every clip goes through :func:`audioclf.engine.pipeline.clip_inputs` (preprocessing,
-channels, windowing). The result is cached as one ``.npz`` per clip, keyed by
-the SHA-256 of the clip's file bytes and by :meth:`PipelineConfig.cache_key`
-(every parameter that shapes the inputs, plus the library versions): change
-any parameter and nothing stale is reused. Entries are written atomically
-(temporary file + ``os.replace``) and checked on every read (key, shapes and a
-checksum of the data); a bad entry is deleted and recomputed, never trusted.
-Nothing is pickled: entries are read with ``allow_pickle=False``.
+Every clip goes through the stages of :mod:`audioclf.engine.inputs` (prepare, backbone
+windows for embedding pipelines, model inputs), each clip prepared once. The result is
+cached as one ``.npz`` per clip, keyed by the SHA-256 of the clip's file bytes and by
+:meth:`PipelineConfig.cache_key` (every parameter that shapes the inputs, plus the library
+versions): change any parameter and nothing stale is reused. The cache is
+:class:`audioclf._cache.NpzCache`, shared with the embedding cache: entries are written
+crash-safely and checked on every read (key, shapes and a checksum of the data); a bad
+entry is deleted and recomputed, never trusted. Nothing is pickled.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import multiprocessing
 import os
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,24 +23,18 @@ from typing import Any
 
 import numpy as np
 
+from .._cache import NpzCache
 from .._hashing import file_sha256
 from .._validate import check_positive_int
 from ..datasets import Clip, Dataset
-from ..errors import AudioclfError, DatasetError, ParameterError
-from .pipeline import (
-    ClipInputs,
-    EmbeddingDeferred,
-    PipelineConfig,
-    clip_inputs,
-    computed_embeddings,
-    deferred_embeddings,
-)
+from ..errors import DatasetError, ParameterError
+from .inputs import ClipInputs, dataset_group_inputs, embedding_groups
+from .pipeline import PipelineConfig
 
 __all__ = ["FeatureCache", "Extracted", "extract_dataset", "default_cache_dir"]
 
 #: Progress callback: ``(done, total)`` clips.
 Progress = Callable[[int, int], None]
-_ENTRY_FORMAT = 1
 _MIN_PARALLEL = 48  # fewer clips than this are computed serially: starting workers costs ~2 s
 
 
@@ -55,12 +46,10 @@ def default_cache_dir() -> Path:
     return cache_root() / "features"
 
 
-def _checksum(x: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
-
-
 class FeatureCache:
     """A folder of verified ``.npz`` entries, one per (clip content, pipeline).
+
+    A view of :class:`audioclf._cache.NpzCache` that stores a :class:`ClipInputs`.
 
     Parameters
     ----------
@@ -75,62 +64,39 @@ class FeatureCache:
     """
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
-        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
-        self.rejected = 0  # entries found corrupt and deleted (for tests and reports)
+        self._store = NpzCache(root if root is not None else default_cache_dir(), data="x")
+        self.root = self._store.root
+
+    @property
+    def rejected(self) -> int:
+        """Entries found corrupt and deleted (for tests and reports)."""
+        return self._store.rejected
 
     def path(self, digest: str, config: PipelineConfig) -> Path:
         """Where the entry of a clip with content hash ``digest`` lives."""
-        return self.root / config.cache_key()[:24] / f"{digest}.npz"
+        return self._store.path(digest, config.cache_key())
 
     def get(self, digest: str, config: PipelineConfig) -> ClipInputs | None:
         """The cached inputs, or None when absent; a corrupt entry is deleted and None returned."""
-        path = self.path(digest, config)
-        if not path.is_file():
+
+        def valid(a: dict[str, np.ndarray]) -> bool:
+            n = len(a["x"])
+            return (a["x"].ndim == len(config.input_shape) + 1 and tuple(a["x"].shape[1:]) == config.input_shape
+                    and a["starts"].shape == (n,) and a["ends"].shape == (n,) and a["padded"].shape == (n,)
+                    and a["notes"].ndim == 1)
+
+        hit = self._store.get(digest, config.cache_key(), valid=valid)
+        if hit is None:
             return None
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"][()]))
-                x = z["x"]
-                starts, ends, padded = z["starts"], z["ends"], z["padded"]
-                notes = tuple(str(n) for n in z["notes"])
-            n = len(x)
-            ok = (
-                meta.get("format") == _ENTRY_FORMAT
-                and meta.get("key") == config.cache_key()
-                and meta.get("digest") == digest
-                and x.dtype == np.float32
-                and x.ndim == len(config.input_shape) + 1
-                and tuple(x.shape[1:]) == config.input_shape
-                and n >= 1
-                and starts.shape == (n,) and ends.shape == (n,) and padded.shape == (n,)
-                and meta.get("checksum") == _checksum(x)
-                and np.all(np.isfinite(x))
-            )
-            if ok:
-                return ClipInputs(x, starts, ends, padded.astype(bool), float(meta["duration"]), notes)
-        except Exception:  # noqa: BLE001 -- any unreadable entry (truncated zip, bad JSON ...) is just rejected
-            pass
-        self.rejected += 1
-        path.unlink(missing_ok=True)
-        return None
+        a, meta = hit
+        return ClipInputs(a["x"], a["starts"], a["ends"], a["padded"].astype(bool), float(meta["duration"]),
+                          tuple(str(n) for n in a["notes"]))
 
     def put(self, digest: str, config: PipelineConfig, inputs: ClipInputs) -> None:
-        """Write an entry atomically (temporary file in the same folder, then ``os.replace``)."""
-        path = self.path(digest, config)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"format": _ENTRY_FORMAT, "key": config.cache_key(), "digest": digest,
-                "checksum": _checksum(inputs.x), "duration": inputs.duration}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, x=inputs.x, starts=inputs.starts, ends=inputs.ends, padded=inputs.padded,
-                         notes=np.array(inputs.notes, dtype=str), meta=np.array(json.dumps(meta)))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Write an entry crash-safely (:func:`audioclf._atomic.atomic_path`)."""
+        self._store.put(digest, config.cache_key(),
+                        {"x": inputs.x, "starts": inputs.starts, "ends": inputs.ends, "padded": inputs.padded,
+                         "notes": np.array(inputs.notes, dtype=str)}, duration=inputs.duration)
 
 
 @dataclass(frozen=True)
@@ -185,91 +151,18 @@ class Extracted:
         return np.array([index[c.label] for c in self.clips], dtype=np.int64)
 
 
-def _compute_chunk(paths: Sequence[str], config_dict: dict[str, Any]) -> list[tuple[str, Any]]:
+_worker_config: PipelineConfig | None = None  # a pool worker's pipeline, built once by _start_worker
+
+
+def _start_worker(config_dict: dict[str, Any]) -> None:
+    """Pool initializer: rebuild the pipeline once per worker process, not once per chunk."""
+    global _worker_config
+    _worker_config = PipelineConfig.from_dict(config_dict)
+
+
+def _compute_chunk(paths: Sequence[str]) -> list[tuple[str, Any]]:
     """Worker: load and transform clips; an unreadable clip gives ("error", message)."""
-    from ..audio.io import load_audio
-
-    config = PipelineConfig.from_dict(config_dict)
-    out: list[tuple[str, Any]] = []
-    for p in paths:
-        try:
-            y, sr = load_audio(p, sr=config.sr)
-            out.append(("ok", clip_inputs(y, sr, config=config, name=Path(p).name)))
-        except AudioclfError as exc:
-            out.append(("error", str(exc)))
-    return out
-
-
-# Clips whose backbone windows go through the network together (~70 windows of 5-s clips), fewer when their
-# files are large: their decoded signals are held until the group's network call.
-_EMBED_GROUP = 24
-_EMBED_GROUP_BYTES = 16 << 20
-
-
-def _embedding_groups(todo: list[int], paths: list[str]) -> Iterator[list[int]]:
-    group: list[int] = []
-    size = 0
-    for i in todo:
-        try:
-            n = os.path.getsize(paths[i])
-        except OSError:
-            n = 0  # the clip's own load reports it
-        if group and (len(group) >= _EMBED_GROUP or size + n > _EMBED_GROUP_BYTES):
-            yield group
-            group, size = [], 0
-        group.append(i)
-        size += n
-    if group:
-        yield group
-
-
-def _compute_embedding_group(paths: Sequence[str], config: PipelineConfig) -> list[tuple[str, Any]]:
-    """:func:`_compute_chunk` for an embedding pipeline: the backbone runs once for all the clips' windows.
-
-    Each clip is loaded and prepared once; those that miss the embedding cache leave their backbone input
-    (:func:`deferred_embeddings`); one batched network call embeds them all; the clips are then windowed
-    with their embeddings (:func:`computed_embeddings`), which also go to the embedding cache.
-    """
-    from ..audio.io import load_audio
-    from ..backbones import EmbeddingCache, get_backbone
-
-    out: list[tuple[str, Any] | None] = [None] * len(paths)
-    loaded: dict[int, tuple[np.ndarray, int]] = {}
-    with deferred_embeddings() as pending:
-        for k, p in enumerate(paths):
-            try:
-                y, sr = load_audio(p, sr=config.sr)
-                out[k] = ("ok", clip_inputs(y, sr, config=config, name=Path(p).name))
-            except EmbeddingDeferred:
-                loaded[k] = (y, sr)
-            except AudioclfError as exc:
-                out[k] = ("error", str(exc))
-    if pending:
-        bb = get_backbone(config.backbone)
-        found: dict[tuple[str, str], np.ndarray] = {}
-        cache = EmbeddingCache()
-        for top in (False, True):
-            todo = [q for q in pending if q[2] is top]
-            if not todo:
-                continue
-            frames = np.concatenate([q[3] for q in todo])
-            emb = bb.top_inputs(frames).reshape(len(frames), -1) if top else bb.embed_windows(frames)
-            at = 0
-            for digest, key, _, f, starts in todo:
-                found[(digest, key)] = emb[at:at + len(f)]
-                at += len(f)
-                try:
-                    cache.put(digest, key, found[(digest, key)], starts)
-                except OSError:
-                    pass  # a read-only or full cache folder costs time, never a result
-        with computed_embeddings(found):
-            for k, (y, sr) in loaded.items():
-                try:
-                    out[k] = ("ok", clip_inputs(y, sr, config=config, name=Path(paths[k]).name))
-                except AudioclfError as exc:
-                    out[k] = ("error", str(exc))
-    return [r if r is not None else ("error", f"{Path(p).name}: not computed") for r, p in zip(out, paths,
-                                                                                               strict=True)]
+    return dataset_group_inputs(paths, _worker_config)
 
 
 def _workers(requested: int | None) -> int:
@@ -296,9 +189,9 @@ def _run_parallel(todo: list[int], paths: list[str], config: PipelineConfig, wor
     saved = {k: os.environ.get(k) for k in _SINGLE_THREAD_ENV}
     os.environ.update(_SINGLE_THREAD_ENV)
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_compute_chunk, [paths[i] for i in chunk], config.to_dict()): chunk
-                       for chunk in chunks}
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_start_worker, initargs=(config.to_dict(),)) as pool:
+            futures = {pool.submit(_compute_chunk, [paths[i] for i in chunk]): chunk for chunk in chunks}
             for k, v in saved.items():  # the pool has started its workers: restore the parent's setting
                 if v is None:
                     os.environ.pop(k, None)
@@ -404,13 +297,11 @@ def extract_dataset(dataset: Dataset, *, config: PipelineConfig, cache: FeatureC
     # A backbone already uses every core through Keras, and each worker would load it again.
     if n_workers > 1 and len(todo) >= _MIN_PARALLEL and config.input_kind != "embedding":
         _run_parallel(todo, paths, config, n_workers, on_result)
-    elif config.input_kind == "embedding":
-        for group in _embedding_groups(todo, paths):
-            for i, res in zip(group, _compute_embedding_group([paths[i] for i in group], config), strict=True):
+    else:  # serial, with the caller's config; an embedding pipeline's backbone runs once per group of clips
+        groups = embedding_groups(todo, paths) if config.input_kind == "embedding" else ([i] for i in todo)
+        for group in groups:
+            for i, res in zip(group, dataset_group_inputs([paths[i] for i in group], config), strict=True):
                 on_result(i, res)
-    else:
-        for i in todo:
-            on_result(i, _compute_chunk([paths[i]], config.to_dict())[0])
 
     return _assemble(dataset, clips, results, on_error, cached=cached, computed=len(todo),
                      seconds=time.perf_counter() - t0)

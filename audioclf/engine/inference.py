@@ -11,7 +11,7 @@ Models run through ``predict_on_batch`` (their traced graph, without the
 60-100 ms of set-up that ``model.predict`` adds to every clip).
 
 :func:`predict` is four stages a server can also call one by one:
-:func:`load_clip`, :func:`~audioclf.engine.pipeline.clip_inputs` with
+:func:`load_clip`, :func:`~audioclf.engine.inputs.clip_inputs` with
 :func:`normalised`, :func:`model_pass` (the only one that may take the windows
 of several clips at once, :mod:`audioclf.service.serving`) and :func:`assemble`.
 """
@@ -28,8 +28,8 @@ import numpy as np
 from ..errors import ParameterError
 from .backend import replicated
 from .bundle import Bundle, load_bundle
+from .inputs import ClipInputs, clip_inputs
 from .openset import clip_embedding
-from .pipeline import ClipInputs, clip_inputs
 
 __all__ = ["Prediction", "predict", "predict_windows", "model_outputs", "warm_up", "LoadedClip", "load_clip",
            "ModelPass", "model_pass", "normalised", "assemble"]
@@ -188,7 +188,7 @@ def predict_windows(bundle: Bundle, x: np.ndarray, *, batch_size: int = 64) -> n
     ----------
     bundle : Bundle
     x : np.ndarray [shape=(n_windows, *input_shape)]
-        Windows as :func:`audioclf.engine.pipeline.clip_inputs` makes them.
+        Windows as :func:`audioclf.engine.inputs.clip_inputs` makes them.
     batch_size : int
     """
     x = np.asarray(x)

@@ -455,7 +455,7 @@ def backbone_grad_cam(bundle: Bundle, y: np.ndarray, *, window: int = 0, class_i
 
     from ..backbones import get_backbone
     from ..engine.backend import variable_gradient
-    from ..engine.pipeline import backbone_windows
+    from ..engine.inputs import backbone_windows
 
     cfg = bundle.pipeline
     if cfg.input_kind != "embedding":

@@ -172,17 +172,6 @@ def _model_batch(bundle: Any, explain: bool, xs: list[np.ndarray]) -> list[Any]:
     return [out.rows(int(e - len(x)), int(e)) for x, e in zip(xs, ends, strict=True)]
 
 
-def _backbone_batch(name: str, top: bool, frames: list[np.ndarray]) -> list[np.ndarray]:
-    """One backbone call over the front-end windows of several clips; each clip's embeddings."""
-    from ..backbones import get_backbone
-
-    bb = get_backbone(name)
-    stacked = np.concatenate(frames)
-    emb = bb.top_inputs(stacked).reshape(len(stacked), -1) if top else bb.embed_windows(stacked)
-    ends = np.cumsum([len(f) for f in frames])
-    return [emb[int(e - len(f)):int(e)] for f, e in zip(frames, ends, strict=True)]
-
-
 def _alone(key: Any, fn: Callable[[list[Any]], list[Any]], item: Any) -> tuple[Any, int]:
     (answer,) = fn([item])
     return answer, 1
@@ -192,25 +181,18 @@ def _clip_inputs(bundle: Any, y: np.ndarray, label: str, run: Callable[..., tupl
     """The clip's model inputs; a backbone's network call, where the embedding cache misses, goes through ``run``
     (the clip's front end, level and windowing stay per clip). Returns the inputs and the backbone batch size
     (0: no backbone call)."""
-    from ..backbones import EmbeddingCache
-    from ..engine.pipeline import EmbeddingDeferred, clip_inputs, computed_embeddings, deferred_embeddings
+    from ..engine.inputs import clip_inputs, embed_frames
 
     cfg = bundle.pipeline
-    if cfg.input_kind != "embedding":
-        return clip_inputs(y, cfg.sr, config=cfg, name=label), 0
-    with deferred_embeddings() as pending:
-        try:
-            return clip_inputs(y, cfg.sr, config=cfg, name=label), 0
-        except EmbeddingDeferred:
-            pass
-    digest, key, top, frames, starts = pending[0]
-    emb, size = run(("backbone", cfg.backbone, key, top), partial(_backbone_batch, cfg.backbone, top), frames)
-    try:
-        EmbeddingCache().put(digest, key, emb, starts)
-    except OSError:
-        pass  # a read-only or full cache folder costs time, never a result
-    with computed_embeddings({(digest, key): emb}):
-        return clip_inputs(y, cfg.sr, config=cfg, name=label), size
+    size = 0
+
+    def embed(frames: list[np.ndarray]) -> list[np.ndarray]:
+        nonlocal size
+        (mine,) = frames  # one clip: its windows join other requests' in one call
+        emb, size = run(("backbone", cfg.backbone, cfg.fine_tune), partial(embed_frames, cfg), mine)
+        return [emb]
+
+    return clip_inputs(y, cfg.sr, config=cfg, name=label, embed=embed), size
 
 
 def batch_backbones() -> bool:

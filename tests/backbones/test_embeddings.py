@@ -39,7 +39,7 @@ def test_corrupt_entry_is_rejected_and_recomputed(dataset, tmp_path):
     bb = get_backbone("speech")
     embed_dataset(dataset, bb, cache=tmp_path)
     entries = sorted(tmp_path.rglob("*.npz"))
-    assert len(entries) == len(dataset.clips) and not list(tmp_path.rglob(".tmp-*"))
+    assert len(entries) == len(dataset.clips) and not list(tmp_path.rglob("*.tmp-*"))
     entries[0].write_bytes(entries[0].read_bytes()[:100])  # truncated, as after a crash mid-write elsewhere
     again = embed_dataset(dataset, bb, cache=tmp_path)
     assert (again.computed, again.cached) == (1, len(dataset.clips) - 1)

@@ -16,7 +16,8 @@ from audioclf.audio.windowing import WindowConfig
 from audioclf.engine.bundle import load_bundle, read_description, save_bundle
 from audioclf.engine.bundle_zip import export_zip, import_zip
 from audioclf.engine.inference import predict, warm_up
-from audioclf.engine.pipeline import PipelineConfig, clip_inputs
+from audioclf.engine.inputs import clip_inputs
+from audioclf.engine.pipeline import PipelineConfig
 from audioclf.errors import BundleError, ParameterError
 from audioclf.features import FeatureConfig
 from audioclf.features.normalization import NormStats

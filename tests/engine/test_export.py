@@ -27,8 +27,9 @@ from audioclf.engine.export import (
     export_zip_bytes,
 )
 from audioclf.engine.inference import predict
+from audioclf.engine.inputs import clip_inputs
 from audioclf.engine.openset import OpenSetCalibration
-from audioclf.engine.pipeline import PipelineConfig, clip_inputs
+from audioclf.engine.pipeline import PipelineConfig
 from audioclf.errors import ExportError
 from audioclf.features import FeatureConfig
 from audioclf.features.normalization import NormStats

@@ -16,7 +16,8 @@ from audioclf.backbones import registry as backbone_registry
 from audioclf.cli import main
 from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
 from audioclf.engine.finetune import TopScaledAdam
-from audioclf.engine.pipeline import PipelineConfig, clip_inputs
+from audioclf.engine.inputs import clip_inputs
+from audioclf.engine.pipeline import PipelineConfig
 from audioclf.engine.recipes import FINE_TUNE_EPOCHS, default_pipeline, make_recipe, transfer_pipeline, transfer_recipe
 from audioclf.errors import BackboneError, ParameterError
 

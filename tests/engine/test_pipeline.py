@@ -1,4 +1,7 @@
-"""The clip-to-input pipeline, the feature cache, augmentation and the scores (no model training)."""
+"""The pipeline description, normalisation, augmentation and the scores (no model training).
+
+The stages a clip goes through are tested in ``test_inputs.py``, the dataset extraction and its cache in
+``test_extract.py``."""
 
 from __future__ import annotations
 
@@ -9,41 +12,16 @@ import pytest
 
 from audioclf.audio import synth
 from audioclf.audio.augment import AUGMENT_PRESETS, AugmentConfig, augment_batch
-from audioclf.audio.io import write_audio
 from audioclf.audio.preprocess import PreprocessConfig, SplitConfig
 from audioclf.audio.windowing import WindowConfig
-from audioclf.datasets import Clip, Dataset, split_dataset
-from audioclf.engine.extract import FeatureCache, extract_dataset
+from audioclf.engine.inputs import clip_inputs
 from audioclf.engine.metrics import clip_probabilities, score
-from audioclf.engine.pipeline import PipelineConfig, clip_inputs
+from audioclf.engine.pipeline import PipelineConfig
 from audioclf.engine.recipes import default_pipeline
-from audioclf.errors import DatasetError, ParameterError
+from audioclf.errors import ParameterError
 from audioclf.features import FeatureConfig
 from audioclf.features.normalization import NormStats, fit_stats
-
-SR = 16000
-
-
-def spec_config(**changes) -> PipelineConfig:
-    base = dict(sr=SR, features=FeatureConfig(n_fft=512, hop_length=256, n_mels=32, n_mfcc=20), channels=("mel",),
-                window=WindowConfig(length=16, hop=8), input_kind="spectrogram", input_shape=(32, 16, 1))
-    base.update(changes)
-    return PipelineConfig(**base)
-
-
-@pytest.fixture
-def tiny_dataset(tmp_path) -> Dataset:
-    """Six short clips of two classes, two folds, written as WAV."""
-    clips = []
-    for k in range(6):
-        label = "tone" if k % 2 else "noise"
-        y = synth.tone(300.0 + 50 * k, 0.6, SR) if label == "tone" else synth.noise(0.6, SR, rng=k)
-        path = tmp_path / "audio" / f"{label}_{k}.wav"
-        path.parent.mkdir(exist_ok=True)
-        write_audio(path, y, SR)
-        clips.append(Clip(path=path, label=label, fold=1 + k % 3, group=f"g{k // 2}"))
-    return Dataset.from_clips(clips, name="tiny", root=tmp_path / "audio", kind="folders")
-
+from tests.engine.conftest import SR, spec_config
 
 # --- PipelineConfig ----------------------------------------------------------------------------
 
@@ -111,63 +89,6 @@ def test_default_pipelines_fit_their_models():
     assert small.features.n_mels == 64 and small.window == WindowConfig(length=48, hop=48)
 
 
-# --- clip_inputs ---------------------------------------------------------------------------------
-
-
-def test_spectrogram_windows_have_times_in_the_clip():
-    y = synth.chirp(200, 4000, 2.0, SR)
-    out = clip_inputs(y, SR, config=spec_config())
-    assert out.x.shape[1:] == (32, 16, 1) and out.x.dtype == np.float32
-    step = 8 * 256 / SR
-    np.testing.assert_allclose(out.starts[:3], [0.0, step, 2 * step])
-    assert out.ends[-1] == pytest.approx(2.0)
-    assert not out.notes
-
-
-def test_multichannel_resizes_every_channel_to_the_input_bins():
-    cfg = spec_config(channels=("mel", "mfcc", "stft_magphase"), input_kind="multichannel", input_shape=(24, 16, 4),
-                      features=FeatureConfig(n_fft=512, hop_length=256, n_mels=32, n_mfcc=20))
-    out = clip_inputs(synth.tone(440, 1.0, SR), SR, config=cfg)
-    assert out.x.shape[1:] == (24, 16, 4)
-    assert np.all(np.isfinite(out.x))
-
-
-def test_waveform_and_summary_inputs():
-    y = synth.noise(1.0, SR)
-    wave = PipelineConfig(sr=SR, channels=(), window=WindowConfig(length=4000, hop=2000), input_kind="waveform",
-                          input_shape=(4000, 1))
-    assert clip_inputs(y, SR, config=wave).x.shape == (7, 4000, 1)
-    matrix = PipelineConfig(sr=SR, channels=(), window=WindowConfig(length=32, hop=32), input_kind="summary",
-                            input_shape=(40, 5, 1))
-    assert clip_inputs(y, SR, config=matrix).x.shape[1:] == (40, 5, 1)
-
-
-def test_short_clip_is_padded_and_flagged():
-    out = clip_inputs(synth.tone(440, 0.1, SR), SR, config=spec_config())
-    assert len(out) == 1 and out.padded[0]
-    assert "shorter than one window" in out.notes[0]
-
-
-def test_silent_clip_with_split_keeps_the_unsplit_clip():
-    cfg = spec_config(preprocess=PreprocessConfig(split=SplitConfig()))
-    out = clip_inputs(synth.silence(1.0, SR), SR, config=cfg)
-    assert len(out) >= 1 and np.all(np.isfinite(out.x))
-    assert any("no sound found" in n for n in out.notes)
-
-
-def test_split_maps_window_times_back_to_the_original_clip():
-    y = synth.burst_in_silence(SR, before=1.0, burst=0.5, after=1.0)
-    cfg = spec_config(preprocess=PreprocessConfig(split=SplitConfig(top_db=30)))
-    out = clip_inputs(y, SR, config=cfg)
-    assert out.starts[0] == pytest.approx(1.0, abs=0.02)
-    assert out.ends[-1] == pytest.approx(1.5, abs=0.02)
-
-
-def test_wrong_sample_rate_is_refused():
-    with pytest.raises(ParameterError, match="differs from the pipeline"):
-        clip_inputs(synth.tone(440, 1.0, 8000), 8000, config=spec_config())
-
-
 def test_norm_stats_per_channel_and_validation():
     rng = np.random.default_rng(0)
     x = rng.normal([1.0, -5.0], [2.0, 0.5], size=(50, 4, 3, 2)).astype(np.float32)
@@ -181,79 +102,6 @@ def test_norm_stats_per_channel_and_validation():
         NormStats.from_dict(stats.to_dict(), input_shape=(4, 3, 3))
     with pytest.raises(ParameterError, match="positive std"):
         NormStats.from_dict({"mean": [0.0], "std": [0.0]}, input_shape=(4, 3, 1))
-
-
-# --- extraction and cache ------------------------------------------------------------------------
-
-
-def test_cache_is_reused_and_a_changed_parameter_recomputes(tiny_dataset, tmp_path):
-    cfg = spec_config()
-    cache = FeatureCache(tmp_path / "cache")
-    first = extract_dataset(tiny_dataset, config=cfg, cache=cache, workers=1)
-    assert (first.cached, first.computed) == (0, 6)
-    second = extract_dataset(tiny_dataset, config=cfg, cache=cache, workers=1)
-    assert (second.cached, second.computed) == (6, 0)
-    np.testing.assert_array_equal(first.x, second.x)
-    changed = spec_config(window=WindowConfig(length=16, hop=4))
-    third = extract_dataset(tiny_dataset, config=changed, cache=cache, workers=1)
-    assert third.computed == 6 and len(third) > len(first)
-
-
-def test_corrupted_cache_entry_is_detected_and_recomputed(tiny_dataset, tmp_path):
-    cfg = spec_config()
-    cache = FeatureCache(tmp_path / "cache")
-    ref = extract_dataset(tiny_dataset, config=cfg, cache=cache, workers=1)
-    entries = sorted((tmp_path / "cache").rglob("*.npz"))
-    assert len(entries) == 6
-    entries[0].write_bytes(entries[0].read_bytes()[:100])  # truncated
-    data = dict(np.load(entries[1], allow_pickle=False))
-    data["x"] = data["x"] + 1.0  # flipped values, stale checksum
-    np.savez(entries[1], **data)
-    again = extract_dataset(tiny_dataset, config=cfg, cache=cache, workers=1)
-    assert again.computed == 2 and cache.rejected == 2
-    np.testing.assert_array_equal(again.x, ref.x)
-    assert not list((tmp_path / "cache").rglob(".tmp-*"))
-
-
-def test_cache_entries_hold_no_pickles(tiny_dataset, tmp_path):
-    extract_dataset(tiny_dataset, config=spec_config(), cache=tmp_path / "cache", workers=1)
-    for entry in (tmp_path / "cache").rglob("*.npz"):
-        with np.load(entry, allow_pickle=False) as z:
-            assert all(z[k].dtype != object for k in z.files)
-
-
-def test_parallel_extraction_matches_serial(tiny_dataset, monkeypatch):
-    import audioclf.engine.extract as extract
-
-    monkeypatch.setattr(extract, "_MIN_PARALLEL", 1)
-    events = []
-    par = extract_dataset(tiny_dataset, config=spec_config(), cache=False, workers=2,
-                          progress=lambda done, total: events.append((done, total)))
-    ser = extract_dataset(tiny_dataset, config=spec_config(), cache=False, workers=1)
-    np.testing.assert_array_equal(par.x, ser.x)
-    assert events[-1] == (6, 6)
-
-
-def test_unreadable_clip_is_skipped_or_raised(tiny_dataset, tmp_path):
-    bad = tmp_path / "audio" / "bad.wav"
-    bad.write_bytes(b"not audio at all" * 10)
-    ds = Dataset.from_clips([*tiny_dataset.clips, Clip(path=bad, label="tone")], name="t", root=tmp_path,
-                            kind="folders")
-    out = extract_dataset(ds, config=spec_config(), cache=False, workers=1)
-    assert len(out.clips) == 6 and out.failed[0][0] == str(bad)
-    with pytest.raises(DatasetError, match="bad.wav"):
-        extract_dataset(ds, config=spec_config(), cache=False, workers=1, on_error="raise")
-
-
-def test_windows_of_a_clip_never_cross_the_split(tiny_dataset):
-    for spec in ("fold:1", "group:g1", "ratio:0.3"):
-        train, val = split_dataset(tiny_dataset, spec, seed=3)
-        tr = extract_dataset(train, config=spec_config(), cache=False, workers=1)
-        va = extract_dataset(val, config=spec_config(), cache=False, workers=1)
-        train_paths = {tr.clips[i].path for i in tr.clip_index}
-        val_paths = {va.clips[i].path for i in va.clip_index}
-        assert train_paths.isdisjoint(val_paths)
-        assert len(train_paths) + len(val_paths) == 6
 
 
 # --- augmentation --------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from audioclf.audio import synth
 from audioclf.backbones import get_backbone
 from audioclf.cli import main
 from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
-from audioclf.engine.pipeline import PipelineConfig, clip_inputs
+from audioclf.engine.inputs import clip_inputs
+from audioclf.engine.pipeline import PipelineConfig
 from audioclf.engine.recipes import TRANSFER_WINDOWS, default_pipeline, make_recipe, transfer_pipeline, transfer_recipe
 from audioclf.errors import BackboneError, BundleError, ParameterError
 
@@ -155,11 +156,11 @@ def test_extraction_batches_the_backbone_over_clips_with_the_same_inputs(synthet
     clip_inputs gives it alone, and the embeddings land in the cache (a second pass computes nothing)."""
     from audioclf.audio.io import load_audio
     from audioclf.backbones.core import Backbone
-    from audioclf.engine import extract as ex
+    from audioclf.engine import inputs
     from audioclf.engine.extract import extract_dataset
 
     monkeypatch.setenv("AUDIOCLF_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(ex, "_EMBED_GROUP", 7)
+    monkeypatch.setattr(inputs, "_EMBED_GROUP", 7)
     calls = []
     real = Backbone.embed_windows
     monkeypatch.setattr(Backbone, "embed_windows", lambda self, w, **k: calls.append(len(w)) or real(self, w, **k))

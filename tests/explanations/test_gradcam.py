@@ -8,7 +8,8 @@ import pytest
 
 from audioclf.audio.windowing import WindowConfig
 from audioclf.engine.inference import Prediction
-from audioclf.engine.pipeline import PipelineConfig, backbone_windows
+from audioclf.engine.inputs import backbone_windows
+from audioclf.engine.pipeline import PipelineConfig
 from audioclf.errors import ModelError, ParameterError, UnsupportedBackendError
 from audioclf.explanations.gradcam import attention_spans, grad_cam, gradcam_layer, upsample
 from audioclf.models.readout import AttentionMap
@@ -166,7 +167,7 @@ def test_backbone_windows_index_the_embeddings_of_each_input():
     np.testing.assert_allclose(np.diff(starts), 0.08)
     # the same embeddings the pipeline feeds the model, slot by slot
     from audioclf.backbones import get_backbone
-    from audioclf.engine.pipeline import clip_inputs
+    from audioclf.engine.inputs import clip_inputs
 
     emb = get_backbone("speech").embed_windows(frames)
     x = clip_inputs(y, 16000, config=cfg).x
