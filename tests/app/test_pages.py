@@ -225,6 +225,27 @@ def test_train_bad_split_is_a_clear_error(app):
     assert not at.exception and any("fold 9" in e.value for e in at.error)
 
 
+def test_train_page_preselects_the_libraries_defaults(tmp_path):
+    """The split, start and backbone the page preselects are train_defaults', which the CLI's train uses too."""
+    from audioclf.datasets import load_dataset
+    from audioclf.engine.recipes import train_defaults
+    from tests.layouts import EXPECTED, split_layouts
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/train.py").run()
+    at.radio(key="tr_source").set_value("Folder on this machine").run()
+    for name, path in split_layouts(tmp_path).items():
+        at.text_input(key="tr_path").set_value(str(path)).run()
+        assert not at.exception and not at.error, name
+        defaults = train_defaults(load_dataset(path))
+        split = next(t for t in at.text_input if t.key.startswith("tr_split_"))
+        assert split.value == defaults.split == EXPECTED[name], name
+        assert _start(at).value == "Start from a pretrained backbone"  # a few clips: defaults.transfer
+        backbone = next(s for s in at.selectbox if s.key.startswith("tr_backbone_"))
+        head = next(s for s in at.selectbox if s.key.startswith("tr_head_"))
+        assert (backbone.value, head.value) == (defaults.backbone, defaults.head), name
+
+
 def test_two_sessions_are_isolated(monkeypatch, bundle_dir):
     monkeypatch.setenv("AUDIOCLF_PRETRAINED", str(bundle_dir))
     a = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
