@@ -40,6 +40,21 @@ def test_home_names_the_fix_for_an_unused_gpu(fake_nvidia_smi):
     assert any("uninstall -y tensorflow-cpu" in c.value for c in at.code)
 
 
+def test_explore_opens_on_a_real_example_and_keeps_the_synthetic_ones(explore):
+    from audioclf.datasets.examples import load_example, opening_example
+
+    at, real = explore, opening_example()
+    example = at.selectbox(key="ex_example")
+    assert example.value == real.id and example.options[0].startswith("Real: ")
+    assert {"Synthetic: " + title for title, _ in synth.EXAMPLES.values()} <= set(example.options)
+    y, sr = load_example(real.id)  # the page reads the file at 22 050 Hz, as load_example does
+    assert any(c.value == f"{real.path.name}: {len(y) / sr:.2f} s at {sr} Hz" for c in at.caption)
+    assert any(real.credit in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 1 and not at.error
+    example.set_value("tone_440").run()  # a synthesized clip is one pick away
+    assert not at.exception and any(c.value == "tone_440.wav: 2.00 s at 22050 Hz" for c in at.caption)
+
+
 def test_explore_example_draws_chosen_channels(explore):
     at = explore
     at.multiselect(key="ex_channels").set_value(["mel", "mfcc", "chroma_stft"]).run()
