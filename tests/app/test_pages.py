@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -56,13 +59,27 @@ def test_home_lists_pretrained(app):
     assert table["headline"].str.endswith("%").all()
 
 
+def _values(v) -> np.ndarray:
+    """A plotly JSON array: a plain list, or a typed array (``dtype``, base64 ``bdata``, optional ``shape``)."""
+    if isinstance(v, list):
+        return np.asarray(v)
+    out = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+    return out.reshape([int(n) for n in str(v["shape"]).split(",")]) if "shape" in v else out
+
+
 def test_classify_pretrained_shows_timeline_and_rnn_attention(app):
     at = _classify(app, "tiny_cldnn")
     assert not at.exception and not at.error
     assert at.metric[0].value in {"chirp", "clicks", "harmonics", "noise_band", "tone"}
     specs = [c.proto.spec for c in at.get("plotly_chart")]
-    assert any("Per-window class probabilities" in s for s in specs)  # the timeline
-    assert any("Attention over time" in s for s in specs)
+    timeline = json.loads(next(s for s in specs if "Per-window class probabilities" in s))
+    titles = [a["text"] for a in timeline["layout"]["annotations"]]
+    assert titles == ["Spectrogram", "Attention over time", "Per-window class probabilities"]
+    spectrogram, cells = timeline["data"][0], next(t for t in timeline["data"][1:] if t["type"] == "heatmap")
+    assert spectrogram["type"] == "heatmap" and spectrogram.get("xaxis", "x") == "x"  # the clip's mel, on top
+    edges = _values(cells["x"])
+    assert len(edges) >= 2 and np.all(np.diff(edges) > 0)  # the windows' cells, left to right in seconds
+    assert _values(spectrogram["x"])[0] <= edges[0] and _values(spectrogram["x"])[-1] >= edges[-2]
     assert any("Attention: rnn" in s.value for s in at.subheader)
     assert any("Model card" in e.label for e in at.expander)
 
