@@ -97,6 +97,29 @@ def test_explore_upload_wav(explore):
     assert any("chirp.wav" in c.value for c in at.caption)
 
 
+@pytest.mark.parametrize(("fmt", "subtype", "mime"), [("FLAC", None, "audio/flac"), ("OGG", "VORBIS", "audio/ogg"),
+                                                 ("MP3", "MPEG_LAYER_III", "audio/mpeg")])
+def test_explore_upload_of_each_compressed_format(explore, fmt, subtype, mime):
+    from streamlit.runtime.memory_media_file_storage import _calculate_file_id
+
+    from audioclf.audio.io import load_audio, to_wav_bytes
+    from tests.corpus import encode
+
+    at = explore
+    at.radio(key="ex_source").set_value("Upload").run()
+    data = encode(synth.tone(1000, 1.0, 22050), 22050, fmt, subtype)
+    name = f"tone.{fmt.lower()}"
+    at.get("file_uploader")[0].upload(name, data, mime).run()
+    assert not at.exception and not at.error
+    y, sr = load_audio(data, sr=22050, name=name)
+    spectrum = np.abs(np.fft.rfft(y))
+    assert np.fft.rfftfreq(len(y), 1 / sr)[np.argmax(spectrum)] == pytest.approx(1000, abs=2)  # the same sound
+    assert any(c.value == f"{name}: {len(y) / sr:.2f} s at 22050 Hz" for c in at.caption)
+    player = at.get("audio")[0].proto.url.rsplit("/", 1)[-1].split(".")[0]
+    assert player == _calculate_file_id(to_wav_bytes(y, sr), "audio/wav")  # the page plays what it decoded
+    assert len(at.get("plotly_chart")) == 1
+
+
 @pytest.mark.parametrize("case", sorted(bad_cases()))
 def test_explore_bad_upload_shows_error_not_exception(explore, case):
     at = explore
