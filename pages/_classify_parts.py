@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from audioclf.errors import AudioclfError
+from audioclf.explanations.gradcam import BackboneCam
 from audioclf.ui import attention_figure, backbone_cam_figure, gate_overlay_figure, gradcam_figure
 from pages._common import data_key, lesson, load_bundle_cached, queued
 
@@ -33,13 +34,11 @@ def attention_section(pred, bundle, window: int) -> None:
 
 def _cam(path: str, mtime: float, data: bytes, name: str, pred, window: int, class_index: int):
     from audioclf.audio.io import load_audio
-    from audioclf.explanations.gradcam import backbone_grad_cam, bundle_grad_cam
+    from audioclf.explanations.gradcam import gradcam_for
 
     bundle = load_bundle_cached(path, mtime)
-    if bundle.pipeline.input_kind == "embedding":
-        y, _ = load_audio(data, sr=bundle.pipeline.sr, name=name)
-        return backbone_grad_cam(bundle, y, window=window, class_index=class_index)
-    return bundle_grad_cam(bundle, pred, window=window, class_index=class_index)
+    y, _ = load_audio(data, sr=bundle.pipeline.sr, name=name)  # what a model on a backbone is explained over
+    return gradcam_for(bundle, pred, y=y, window=window, class_index=class_index)
 
 
 def gradcam_section(pred, path: str, mtime: float, data: bytes, name: str, window: int) -> None:
@@ -63,7 +62,7 @@ def gradcam_section(pred, path: str, mtime: float, data: bytes, name: str, windo
         st.info(f"No Grad-CAM for this model: {exc}")
         return
     bundle = load_bundle_cached(path, mtime)
-    if hasattr(cam, "heats"):  # a model on a backbone: one map per backbone window of this input
+    if isinstance(cam, BackboneCam):  # a model on a backbone: one map per backbone window of this input
         k = len(cam.heats)
         best = int(np.argmax(cam.heats.reshape(k, -1).sum(axis=1)))
         slot = st.slider("Backbone window", 1, k, best + 1, key="cl_cam_slot",

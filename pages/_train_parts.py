@@ -9,8 +9,6 @@ from pages._common import bundle_mtime, lesson, session_store
 from pages._export import export_section
 
 AUGMENTS = ["standard", "none", "light", "strong", "speech", "embedding"]
-#: Datasets up to this many clips start from a pretrained backbone by default (recorded sets always do).
-SMALL_DATASET = 400
 #: The dataset source radio's choices -> the kind of request (and marker) each one loads.
 _SOURCE_KINDS = {"Synthetic": "synthetic", "Folder": "folder", "Upload": "zip", "Record": "record"}
 _FROM_BACKBONE, _FROM_SCRATCH = "Start from a pretrained backbone", "Train an architecture from scratch"
@@ -115,20 +113,20 @@ def _model_info(name: str, attention: str | None):
     return int(model.count_params()), model_dot(model)
 
 
-def _backbone_choice(ds) -> tuple[str, str, bool]:
-    """Which backbone and head, and whether to fine-tune: the default backbone follows the dataset."""
+def _backbone_choice(ds, defaults) -> tuple[str, str, bool]:
+    """Which backbone and head, and whether to fine-tune: the defaults follow the dataset (``train_defaults``)."""
     from audioclf.backbones import TOP_BLOCKS, list_backbones
-    from audioclf.engine.recipes import MLP_FROM_CLIPS, default_head, default_split
+    from audioclf.engine.recipes import MLP_FROM_CLIPS
     from audioclf.models import HEADS
 
     specs = {s.name: s for s in list_backbones()}
     names = list(specs)
-    default = "speech" if ds.kind == "fsdd" else "sounds"
+    default = defaults.backbone
     c = st.columns(2)
     name = c[0].selectbox("Backbone", names, index=names.index(default) if default in names else 0,
                           key=f"tr_backbone_{_dataset_key(ds)}", format_func=lambda n: f"{n}: {specs[n].title}")
     heads = list(HEADS)
-    picked = default_head(ds, default_split(ds))  # the library's choice for this much data
+    picked = defaults.head  # the library's choice for this much data
     head = c[1].selectbox("Head", heads, index=heads.index(picked), key=f"tr_head_{_dataset_key(ds)}",
                           help="linear: one softmax layer on the average and peak of the embeddings, fitted to "
                                "convergence; mlp: one hidden layer first; attention: learned weights over time, shown "
@@ -156,19 +154,19 @@ def model_section(ds):
 
     Returns ``(spec, attention, transfer)``: ``transfer`` is ``(backbone, head, fine_tune)`` or None.
     """
-    from audioclf.engine.recipes import DEFAULT_MODEL
+    from audioclf.engine.recipes import DEFAULT_MODEL, train_defaults
     from audioclf.models import get_model_spec, list_models
     st.subheader("2. Model")
-    small = len(ds.clips) <= SMALL_DATASET  # recorded sets always are: they hold at most MAX_TAKES (200) clips
-    start = st.radio("How to start", [_FROM_BACKBONE, _FROM_SCRATCH], index=0 if small else 1, horizontal=True,
-                     key=f"tr_start_{_dataset_key(ds)}",
+    defaults = train_defaults(ds)  # small and recorded datasets start from a backbone
+    start = st.radio("How to start", [_FROM_BACKBONE, _FROM_SCRATCH], index=0 if defaults.transfer else 1,
+                     horizontal=True, key=f"tr_start_{_dataset_key(ds)}",
                      help="A backbone pretrained on large audio collections already knows what makes sounds "
                           "differ: the default for recorded and small datasets. From scratch teaches how each "
                           "architecture of the zoo sees sound, and needs more clips.")
     if start == _FROM_BACKBONE:
         from audioclf.models import HEADS
 
-        backbone, head, fine_tune = _backbone_choice(ds)
+        backbone, head, fine_tune = _backbone_choice(ds, defaults)
         model, attention = HEADS[head]
         return get_model_spec(model), attention, (backbone, head, fine_tune)
     specs = [s for s in list_models() if s.input_kind != "embedding"]
@@ -194,9 +192,9 @@ def settings_section(spec, attention, ds, transfer=None):
     from audioclf.engine.recipes import (
         DEFAULT_MODEL,
         default_pipeline,
-        default_split,
         make_recipe,
         quick_recipe,
+        train_defaults,
         transfer_recipe,
     )
     from audioclf.features import channel_names
@@ -221,8 +219,10 @@ def settings_section(spec, attention, ds, transfer=None):
     if base_cfg is not None and base_cfg.solver == "lbfgs":
         st.caption("The linear head is fitted to convergence (a logistic regression): epochs, batch size, learning "
                    "rate and augmentation do not apply to it.")
-    split = st.text_input("validation split (fold:K, group:NAME, split:test or ratio:R)", default_split(ds),
-                          key=f"tr_split_{_dataset_key(ds)}")
+    split = st.text_input("validation split (fold:K, group:NAME, split:test, ratio:R or none)",
+                          train_defaults(ds).split, key=f"tr_split_{_dataset_key(ds)}",
+                          help="Preselected as the CLI's train does without --split: the dataset's last fold, its "
+                               "test split, or a stratified 20 %.")
     if transfer is not None:
         return make_recipe(backbone=transfer[0], head=transfer[1], fine_tune=transfer[2], augment=AUGMENT_PRESETS[augment],
                            training={"epochs": int(epochs), "batch_size": int(batch), "learning_rate": float(lr),

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from audioclf.datasets.examples import list_examples, trained_on
-from audioclf.engine.openset import reasons
+from audioclf.engine.openset import calibration_note, unknown_message
 from audioclf.errors import AudioclfError
 from audioclf.explanations.gradcam import attention_spans
 from audioclf.service.store import card_parts, list_bundles, read_json
@@ -100,22 +100,14 @@ if example is not None and trained_on(example, description):
 bundle = load_bundle_cached(path, mtime)
 calibration = bundle.open_set
 if calibration is not None:
-    source = {"validation": "held-out validation clips", "out-of-fold": "training clips scored out of fold (each by "
-              "a model trained without it)", "training": "its training clips (an older model: too strict)"}
     limit = st.slider("Answer 'none of these' below this confidence", 0.0, 1.0, float(calibration.confidence),
-                      0.001, format="%.3f", key=f"cl_unknown_{path}",
-                      help=f"Calibrated on {calibration.clips} {source.get(calibration.source, 'clips')}: "
-                           f"{1 - (calibration.confidence_quantile or calibration.quantile):.0%} of the clips the model got right were "
-                           "at least this sure. "
-                           "Models on a backbone also answer 'none of these' when the clip lies far from every class "
-                           "in the backbone's space.")
+                      0.001, format="%.3f", key=f"cl_unknown_{path}", help=calibration_note(calibration))
     pred = pred.judged(limit, calibration)
 left, right = st.columns([1, 2])
 with left:
     if pred.unknown:
         st.metric("Prediction", "none of these")
-        st.warning(f"This clip seems to be none of the classes this model knows (closest: {pred.label}; "
-                   f"{'; '.join(reasons(pred.open_set))}).")
+        st.warning(unknown_message(pred.label, pred.open_set))
     else:
         st.metric("Prediction", pred.label)
     st.caption(f"{pred.probs.max():.0%} probability, averaged over the windows")

@@ -4,6 +4,7 @@ import streamlit as st
 
 from audioclf.audio.io import load_audio, to_wav_bytes
 from audioclf.audio.preprocess import DenoiseConfig, PreprocessConfig, SplitConfig, preprocess
+from audioclf.datasets.examples import opening_example
 from audioclf.errors import AudioclfError
 from audioclf.features import FeatureConfig, compute_channels, list_channels
 from audioclf.ui import channels_figure, waveform_figure
@@ -39,7 +40,8 @@ with st.expander("Analysis parameters"):
     fmax = st.number_input("fmax (Hz, 0 = half the sample rate)", 0, 48000, 0, key="ex_fmax")
 sr = None if sr_choice == "native" else int(sr_choice)
 
-data, name = clip_picker("ex")
+opening = opening_example()  # a real recording; the synthesized clips stay in the list
+data, name = clip_picker("ex", default_example=opening.id if opening else "tone_440")
 if data is None:
     st.info("Choose an example, upload a file or record a clip to begin.")
     st.stop()

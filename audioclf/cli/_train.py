@@ -4,7 +4,8 @@ With no ``--model`` it runs the quick recipe (:func:`audioclf.engine.recipes.qui
 become configs through :func:`audioclf.engine.recipes.make_recipe`, as the Train page's widgets do.
 With ``--json`` the last line of stdout is one JSON object with ``accuracy``
 (validation clip accuracy), ``window_accuracy``, ``epochs``, ``seconds``,
-``bundle``, ``model`` and ``device`` (what it trained on).
+``bundle``, ``model``, ``split`` (the validation split: ``--split``, or the dataset's default, see
+:func:`audioclf.engine.recipes.train_defaults`) and ``device`` (what it trained on).
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "tenth of the head's learning rate); slower, and the bundle carries the trained block")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 30)")
     p.add_argument("--channels", default=None, help="comma-separated feature channels (spectrogram / multichannel)")
-    p.add_argument("--split", default="ratio:0.2",
-                   help="validation split: fold:K, group:NAME, split:test or ratio:R (default ratio:0.2); "
-                        "'none' trains on every clip and scores the training clips")
+    p.add_argument("--split", default=None,
+                   help="validation split: fold:K, group:NAME, split:test or ratio:R; 'none' trains on every clip "
+                        "and scores the training clips. Default: the dataset's own, as on the Train page: its "
+                        "last fold, else its test split, else ratio:0.2 (the JSON's 'split' says which)")
     p.add_argument("--attention", default=None, help="attention kind the model supports: cnn, rnn or self")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
                    help="builder option of the architecture, repeatable: 'filters=32,32,64,64,128,128', "
@@ -164,10 +166,14 @@ def _model_options(pairs: list[str]) -> dict:
 
 
 def _configs(args: argparse.Namespace, dataset=None):
-    """The flags as ``(TrainConfig, PipelineConfig)``, by the same function the Train page uses
-    (``dataset``: for the default head on a backbone, chosen by the data's size)."""
-    from ..engine.recipes import make_recipe
+    """The flags as ``(TrainConfig, PipelineConfig)``, by the same function the Train page uses.
 
+    ``dataset`` decides what the flags leave open, as on the Train page: the split without ``--split``
+    (:func:`audioclf.engine.recipes.train_defaults`) and the head on a backbone without ``--head``.
+    """
+    from ..engine.recipes import make_recipe, train_defaults
+
+    split = args.split if args.split is not None or dataset is None else train_defaults(dataset).split
     channels = tuple(c.strip() for c in args.channels.split(",") if c.strip()) if args.channels else None
     return make_recipe(
         model=args.model, sr=args.sr, channels=channels, input_shape=_dims(args.input_shape), overlap=args.overlap,
@@ -176,7 +182,7 @@ def _configs(args: argparse.Namespace, dataset=None):
         split_silence=args.split_silence, denoise=args.denoise, center=args.center, pad=args.pad,
         augment=_augment(args.augment) if args.augment is not None else None,
         model_options=_model_options(args.model_option),
-        training={"split": args.split, "seed": args.seed, "attention": args.attention,
+        training={"split": split, "seed": args.seed, "attention": args.attention,
                   "precision": args.precision or ("mixed" if args.mixed_precision else "auto"),
                   "devices": args.devices, "epochs": args.epochs, "batch_size": args.batch_size,
                   "learning_rate": args.lr, "patience": args.patience, "keep": args.keep,
@@ -188,10 +194,9 @@ def _configs(args: argparse.Namespace, dataset=None):
 def run(args: argparse.Namespace) -> int:
     quiet_frameworks()
     from ..engine.train import train
-    config, pipeline = _configs(args)  # bad flags fail before the data is read
+    _configs(args)  # bad flags fail before the data is read
     dataset = load_data(args.data, esc10=args.esc10)
-    if args.backbone is not None and args.head is None:
-        config, pipeline = _configs(args, dataset)  # the default head follows the data's size
+    config, pipeline = _configs(args, dataset)  # the default split (and head) follow the data
     with Bars(enabled=not args.quiet) as bars:
         def on_progress(ev) -> None:
             if ev.kind == "phase" and ev.phase == "features":

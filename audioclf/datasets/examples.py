@@ -25,11 +25,16 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["Example", "EXAMPLES_DIR", "list_examples", "get_example", "load_example", "example_bytes",
-           "trained_on"]
+__all__ = ["Example", "EXAMPLES_DIR", "OPENING_EXAMPLE", "list_examples", "get_example", "opening_example",
+           "load_example", "example_bytes", "trained_on"]
 
 #: The shipped folder (beside the package, in the repository).
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+
+
+#: The clip the app opens on (the Explore page): a dog barking, short, with clear onsets, harmonics and
+#: silence between the barks, so every feature channel has something to show.
+OPENING_EXAMPLE = "esc10_dog"
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,18 @@ def get_example(example_id: str, *, folder: str | Path | None = None) -> Example
         if e.id == example_id:
             return e
     raise ParameterError(f"unknown example {example_id!r}; choose one of: {', '.join(e.id for e in found) or '(none)'}")
+
+
+def opening_example(*, folder: str | Path | None = None) -> Example | None:
+    """The real clip the app opens on: :data:`OPENING_EXAMPLE`, or the first shipped example without it.
+
+    Returns
+    -------
+    Example or None
+        None when no example is shipped (the app then opens on a synthesized clip).
+    """
+    found = list_examples(folder=folder)
+    return next((e for e in found if e.id == OPENING_EXAMPLE), found[0] if found else None)
 
 
 def example_bytes(example_id: str, *, folder: str | Path | None = None) -> bytes:

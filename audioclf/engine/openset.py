@@ -32,10 +32,14 @@ import numpy as np
 from ..errors import ParameterError
 
 __all__ = ["OpenSetCalibration", "calibrate", "centroid_distance", "clip_embedding", "out_of_fold_distances",
-           "reasons"]
+           "reasons", "unknown_message", "calibration_note", "SOURCE_WORDS"]
 
 _QUANTILE = 0.05
 _SOURCES = ("validation", "out-of-fold", "training")
+#: What the clips of each calibration ``source`` were, in plain words (:func:`calibration_note`).
+SOURCE_WORDS = {"validation": "held-out validation clips",
+                "out-of-fold": "training clips scored out of fold (each by a model trained without it)",
+                "training": "training clips themselves (an older model: too strict)"}
 
 
 @dataclass(frozen=True)
@@ -287,7 +291,7 @@ def reasons(verdict: dict[str, Any]) -> list[str]:
     Example
     -------
     >>> reasons({"unknown": True, "confidence": 0.997, "confidence_threshold": 0.998})
-    ['confidence 99.7 %, below this model's threshold of 99.8 %']
+    ["confidence 99.7 %, below this model's threshold of 99.8 %"]
     """
     out = []
     conf, limit = verdict.get("confidence"), verdict.get("confidence_threshold")
@@ -299,3 +303,39 @@ def reasons(verdict: dict[str, Any]) -> list[str]:
         a, b = _pair(dist, dlimit, percent=False)
         out.append(f"distance to the nearest known class {a}, beyond this model's threshold of {b}")
     return out
+
+
+def unknown_message(label: str, verdict: dict[str, Any]) -> str:
+    """The sentence a person reads when a clip is judged "none of these": the closest class and why.
+
+    Parameters
+    ----------
+    label : str
+        The class the model would have named (the closest).
+    verdict : dict
+        :meth:`OpenSetCalibration.judge`'s answer (``Prediction.open_set``).
+
+    Example
+    -------
+    >>> unknown_message("dog", {"unknown": True, "confidence": 0.4, "confidence_threshold": 0.6})
+    "This clip seems to be none of the classes this model knows (closest: dog; confidence 40.0 %, below this model's threshold of 60.0 %)."
+    """
+    why = "; ".join(reasons(verdict))
+    return f"This clip seems to be none of the classes this model knows (closest: {label}{'; ' + why if why else ''})."
+
+
+def calibration_note(calibration: OpenSetCalibration) -> str:
+    """Where a model's "none of these" threshold comes from, in plain words (the Classify page's slider help).
+
+    Example
+    -------
+    >>> calibration_note(OpenSetCalibration(confidence=0.7, clips=40))
+    'Calibrated on 40 held-out validation clips: 95% of the clips the model got right were at least this sure.'
+    """
+    share = calibration.confidence_quantile or calibration.quantile
+    note = (f"Calibrated on {calibration.clips} {SOURCE_WORDS.get(calibration.source, 'clips')}: {1 - share:.0%} of "
+            "the clips the model got right were at least this sure.")
+    if calibration.distance is not None:
+        note += (" This model (on a backbone) also answers 'none of these' when the clip lies far from every "
+                 "class in the backbone's space.")
+    return note

@@ -19,7 +19,7 @@ from .pipeline import SUMMARY_MATRIX_SHAPE, SUMMARY_VECTOR_SHAPE, PipelineConfig
 
 __all__ = ["DEFAULT_MODEL", "default_pipeline", "quick_recipe", "make_recipe", "hop_for_overlap", "transfer_pipeline",
            "transfer_recipe", "TRANSFER_WINDOWS", "FINE_TUNE_EPOCHS", "default_head", "default_split",
-           "MLP_FROM_CLIPS"]
+           "default_backbone", "train_defaults", "TrainDefaults", "SMALL_DATASET", "MLP_FROM_CLIPS"]
 
 #: The CLI's default architecture (see :func:`quick_recipe`).
 DEFAULT_MODEL = "sfc_dcnn"
@@ -395,8 +395,18 @@ FINE_TUNE_EPOCHS = 15
 MLP_FROM_CLIPS = 20
 
 
+#: Datasets of at most this many clips start from a pretrained backbone by default (:func:`train_defaults`);
+#: recorded sets always do, as they hold at most ``MAX_TAKES`` (200) clips. Larger ones start from scratch,
+#: where the zoo's architectures have the data to learn from.
+SMALL_DATASET = 400
+
+
 def default_split(dataset: Any) -> str:
-    """The Train page's validation split for ``dataset``: its last fold, FSDD's official test split, or 20 %.
+    """The validation split a dataset trains with when none is asked for (the Train page and the CLI).
+
+    Its own held-out part first: the last of its folds (ESC-50's fold 5), or its ``test`` split (FSDD's official
+    test set, a manifest's ``split`` column) when other clips are left to train on; else a stratified 20 %
+    (whole groups where the clips have groups).
 
     Parameters
     ----------
@@ -405,12 +415,72 @@ def default_split(dataset: Any) -> str:
     Returns
     -------
     str
-        ``fold:K`` (the highest fold), ``split:test`` (FSDD) or ``ratio:0.2``.
+        ``fold:K`` (the highest fold), ``split:test`` or ``ratio:0.2``.
+
+    Example
+    -------
+    >>> default_split(load_dataset("data/esc10"))                          # doctest: +SKIP
+    'fold:5'
     """
-    folds = sorted({c.fold for c in dataset.clips if c.fold is not None})
-    if folds:
+    folds = dataset.folds
+    if folds and any(c.fold != folds[-1] for c in dataset.clips):  # a single fold would leave nothing to train on
         return f"fold:{folds[-1]}"
-    return "split:test" if dataset.kind == "fsdd" else "ratio:0.2"
+    if "test" in dataset.splits and any(c.split != "test" for c in dataset.clips):
+        return "split:test"
+    return "ratio:0.2"
+
+
+def default_backbone(dataset: Any) -> str:
+    """The pretrained backbone a dataset starts from: ``speech`` for spoken words (FSDD), ``sounds`` otherwise."""
+    return "speech" if dataset.kind == "fsdd" else "sounds"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainDefaults:
+    """What training starts from for one dataset, when a person changes nothing (:func:`train_defaults`).
+
+    Attributes
+    ----------
+    split : str
+        :func:`default_split`.
+    backbone : str
+        :func:`default_backbone`.
+    transfer : bool
+        Start from the pretrained ``backbone`` (a dataset of at most :data:`SMALL_DATASET` clips) rather
+        than train an architecture from scratch.
+    head : str
+        :func:`default_head` on the training side of ``split``.
+    """
+
+    split: str
+    backbone: str
+    transfer: bool
+    head: str
+
+
+def train_defaults(dataset: Any, *, seed: int = 0) -> TrainDefaults:
+    """The one place that decides a dataset's defaults: its split, backbone, head, and transfer or scratch.
+
+    The Train page preselects these; the CLI's ``train`` takes the split when ``--split`` is not given.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    seed : int
+        Seeds a ``ratio`` split when the head is chosen by the training side's size.
+
+    Returns
+    -------
+    TrainDefaults
+
+    Example
+    -------
+    >>> train_defaults(load_dataset("data/fsdd"))                              # doctest: +SKIP
+    TrainDefaults(split='split:test', backbone='speech', transfer=False, head='mlp')
+    """
+    split = default_split(dataset)
+    return TrainDefaults(split=split, backbone=default_backbone(dataset),
+                         transfer=len(dataset.clips) <= SMALL_DATASET, head=default_head(dataset, split, seed=seed))
 
 
 def default_head(dataset: Any, split: str = "none", *, seed: int = 0) -> str:

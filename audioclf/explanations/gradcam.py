@@ -9,6 +9,7 @@
 * :func:`backbone_grad_cam` -- for models on a backbone's embeddings: through
   the head and the backbone down to the backbone's last conv block, over the
   log-mel input of each backbone window.
+* :func:`gradcam_for` -- whichever of the two fits the bundle's input kind.
 * :func:`attention_spans` -- recurrent attention weights (the zoo's ``rnn``
   attention, the ``attention`` head's weights over backbone windows) with the
   seconds each step covers.
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from ..engine.pipeline import PipelineConfig
 
 __all__ = ["GradCam", "BackboneCam", "AttentionSpans", "gradcam_layer", "grad_cam", "bundle_grad_cam",
-           "backbone_grad_cam", "upsample", "attention_spans"]
+           "backbone_grad_cam", "gradcam_for", "upsample", "attention_spans"]
 
 _ELEMENTWISE = ("BatchNormalization", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Add", "Multiply",
                 "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "ClampedLeakyReLU")
@@ -493,6 +494,52 @@ def backbone_grad_cam(bundle: Bundle, y: np.ndarray, *, window: int = 0, class_i
     return BackboneCam(mels=np.transpose(x, (0, 2, 1)), heats=np.transpose(heats, (0, 2, 1)),
                        starts=starts[np.maximum(slots, 0)], frame_s=spec.hop_s / spec.frame_hop, layer=name,
                        class_index=c, prob=float(probs[c]))
+
+
+def gradcam_for(bundle: Bundle, pred: Prediction, *, y: np.ndarray | None = None, window: int = 0,
+                class_index: int | None = None, layer: str | None = None) -> GradCam | BackboneCam:
+    """Grad-CAM of one window of a classified clip, by the function that fits the bundle's input kind.
+
+    A model on backbone embeddings is explained over the backbone's log-mel windows
+    (:func:`backbone_grad_cam`, which needs the clip's samples ``y``); every other model over its own input
+    window, as the prediction fed it (:func:`bundle_grad_cam`).
+
+    Parameters
+    ----------
+    bundle : Bundle
+    pred : Prediction
+        The clip's prediction by ``bundle``.
+    y : np.ndarray [shape=(n,)], optional
+        The clip at ``bundle.pipeline.sr``; needed for a model on embeddings.
+    window : int
+        The model window (as in :attr:`Prediction.starts`).
+    class_index : int, optional
+        Default: the clip's predicted class (embeddings: the window's).
+    layer : str, optional
+        The conv layer (of the backbone, for a model on embeddings).
+
+    Returns
+    -------
+    GradCam or BackboneCam
+        A :class:`BackboneCam` (one map per backbone window) for a model on embeddings.
+
+    Raises
+    ------
+    ParameterError
+        A model on embeddings without ``y``; ``window`` out of range.
+    ModelError
+        A model Grad-CAM cannot explain (see :func:`gradcam_layer`: no convolution over the whole input).
+
+    Example
+    -------
+    >>> cam = gradcam_for(bundle, predict(bundle, y, sr=sr), y=y, window=0)     # doctest: +SKIP
+    """
+    if bundle.pipeline.input_kind == "embedding":
+        if y is None:
+            raise ParameterError("a model on backbone embeddings is explained over the backbone's inputs: pass the "
+                                 f"clip's samples y (at {bundle.pipeline.sr} Hz)")
+        return backbone_grad_cam(bundle, y, window=window, class_index=class_index, layer=layer)
+    return bundle_grad_cam(bundle, pred, window=window, class_index=class_index, layer=layer)
 
 
 # ------------------------------------------------------------------------------------ attention in time

@@ -40,6 +40,21 @@ def test_home_names_the_fix_for_an_unused_gpu(fake_nvidia_smi):
     assert any("uninstall -y tensorflow-cpu" in c.value for c in at.code)
 
 
+def test_explore_opens_on_a_real_example_and_keeps_the_synthetic_ones(explore):
+    from audioclf.datasets.examples import load_example, opening_example
+
+    at, real = explore, opening_example()
+    example = at.selectbox(key="ex_example")
+    assert example.value == real.id and example.options[0].startswith("Real: ")
+    assert {"Synthetic: " + title for title, _ in synth.EXAMPLES.values()} <= set(example.options)
+    y, sr = load_example(real.id)  # the page reads the file at 22 050 Hz, as load_example does
+    assert any(c.value == f"{real.path.name}: {len(y) / sr:.2f} s at {sr} Hz" for c in at.caption)
+    assert any(real.credit in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 1 and not at.error
+    example.set_value("tone_440").run()  # a synthesized clip is one pick away
+    assert not at.exception and any(c.value == "tone_440.wav: 2.00 s at 22050 Hz" for c in at.caption)
+
+
 def test_explore_example_draws_chosen_channels(explore):
     at = explore
     at.multiselect(key="ex_channels").set_value(["mel", "mfcc", "chroma_stft"]).run()
@@ -80,6 +95,29 @@ def test_explore_upload_wav(explore):
     at.get("file_uploader")[0].upload("chirp.wav", buf.getvalue(), "audio/wav").run()
     assert not at.exception and not at.error
     assert any("chirp.wav" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(("fmt", "subtype", "mime"), [("FLAC", None, "audio/flac"), ("OGG", "VORBIS", "audio/ogg"),
+                                                 ("MP3", "MPEG_LAYER_III", "audio/mpeg")])
+def test_explore_upload_of_each_compressed_format(explore, fmt, subtype, mime):
+    from streamlit.runtime.memory_media_file_storage import _calculate_file_id
+
+    from audioclf.audio.io import load_audio, to_wav_bytes
+    from tests.corpus import encode
+
+    at = explore
+    at.radio(key="ex_source").set_value("Upload").run()
+    data = encode(synth.tone(1000, 1.0, 22050), 22050, fmt, subtype)
+    name = f"tone.{fmt.lower()}"
+    at.get("file_uploader")[0].upload(name, data, mime).run()
+    assert not at.exception and not at.error
+    y, sr = load_audio(data, sr=22050, name=name)
+    spectrum = np.abs(np.fft.rfft(y))
+    assert np.fft.rfftfreq(len(y), 1 / sr)[np.argmax(spectrum)] == pytest.approx(1000, abs=2)  # the same sound
+    assert any(c.value == f"{name}: {len(y) / sr:.2f} s at 22050 Hz" for c in at.caption)
+    player = at.get("audio")[0].proto.url.rsplit("/", 1)[-1].split(".")[0]
+    assert player == _calculate_file_id(to_wav_bytes(y, sr), "audio/wav")  # the page plays what it decoded
+    assert len(at.get("plotly_chart")) == 1
 
 
 @pytest.mark.parametrize("case", sorted(bad_cases()))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -56,13 +59,27 @@ def test_home_lists_pretrained(app):
     assert table["headline"].str.endswith("%").all()
 
 
+def _values(v) -> np.ndarray:
+    """A plotly JSON array: a plain list, or a typed array (``dtype``, base64 ``bdata``, optional ``shape``)."""
+    if isinstance(v, list):
+        return np.asarray(v)
+    out = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+    return out.reshape([int(n) for n in str(v["shape"]).split(",")]) if "shape" in v else out
+
+
 def test_classify_pretrained_shows_timeline_and_rnn_attention(app):
     at = _classify(app, "tiny_cldnn")
     assert not at.exception and not at.error
     assert at.metric[0].value in {"chirp", "clicks", "harmonics", "noise_band", "tone"}
     specs = [c.proto.spec for c in at.get("plotly_chart")]
-    assert any("Per-window class probabilities" in s for s in specs)  # the timeline
-    assert any("Attention over time" in s for s in specs)
+    timeline = json.loads(next(s for s in specs if "Per-window class probabilities" in s))
+    titles = [a["text"] for a in timeline["layout"]["annotations"]]
+    assert titles == ["Spectrogram", "Attention over time", "Per-window class probabilities"]
+    spectrogram, cells = timeline["data"][0], next(t for t in timeline["data"][1:] if t["type"] == "heatmap")
+    assert spectrogram["type"] == "heatmap" and spectrogram.get("xaxis", "x") == "x"  # the clip's mel, on top
+    edges = _values(cells["x"])
+    assert len(edges) >= 2 and np.all(np.diff(edges) > 0)  # the windows' cells, left to right in seconds
+    assert _values(spectrogram["x"])[0] <= edges[0] and _values(spectrogram["x"])[-1] >= edges[-2]
     assert any("Attention: rnn" in s.value for s in at.subheader)
     assert any("Model card" in e.label for e in at.expander)
 
@@ -223,6 +240,27 @@ def test_train_bad_split_is_a_clear_error(app):
     at.session_state["train_job"].join(TIMEOUT)
     at.run()
     assert not at.exception and any("fold 9" in e.value for e in at.error)
+
+
+def test_train_page_preselects_the_libraries_defaults(tmp_path):
+    """The split, start and backbone the page preselects are train_defaults', which the CLI's train uses too."""
+    from audioclf.datasets import load_dataset
+    from audioclf.engine.recipes import train_defaults
+    from tests.layouts import EXPECTED, split_layouts
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/train.py").run()
+    at.radio(key="tr_source").set_value("Folder on this machine").run()
+    for name, path in split_layouts(tmp_path).items():
+        at.text_input(key="tr_path").set_value(str(path)).run()
+        assert not at.exception and not at.error, name
+        defaults = train_defaults(load_dataset(path))
+        split = next(t for t in at.text_input if t.key.startswith("tr_split_"))
+        assert split.value == defaults.split == EXPECTED[name], name
+        assert _start(at).value == "Start from a pretrained backbone"  # a few clips: defaults.transfer
+        backbone = next(s for s in at.selectbox if s.key.startswith("tr_backbone_"))
+        head = next(s for s in at.selectbox if s.key.startswith("tr_head_"))
+        assert (backbone.value, head.value) == (defaults.backbone, defaults.head), name
 
 
 def test_two_sessions_are_isolated(monkeypatch, bundle_dir):

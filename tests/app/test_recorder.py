@@ -208,3 +208,31 @@ def test_train_stop_live_curves_and_try_it(monkeypatch):
     top = at.dataframe[-1].value  # the last table on the page: "Try it"
     assert top["class"].tolist()[0] == expected.label
     assert top["probability"].tolist() == [round(p, 3) for _, p in expected.top(2)]
+
+
+@pytest.mark.slow
+def test_each_misclassified_player_plays_its_own_clip():
+    """Every class of a recorded set names its files 000.wav, 001.wav ...: each misclassified clip's player must
+    play that clip, not another class's file of the same name. One take is recorded in both classes (the same
+    sound as tone/001.wav and clicks/002.wav), so the model scores one of the two wrong, whatever it learned."""
+    shared = wav(synth.chirp(200, 2000, 1.0, SR))
+    at = _recorder_page()
+    for label, takes in (("tone", [tones()[0], shared, tones()[2]]), ("clicks", [clicks()[0], clicks()[1], shared])):
+        _add_class(at, label)
+        for data in takes:
+            _record(at, label, data)
+    at.button(key="tr_use_recs").click().run()
+    ds = at.session_state["tr_ds"]
+    assert sorted(c.path.name for c in ds.clips) == ["000.wav", "000.wav", "001.wav", "001.wav", "002.wav", "002.wav"]
+    next(t for t in at.text_input if t.key.startswith("tr_split_")).set_value("none").run()  # score every take
+    at.button(key="tr_start").click().run()
+    at.session_state["train_job"].join(HANG)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    wrong = next(e for e in at.expander if e.label.startswith("Misclassified clips"))
+    names = [m.value.split("`")[1] for m in wrong.markdown]  # "`clicks/002.wav`: true **clicks**, predicted ..."
+    assert {"tone/001.wav", "clicks/002.wav"} & set(names)  # the shared take is wrong in one of its classes
+    own = {f"{c.label}/{c.path.name}": _wav_id(c.path.read_bytes()) for c in ds.clips}
+    assert len(set(own.values())) == 5  # the files differ, but for the one shared take
+    played = [a.proto.url.rsplit("/", 1)[-1].split(".")[0] for a in wrong.get("audio")]
+    assert played == [own[n] for n in names]  # one player per clip, in order, each with its own file's audio

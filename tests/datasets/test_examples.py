@@ -32,6 +32,18 @@ def test_every_example_loads_as_sound(example):
     assert np.all(np.isfinite(y)) and np.max(np.abs(y)) > 0.01  # not silent
 
 
+def test_the_opening_example_is_a_real_clip_or_the_first_one(tmp_path):
+    from audioclf.datasets.examples import OPENING_EXAMPLE, opening_example
+
+    assert opening_example().id == OPENING_EXAMPLE and opening_example().dataset == "esc10"
+    assert opening_example(folder=tmp_path) is None  # nothing shipped: the app opens on a synthesized clip
+    index = json.loads((EXAMPLES_DIR / "examples.json").read_text(encoding="utf-8"))
+    index["examples"] = [e for e in index["examples"] if e["id"] != OPENING_EXAMPLE]
+    (tmp_path / "other").mkdir()  # a folder of its own: each folder's index is read once
+    (tmp_path / "other" / "examples.json").write_text(json.dumps(index), encoding="utf-8")
+    assert opening_example(folder=tmp_path / "other").id == index["examples"][0]["id"]
+
+
 def test_unknown_example_names_the_valid_ones():
     with pytest.raises(ParameterError, match="unknown example 'nope'.*esc10_dog"):
         get_example("nope")

@@ -52,3 +52,41 @@ def test_round_trip_and_bad_values():
     with pytest.raises(ParameterError, match="one label per clip"):
         calibrate(np.ones((2, 2)) / 2, np.array([0]))
     assert clip_embedding(np.ones((3, 4, 5))).shape == (5,)
+
+
+def test_reasons_name_each_threshold_crossed_with_the_decimals_that_tell_them_apart():
+    from audioclf.engine.openset import reasons
+
+    verdict = {"unknown": True, "confidence": 0.9996, "confidence_threshold": 0.9998, "distance": 0.3,
+               "distance_threshold": 0.5}
+    assert reasons(verdict) == ["confidence 99.96 %, below this model's threshold of 99.98 %"]
+    verdict.update(confidence=0.99995, distance=0.51234)
+    assert reasons(verdict) == ["distance to the nearest known class 0.51, beyond this model's threshold of 0.50"]
+    assert reasons({"unknown": False}) == []
+
+
+def test_unknown_message_names_the_closest_class_and_why():
+    from audioclf.engine.openset import unknown_message
+
+    msg = unknown_message("dog", {"unknown": True, "confidence": 0.4, "confidence_threshold": 0.6,
+                                  "distance": 0.8, "distance_threshold": 0.5})
+    assert msg == ("This clip seems to be none of the classes this model knows (closest: dog; confidence 40.0 %, "
+                   "below this model's threshold of 60.0 %; distance to the nearest known class 0.80, beyond this "
+                   "model's threshold of 0.50).")
+    assert unknown_message("dog", {}) == "This clip seems to be none of the classes this model knows (closest: dog)."
+
+
+@pytest.mark.parametrize(("source", "words"), [
+    ("validation", "40 held-out validation clips"),
+    ("out-of-fold", "40 training clips scored out of fold"),
+    ("training", "40 training clips themselves (an older model: too strict)"),
+])
+def test_calibration_note_says_where_the_threshold_comes_from(source, words):
+    from audioclf.engine.openset import calibration_note
+
+    zoo = OpenSetCalibration(confidence=0.7, clips=40, source=source)
+    assert calibration_note(zoo).startswith(f"Calibrated on {words}")
+    assert "95% of the clips the model got right" in calibration_note(zoo) and "backbone" not in calibration_note(zoo)
+    head = OpenSetCalibration(confidence=0.7, distance=0.4, centroids=np.eye(2), clips=40, source=source,
+                              confidence_quantile=0.01)
+    assert "99% of the clips" in calibration_note(head) and "far from every class" in calibration_note(head)

@@ -47,3 +47,73 @@ def test_choices_that_do_not_fit_are_refused(kwargs, message):
         return
     with pytest.raises(ParameterError, match=message):
         make_recipe(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def layouts(tmp_path_factory):
+    from tests.layouts import split_layouts
+
+    return split_layouts(tmp_path_factory.mktemp("layouts"))
+
+
+def test_default_split_follows_the_layout_and_the_cli_takes_it(layouts):
+    from audioclf.datasets import load_dataset, split_dataset
+    from audioclf.engine.recipes import default_split, train_defaults
+    from tests.layouts import EXPECTED
+
+    for name, path in layouts.items():
+        ds = load_dataset(path)
+        assert default_split(ds) == train_defaults(ds).split == EXPECTED[name], name
+        train_ds, val_ds = split_dataset(ds, default_split(ds))  # a split this dataset can really use
+        assert len(train_ds) and len(val_ds)
+        args = build_parser().parse_args(["train", "--data", str(path), "--out", "b"])
+        assert _configs(args, ds)[0].split == default_split(ds), name  # what `train` without --split uses
+        args = build_parser().parse_args(["train", "--data", str(path), "--out", "b", "--split", "none"])
+        assert _configs(args, ds)[0].split == "none"  # a split asked for wins
+
+
+def test_a_single_fold_or_only_test_clips_fall_back_to_a_ratio(tmp_path):
+    from pathlib import Path
+
+    from audioclf.datasets.core import Clip, Dataset
+    from audioclf.engine.recipes import default_split
+
+    def ds(**fields):
+        clips = [Clip(Path(f"/x/{c}{i}.wav"), c, **fields) for c in "ab" for i in range(3)]
+        return Dataset.from_clips(clips, name="x", root="/x", kind="manifest")
+
+    assert default_split(ds(fold=2)) == "ratio:0.2"  # fold:2 would leave nothing to train on
+    assert default_split(ds(split="test")) == "ratio:0.2"
+    assert default_split(ds(split="train")) == "ratio:0.2"
+
+
+def test_train_defaults_pick_the_backbone_by_kind_and_transfer_by_size():
+    from pathlib import Path
+
+    from audioclf.datasets.core import Clip, Dataset
+    from audioclf.engine.recipes import MLP_FROM_CLIPS, SMALL_DATASET, train_defaults
+
+    def ds(n: int, kind: str, **fields):
+        clips = [Clip(Path(f"/x/{c}{i}.wav"), c, **fields) for c in "ab" for i in range(n // 2)]
+        return Dataset.from_clips(clips, name="x", root="/x", kind=kind)
+
+    small = train_defaults(ds(SMALL_DATASET, "folders"))
+    assert (small.backbone, small.transfer, small.split, small.head) == ("sounds", True, "ratio:0.2", "mlp")
+    big = train_defaults(ds(SMALL_DATASET + 2, "fsdd"))
+    assert (big.backbone, big.transfer) == ("speech", False)
+    few = train_defaults(ds(2 * MLP_FROM_CLIPS, "folders"))  # 80 % of 20 clips a class to train: under 20
+    assert few.head == "linear"
+
+
+@pytest.mark.slow
+def test_train_without_split_reports_the_default_in_its_json(layouts, tmp_path, capsys, monkeypatch):
+    import json
+
+    from audioclf.cli import main
+
+    monkeypatch.setenv("AUDIOCLF_CACHE", str(tmp_path / "cache"))
+    code = main(["train", "--data", str(layouts["test_split"]), "--out", str(tmp_path / "b"), "--model",
+                 "feature_mlp", "--epochs", "1", "--workers", "1", "--quiet", "--json"])
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and res["split"] == "split:test"
+    assert (res["train_clips"], res["val_clips"]) == (8, 4)  # indices 0-1 of each class are the test split

@@ -175,21 +175,81 @@ def test_backbone_windows_index_the_embeddings_of_each_input():
     np.testing.assert_allclose(x, expected, atol=1e-5)
 
 
+def _reference_cam(model: keras.Model, x: np.ndarray, layer: str, c: int) -> np.ndarray:
+    """Grad-CAM as keras.io's example computes it: a tf.GradientTape over the layer's output and the logits
+    (the ``probs`` Dense layer's input times its kernel), then ReLU(sum_k mean(grad_k) A_k) in numpy."""
+    import tensorflow as tf
+
+    seen: dict = {}
+
+    def call(op, *args, **kwargs):
+        out = op(*args, **kwargs)
+        if op.name == layer:
+            seen["act"] = out
+        if op.name == "probs":
+            seen["h"] = args[0]
+        return out
+
+    copy = keras.models.clone_model(model, clone_function=lambda op: op, call_function=call)
+    tap = keras.Model(copy.inputs, [seen["act"], seen["h"]])
+    dense = model.get_layer("probs")
+    with tf.GradientTape() as tape:
+        act, h = tap([x[None]], training=False)
+        score = (tf.matmul(tf.cast(h, "float32"), dense.kernel) + dense.bias)[:, c]
+    grad = tape.gradient(score, act).numpy()
+    act = act.numpy()
+    alpha = grad.mean(axis=tuple(range(1, grad.ndim - 1)))[0]  # (channels,): each filter's weight
+    return np.maximum(act[0] @ alpha, 0.0)
+
+
+#: Every zoo model that reads its own input: the conv layer Grad-CAM reads (at these small inputs), or the
+#: reason it refuses.
+ZOO = [
+    ("sfc_dcnn", (32, 32, 1), "b6_bn_3"),
+    ("crnn_resnet", (32, 32, 1), "res4_out"),
+    ("mfc_dcnn", (32, 32, 4), "b6_bn_2"),
+    ("cldnn", (32, 32, 1), "b3_bn_time"),
+    ("jae", (32, 32, 1), "enc_conv_4"),
+    ("mobilenet_v2", (64, 64, 1), "mobilenetv2"),
+    ("feature_cnn2d", None, "conv_2"),
+    ("soundnet_cnn", (8000, 1), "relu_7"),
+    ("soundnet_rnn", (8000, 1), "relu_9"),
+    ("subspectralnet", (40, 32, 1), "one per frequency band"),
+    ("lstm", (32, 32, 1), "no convolution"),
+    ("feature_mlp", None, "no convolution"),
+]
+
+
+def test_the_zoo_table_covers_every_model_on_its_own_input():
+    from audioclf.models import list_models
+
+    assert {name for name, _, _ in ZOO} == {s.name for s in list_models() if s.input_kind != "embedding"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "shape", "layer"), [
-    ("crnn_resnet", (32, 32, 1), "res4_out"),  # the residual block's output, not its shortcut's 1x1 conv
-    ("sfc_dcnn", (32, 32, 1), "b6_bn_3"),  # the last conv block, before its pool
-    ("soundnet_cnn", (8000, 1), None),  # a waveform: heat over the samples
-])
-def test_grad_cam_on_zoo_models(name, shape, layer):
+@pytest.mark.parametrize(("name", "shape", "expected"), ZOO)
+def test_grad_cam_on_every_zoo_model_matches_the_tape_reference_or_refuses(name, shape, expected):
     from audioclf.models import build_model
 
-    model = build_model(name, input_shape=shape, num_classes=3)
+    model = build_model(name, num_classes=3, **({"input_shape": shape} if shape else {}))
+    shape = tuple(model.inputs[0].shape[1:])
     x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
-    cam = grad_cam(model, x, class_index=2)
-    assert cam.heat.shape == shape[:-1] and cam.class_index == 2
-    assert layer is None or cam.layer == layer
-    assert 0.0 <= cam.heat.min() and cam.heat.max() <= 1.0
+    if " " in expected:  # a refusal, in words
+        with pytest.raises(ModelError, match=expected):
+            grad_cam(model, x)
+        return
+    grids = []
+    for c in range(3):
+        cam = grad_cam(model, x, class_index=c)
+        assert cam.layer == expected and cam.class_index == c
+        ref = _reference_cam(model, x, cam.layer, c)
+        np.testing.assert_allclose(cam.grid, ref, rtol=1e-3, atol=1e-4 * max(float(ref.max()), 1e-30))
+        assert cam.heat.shape == shape[:-1] and 0.0 <= cam.heat.min() and cam.heat.max() <= 1.0
+        # the heat is the grid stretched onto the input (each bin takes its covering cell), top scaled to 1
+        top = float(cam.grid.max())
+        np.testing.assert_allclose(cam.heat, upsample(cam.grid, shape[:-1]) / top if top > 0 else 0.0, atol=1e-5)
+        grids.append(cam.grid)
+    assert any(g.max() > 0 for g in grids)  # some class has evidence somewhere: the check is not of zeros
 
 
 def test_sub_band_models_are_refused_with_a_reason():
@@ -222,6 +282,48 @@ def test_backbone_grad_cam_follows_the_head_the_prediction_used():
     assert cam.heats.max() <= 1.0 and cam.heats.min() >= 0.0
     with pytest.raises(ParameterError, match=r"window=3 must be an integer in \[0, 0\]"):
         backbone_grad_cam(bundle, y, window=3)
+
+
+def test_gradcam_for_explains_a_zoo_model_over_its_own_window(tmp_path):
+    from audioclf.engine.bundle import Bundle
+    from audioclf.engine.inference import predict
+    from audioclf.engine.recipes import default_pipeline
+    from audioclf.explanations.gradcam import BackboneCam, GradCam, bundle_grad_cam, gradcam_for
+    from audioclf.models import build_model
+
+    pipeline = default_pipeline("sfc_dcnn", sr=16000, input_shape=(32, 32, 1), normalize="none")
+    keras.utils.set_random_seed(0)
+    bundle = Bundle(path=tmp_path, model=build_model("sfc_dcnn", input_shape=(32, 32, 1), num_classes=3),
+                    pipeline=pipeline, classes=("a", "b", "c"), stats=None, architecture="sfc_dcnn")
+    y = np.random.default_rng(0).normal(scale=0.1, size=3 * 16000).astype(np.float32)
+    pred = predict(bundle, y, sr=16000)
+    assert len(pred.inputs) >= 2
+    cam = gradcam_for(bundle, pred, y=y, window=1, class_index=2)
+    assert isinstance(cam, GradCam) and not isinstance(cam, BackboneCam)
+    same = bundle_grad_cam(bundle, pred, window=1, class_index=2)
+    np.testing.assert_array_equal(cam.grid, same.grid)
+    np.testing.assert_allclose(cam.grid, _reference_cam(bundle.model, pred.inputs[1], cam.layer, 2), rtol=1e-3,
+                               atol=1e-4 * max(float(same.grid.max()), 1e-30))
+    assert gradcam_for(bundle, pred).class_index == int(np.argmax(pred.probs))  # y is only needed on a backbone
+    with pytest.raises(ParameterError, match=r"window=9 must be an integer in \[0, "):
+        gradcam_for(bundle, pred, window=9)
+
+
+@pytest.mark.skipif(not (ROOT / "pretrained" / "fsdd_speech").is_dir(), reason="no shipped speech model")
+def test_gradcam_for_explains_a_model_on_a_backbone_over_the_backbone_windows():
+    from audioclf.audio.io import load_audio
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.inference import predict
+    from audioclf.explanations.gradcam import BackboneCam, backbone_grad_cam, gradcam_for
+
+    bundle = load_bundle(ROOT / "pretrained" / "fsdd_speech")
+    y, sr = load_audio(str(ROOT / "examples" / "fsdd_seven_jackson.wav"), sr=bundle.pipeline.sr)
+    pred = predict(bundle, y, sr=sr)
+    cam = gradcam_for(bundle, pred, y=y, window=0, class_index=1)
+    assert isinstance(cam, BackboneCam) and cam.class_index == 1
+    np.testing.assert_array_equal(cam.heats, backbone_grad_cam(bundle, y, window=0, class_index=1).heats)
+    with pytest.raises(ParameterError, match="pass the clip's samples y"):
+        gradcam_for(bundle, pred, window=0)
 
 
 _OTHER_BACKEND = """

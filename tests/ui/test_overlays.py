@@ -56,6 +56,40 @@ def test_timeline_attention_row_stays_within_each_window():
     np.testing.assert_allclose(lines[1].y, [0.5, 2, 0.5])
 
 
+@pytest.mark.parametrize("hop_s", [0.5, 0.25])  # windows side by side, then overlapping by half
+def test_timeline_draws_the_spectrogram_and_puts_each_window_over_its_seconds(hop_s):
+    from audioclf.ui.plots import display_grid
+
+    y = np.random.default_rng(2).normal(0, 0.1, 2 * SR).astype(np.float32)
+    mel = compute_channels(y, SR, ["mel"], config=FeatureConfig(n_fft=1024, hop_length=HOP, n_mels=F, n_mfcc=F))["mel"]
+    starts = np.arange(0.0, 1.5 + 1e-9, hop_s)
+    probs = np.random.default_rng(3).dirichlet([1, 1], size=len(starts))
+    pred = Prediction(file="c", classes=("a", "b"), probs=probs.mean(axis=0), window_probs=probs, starts=starts,
+                      ends=starts + 0.5, padded=np.zeros(len(starts), bool), attention={}, inputs=None, duration=2.0)
+    fig = timeline_figure(pred, mel)
+    assert [a.text for a in fig.layout.annotations] == ["Spectrogram", "Per-window class probabilities"]
+    spec, cells = fig.data[0], fig.data[1]
+    # the spectrogram row: the clip's mel frames at their own seconds, above the cells on a linked time axis
+    assert (spec.type, spec.xaxis, spec.yaxis) == ("heatmap", "x", "y")
+    z, times, _, _ = display_grid(mel)
+    np.testing.assert_allclose(np.asarray(spec.z), z)
+    np.testing.assert_allclose(spec.x, mel.times)
+    assert spec.x[0] < 0.05 and spec.x[-1] > 1.95  # the whole clip
+    assert (cells.type, cells.xaxis) == ("heatmap", "x2") and fig.layout.xaxis.matches == "x2"
+    # each window's cell: its probabilities, over seconds its window covers, around the window's centre
+    edges = np.asarray(cells.x)
+    assert len(edges) == len(starts) + 1
+    np.testing.assert_allclose(np.asarray(cells.z), probs.T)
+    for w, (start, end) in enumerate(zip(starts, starts + 0.5, strict=True)):
+        lo, hi = edges[w], edges[w + 1]
+        assert start - 1e-9 <= lo < (start + end) / 2 < hi <= end + 1e-9
+        if hop_s == 0.5:  # side by side: the cell is exactly the window
+            assert (lo, hi) == pytest.approx((start, end))
+        under = mel.times[(mel.times >= lo) & (mel.times < hi)]  # the spectrogram frames drawn above the cell
+        assert len(under) and np.all((under >= start) & (under < end))
+    assert tuple(fig.layout.xaxis2.range) == (0, 2.0)
+
+
 def test_gradcam_overlay_has_the_input_shape():
     x = np.random.default_rng(1).normal(size=(1, F, T, 1)).astype(np.float32)
     heat = np.zeros((F, T), np.float32)
