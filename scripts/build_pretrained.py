@@ -381,7 +381,7 @@ TRANSFER_LIMITS = [
     "clip is scored by a head trained on the other folds, so the thresholds describe clips the model has not "
     "learned): about 5 % of known sounds may be refused per threshold; the slider on Classify moves the "
     "confidence one. `bench/transfer.py --only unknown` measures the refusals on a held-out fold or speaker "
-    "and on foreign sounds (README, \"None of these\").",
+    "and on foreign sounds (docs/benchmarks.md, \"None of these\").",
 ]
 MODELS["esc10_sounds"] = {
     "data": "esc10",

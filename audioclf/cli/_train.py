@@ -89,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--devices", type=int, default=None, metavar="N",
                    help="data-parallel training over N local devices (GPUs, or CPU devices), each batch split "
                         "across them: TensorFlow MirroredStrategy or JAX DataParallel (default 1). Several "
-                        "machines: set TF_CONFIG on each (README, 'Training on several machines')")
+                        "machines: set TF_CONFIG on each (docs/gpu.md, 'Several machines')")
     p.add_argument("--checkpoint", metavar="FILE.keras", default=None,
                    help="also save the best model so far to this .keras file after each improvement")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")

@@ -15,7 +15,7 @@ else:
 * :func:`is_chief` -- only the chief writes the bundle.
 
 XLA (``jit_compile``) is left off: on the CPU it slows 11 of 12 zoo models
-(README, "Models" benchmark), and on a GPU it has not been measured yet. The
+(docs/benchmarks.md, "Models"), and on a GPU it has not been measured yet. The
 one exception is JAX over several devices (:func:`replicated_steps`), where a
 step that is not compiled into one program can abort the process.
 

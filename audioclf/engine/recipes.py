@@ -391,7 +391,7 @@ FINE_TUNE_EPOCHS = 15
 
 #: The default head (:func:`default_head`) is the ``mlp`` head from this many training clips per class
 #: (the smallest class) on, the ``linear`` head fitted to convergence below it: measured by
-#: ``bench/transfer.py`` on every ESC-10 fold and FSDD speaker (README, "Few clips per class").
+#: ``bench/transfer.py`` on every ESC-10 fold and FSDD speaker (docs/benchmarks.md, "Few clips per class").
 MLP_FROM_CLIPS = 20
 
 

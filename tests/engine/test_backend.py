@@ -156,7 +156,7 @@ def test_train_on_one_backend_predict_the_same_on_another(trained_on, loaded_on,
                                                           tmp_path):
     python = _python(trained_on)
     if python is None:
-        pytest.skip(f"{trained_on} is not installed (set AUDIOCLF_{trained_on.upper()}_PYTHON; README 'GPU')")
+        pytest.skip(f"{trained_on} is not installed (set AUDIOCLF_{trained_on.upper()}_PYTHON; docs/gpu.md)")
     out = tmp_path / "bundle"
     trained = _run(python, ["train", "sfc_dcnn", str(synthetic_root), str(feature_cache), str(out), "1"],
                    _env(trained_on))
