@@ -255,6 +255,13 @@ def _clip_peak_blocks(model: Model, frames: np.ndarray, k: int, extra: dict, fe:
 
 # --- verdicts ------------------------------------------------------------------------------------------------
 
+def _nearest_cosine(e: np.ndarray, c: np.ndarray) -> float:
+    """Cosine distance from the one row of ``e`` to the nearest row of ``c``, in [0, 2]."""
+    e = e / np.maximum(np.linalg.norm(e, axis=-1, keepdims=True), 1e-12)
+    c = c / np.maximum(np.linalg.norm(c, axis=-1, keepdims=True), 1e-12)
+    return float(np.clip(1.0 - (e @ c.T).max(axis=1), 0.0, 2.0)[0])
+
+
 def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None) -> dict:
     """"None of these" as audioclf.engine.openset.OpenSetCalibration.judge."""
     if not open_set:
@@ -263,13 +270,15 @@ def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None
     out = {"confidence": top, "confidence_threshold": open_set["confidence"]}
     unknown = top < open_set["confidence"]
     if open_set.get("centroids") is not None and open_set.get("distance") is not None and embedding is not None:
-        e = np.asarray(embedding, np.float64)[None]
-        c = np.asarray(open_set["centroids"], np.float64)
-        e = e / np.maximum(np.linalg.norm(e, axis=-1, keepdims=True), 1e-12)
-        c = c / np.maximum(np.linalg.norm(c, axis=-1, keepdims=True), 1e-12)
-        d = float(np.clip(1.0 - (e @ c.T).max(axis=1), 0.0, 2.0)[0])
+        d = float(_nearest_cosine(np.asarray(embedding, np.float64)[None], np.asarray(open_set["centroids"], np.float64)))
         out.update(distance=d, distance_threshold=open_set["distance"])
         unknown = unknown or d > open_set["distance"]
+    if open_set.get("scaled_distance") is not None and embedding is not None:
+        z = (np.asarray(embedding, np.float64) - np.asarray(open_set["center"], np.float64)) \
+            / np.asarray(open_set["scale"], np.float64)
+        d = float(_nearest_cosine(z[None], np.asarray(open_set["scaled_centroids"], np.float64)))
+        out.update(scaled_distance=d, scaled_distance_threshold=open_set["scaled_distance"])
+        unknown = unknown or d > open_set["scaled_distance"]
     out["unknown"] = bool(unknown)
     return out
 

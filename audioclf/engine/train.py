@@ -83,6 +83,10 @@ def _clip_means(ex: Any) -> np.ndarray:
 #: to the class centroids (5 %): at 5 % as well, the confidence refused 6-16 % of a new ESC-10 fold's clips
 #: (mostly ones the model got wrong) and caught fewer foreign sounds than the distance did.
 EMBEDDING_CONFIDENCE_QUANTILE = 0.01
+#: The shares of known clips the two distance tests let fall to "unknown" (raw and scaled cosine distance to
+#: the class centroids, :mod:`audioclf.engine.openset`): together about what the raw distance alone refused at 5 %.
+EMBEDDING_DISTANCE_QUANTILE = 0.02
+EMBEDDING_SCALED_QUANTILE = 0.03
 
 
 def _calibrate_open_set(evaluation: Any, train_ex: Any, val_ex: Any, *, embedding: bool) -> Any:
@@ -95,7 +99,8 @@ def _calibrate_open_set(evaluation: Any, train_ex: Any, val_ex: Any, *, embeddin
         return calibrate(evaluation.clip_probs, evaluation.clip_true)
     return calibrate(evaluation.clip_probs, evaluation.clip_true, train_embeddings=_clip_means(train_ex),
                      train_labels=train_ex.clip_labels, val_embeddings=_clip_means(val_ex),
-                     confidence_quantile=EMBEDDING_CONFIDENCE_QUANTILE)
+                     quantile=EMBEDDING_DISTANCE_QUANTILE, confidence_quantile=EMBEDDING_CONFIDENCE_QUANTILE,
+                     scaled_quantile=EMBEDDING_SCALED_QUANTILE)
 
 
 def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, train_ex: Any,
@@ -124,7 +129,10 @@ def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.nd
         means = _clip_means(train_ex)
         return calibrate(clip_probs, clip_labels, train_embeddings=means, train_labels=clip_labels,
                          val_distances=out_of_fold_distances(means, clip_labels, folds),
-                         source="out-of-fold", confidence_quantile=EMBEDDING_CONFIDENCE_QUANTILE), None
+                         val_scaled_distances=out_of_fold_distances(means, clip_labels, folds, scaled=True),
+                         source="out-of-fold", quantile=EMBEDDING_DISTANCE_QUANTILE,
+                         confidence_quantile=EMBEDDING_CONFIDENCE_QUANTILE,
+                         scaled_quantile=EMBEDDING_SCALED_QUANTILE), None
     return calibrate(clip_probs, clip_labels, source="out-of-fold"), None
 
 

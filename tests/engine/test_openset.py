@@ -90,3 +90,79 @@ def test_calibration_note_says_where_the_threshold_comes_from(source, words):
     head = OpenSetCalibration(confidence=0.7, distance=0.4, centroids=np.eye(2), clips=40, source=source,
                               confidence_quantile=0.01)
     assert "99% of the clips" in calibration_note(head) and "far from every class" in calibration_note(head)
+
+
+def _offset_world(rng, n=30, dim=16):
+    """Embeddings like a backbone's: a large offset common to every sound, half the dimensions varying widely
+    within every class (recording, loudness), the classes apart in a few quiet ones."""
+    offset = np.full(dim, 10.0)
+    spread = np.where(np.arange(dim) >= dim // 2, 3.0, 0.1)
+    centres = np.zeros((3, dim))
+    centres[0, 0] = centres[1, 1] = centres[2, 2] = 1.0
+
+    def draw(centre, k):
+        return offset + centre + spread * rng.standard_normal((k, dim))
+
+    train = np.concatenate([draw(c, n) for c in centres])
+    labels = np.repeat(np.arange(3), n)
+    val = np.concatenate([draw(c, n) for c in centres])
+    foreign = draw(centres[0], n)
+    foreign[:, 0] -= 1.0
+    foreign[:, 5] += 1.5  # a sound of another kind: apart in a quiet dimension no known class uses
+    return train, labels, val, foreign
+
+
+def test_scaled_distance_catches_what_the_common_offset_hides(rng):
+    from audioclf.engine.openset import scaled_centroid_distance
+
+    train, labels, val, foreign = _offset_world(rng)
+    probs = np.eye(3)[labels] * 0.9 + 0.1 / 3
+    cal = calibrate(probs, labels, train_embeddings=train, train_labels=labels, val_embeddings=val,
+                    quantile=0.02, scaled_quantile=0.03)
+    # The threshold is the scaled distances' quantile of the validation clips.
+    d = scaled_centroid_distance(val, cal.center, cal.scale, cal.scaled_centroids)
+    assert cal.scaled_distance == pytest.approx(np.quantile(d, 0.97))
+    assert cal.scaled_quantile == 0.03
+    sure = probs[0]  # as sure as every known clip: only the distances can refuse
+    raw = [cal.judge(sure, f) for f in foreign]
+    # The raw cosine distance hardly sees the foreign clips (the offset rules it); the scaled one refuses them.
+    assert np.mean([r["distance"] > r["distance_threshold"] for r in raw]) < 0.5
+    assert np.mean([r["scaled_distance"] > r["scaled_distance_threshold"] for r in raw]) > 0.9
+    assert np.mean([r["unknown"] for r in raw]) > 0.9
+    assert np.mean([cal.judge(p, v)["unknown"] for p, v in zip(probs, val, strict=True)]) < 0.15
+
+
+def test_scaled_distance_ignores_the_units_of_each_dimension(rng):
+    from audioclf.engine.openset import embedding_scale, scaled_centroid_distance, scaled_centroids
+
+    train, labels, val, _ = _offset_world(rng)
+    units = rng.uniform(0.01, 100.0, size=train.shape[1])
+    dists = []
+    for t, v in ((train, val), (train * units, val * units)):
+        center, scale = embedding_scale(t)
+        dists.append(scaled_centroid_distance(v, center, scale, scaled_centroids(t, labels, center, scale)))
+    np.testing.assert_allclose(dists[0], dists[1], atol=1e-9)
+
+
+def test_scaled_calibration_round_trips_and_judges_like_classify_py(rng):
+    from audioclf.engine import export_runner
+    from audioclf.engine.openset import reasons
+
+    train, labels, val, foreign = _offset_world(rng)
+    probs = np.eye(3)[labels] * 0.9 + 0.1 / 3
+    cal = calibrate(probs, labels, train_embeddings=train, train_labels=labels, val_embeddings=val,
+                    quantile=0.02, scaled_quantile=0.03, confidence_quantile=0.01)
+    again = OpenSetCalibration.from_dict(cal.to_dict(), n_classes=3)
+    for e in (*val[:5], *foreign[:5]):
+        p = np.array([0.8, 0.15, 0.05])
+        mine, theirs = cal.judge(p, e), export_runner.judge(cal.to_dict(), p, e)
+        assert again.judge(p, e)["unknown"] == mine["unknown"] == theirs["unknown"]
+        assert theirs["scaled_distance"] == pytest.approx(mine["scaled_distance"], abs=1e-5)
+    verdict = cal.judge(np.array([0.8, 0.15, 0.05]), foreign[0])
+    assert any("on the training clips' scale" in line for line in reasons(verdict))
+    bad = {**cal.to_dict(), "scale": [0.0] * train.shape[1]}
+    with pytest.raises(ParameterError, match="scales positive"):
+        OpenSetCalibration.from_dict(bad, n_classes=3)
+    old = {k: v for k, v in cal.to_dict().items() if k not in ("scaled_distance", "center", "scale",
+                                                                 "scaled_centroids", "scaled_quantile")}
+    assert OpenSetCalibration.from_dict(old, n_classes=3).scaled_distance is None  # bundles made before it
