@@ -17,15 +17,14 @@ it learned from than of any new take of the same class.
   The threshold is a high quantile (95th percentile) of the validation clips'
   distances. A sound of no known class tends to land far from every centroid
   even when the softmax is sure of itself.
-* **scaled distance** (models on backbone embeddings) -- the same, once every
-  dimension of the embedding is centred and scaled by the training clips' mean
-  and spread. Raw cosine distances are ruled by the few dimensions where every
-  sound of the backbone's world is large; scaled, the dimensions that tell the
-  training classes apart count as much. On pooled embeddings of a held-out
-  speaker, the raw distance (at 5 %) let 42 % of other spoken words through and
-  the scaled one 13 %; for environmental sounds the raw one was the sharper test. Models trained here use both, each at a
-  lower quantile (2 % and 3 %), so together they refuse about as many known clips
-  as one test at 5 % did (``bench/transfer.py``, docs/benchmarks.md).
+* **scaled distance** (optional, off for models trained here) -- the same, once
+  every dimension of the embedding is centred and scaled by the training clips'
+  mean and spread (:func:`calibrate`'s ``scaled_quantile``). Raw cosine distances
+  are ruled by the few dimensions where every sound of the backbone's world is
+  large; scaled, the dimensions that tell the training classes apart count as
+  much. On ``embed``'s pooled vectors it refused far more foreign sounds, but on
+  trained heads it did no better overall than the raw distance alone
+  (``audioclf.engine.train.EMBEDDING_SCALED_QUANTILE``, docs/benchmarks.md).
 
 A clip is *unknown* when its confidence is below its threshold or a distance
 above its threshold. Both thresholds are only defaults: the app has a slider.

@@ -157,15 +157,14 @@ def test_split_none_calibrates_out_of_fold(synthetic, tmp_path):
     means = np.stack([ex.x[ex.clip_index == i].mean(axis=(0, 1)) for i in range(len(ex.clips))])
     expected = calibrate(clip_oof, clip_labels, train_embeddings=means, train_labels=clip_labels,
                          val_distances=out_of_fold_distances(means, clip_labels, folds),
-                         val_scaled_distances=out_of_fold_distances(means, clip_labels, folds, scaled=True),
-                         quantile=0.02, confidence_quantile=0.01, scaled_quantile=0.03)
+                         confidence_quantile=0.01)
     assert cal.confidence == pytest.approx(expected.confidence, abs=1e-4)
     assert cal.distance == pytest.approx(expected.distance, abs=1e-4)
-    assert cal.scaled_distance == pytest.approx(expected.scaled_distance, abs=1e-4)
+    assert cal.scaled_distance is None  # the scaled test is off by default (engine.train)
     # In-sample scores would have been stricter: the model is surer of the clips it learned.
     in_sample = calibrate(res.evaluation.clip_probs, res.evaluation.clip_true)
     assert in_sample.confidence > cal.confidence
-    assert float(np.quantile(centroid_distance(means, cal.centroids), 0.98)) <= cal.distance + 1e-6
+    assert float(np.quantile(centroid_distance(means, cal.centroids), 0.95)) <= cal.distance + 1e-6
 
     # The thresholds load and judge the same after a save and load.
     again = type(cal).from_dict(cal.to_dict(), n_classes=3)
