@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 
 from audioclf._validate import check_choice, check_int, check_keys, check_number, check_positive_int
+from audioclf.audio import io, synth
+from audioclf.audio.augment import AugmentConfig
 from audioclf.audio.preprocess import DenoiseConfig, SplitConfig
 from audioclf.audio.windowing import WindowConfig
 from audioclf.engine.config import TrainConfig
 from audioclf.errors import ModelError, ParameterError
+from audioclf.service.workqueue import WorkQueue
 
 
 def test_positive_int_accepts_numpy_and_refuses_bool_float_and_zero():
@@ -62,3 +65,29 @@ def test_check_keys_refuses_a_non_dict_and_missing_keys():
         check_keys([], WindowConfig)
     with pytest.raises(ParameterError, match=r"WindowConfig is missing key\(s\) \['hop'\]"):
         WindowConfig.from_dict({"length": 64})
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: io.resample(np.zeros(4), 0, 16000), "orig_sr=0 must be a positive integer"),
+    (lambda: io.load_audio(b"", sr=2.5), r"sr=2.5 must be a positive integer or None"),
+    (lambda: io.load_audio(b"", max_duration=0), "max_duration=0 must be a positive number of seconds"),
+    (lambda: io.to_wav_bytes(np.zeros(4), True), "sr=True must be a positive integer"),
+    (lambda: io.write_audio("clip.wav", np.zeros(4), 0), "sr=0 must be a positive integer"),
+    (lambda: synth.tone(duration=-1.0), r"duration=-1.0 must be a positive number \(seconds\)"),
+    (lambda: synth.chirp(method="cubic"), "method='cubic' must be one of linear, logarithmic"),
+    (lambda: synth.example("nope"), "example name='nope' must be one of tone_440, chirp"),
+    (lambda: AugmentConfig(noise=11.0), r"noise=11.0 must be in \[0, 10\]"),
+    (lambda: AugmentConfig(freq_masks=1.0), r"freq_masks=1.0 must be an integer in \[0, 10\]"),
+    (lambda: AugmentConfig.from_dict({"shift": 0.1}), r"unknown augmentation field\(s\) \['shift'\]; allowed: time_shift"),
+    (lambda: WorkQueue(slots=True), "slots=True must be a positive integer"),
+    (lambda: WorkQueue(slots=1, cache_size=-1), "cache_size=-1 must be a non-negative integer"),
+])
+def test_audio_and_queue_arguments_go_through_the_same_checks(call, message):
+    with pytest.raises(ParameterError, match=message):
+        call()
+
+
+def test_augment_config_keeps_plain_numbers_for_its_json():
+    config = AugmentConfig(time_shift=np.float32(0.25), time_masks=np.int64(2))
+    assert type(config.time_shift) is float and type(config.time_masks) is int
+    assert AugmentConfig.from_dict(config.to_dict()) == config

@@ -14,15 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ParameterError
+from .._validate import check_int, check_keys, check_number
 
 __all__ = ["AugmentConfig", "augment_batch", "AUGMENT_PRESETS"]
 
-
-def _fraction(name: str, value: Any, *, upper: float = 1.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= upper:
-        raise ParameterError(f"{name}={value!r} must be a number in [0, {upper:g}]")
-    return float(value)
+# The largest value of each option (all start at 0 = off).
+_UPPER = {"time_shift": 0.5, "noise": 10.0, "time_mask_width": 1.0, "freq_mask_width": 1.0, "mixup": 10.0,
+          "freq_warp": 0.5, "time_stretch": 0.5, "filter_gain": 5.0, "band_limit": 0.5}
+_MAX_MASKS = 10
 
 
 @dataclass(frozen=True)
@@ -94,19 +93,11 @@ class AugmentConfig:
     band_limit: float = 0.0
 
     def __post_init__(self) -> None:
-        _fraction("time_shift", self.time_shift, upper=0.5)
-        _fraction("noise", self.noise, upper=10.0)
-        _fraction("time_mask_width", self.time_mask_width)
-        _fraction("freq_mask_width", self.freq_mask_width)
-        _fraction("mixup", self.mixup, upper=10.0)
-        _fraction("freq_warp", self.freq_warp, upper=0.5)
-        _fraction("time_stretch", self.time_stretch, upper=0.5)
-        _fraction("filter_gain", self.filter_gain, upper=5.0)
-        _fraction("band_limit", self.band_limit, upper=0.5)
+        # Stored as plain float / int, so a NumPy scalar never reaches the saved JSON.
+        for name, upper in _UPPER.items():
+            object.__setattr__(self, name, check_number(getattr(self, name), name, low=0, high=upper))
         for name in ("time_masks", "freq_masks"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 10:
-                raise ParameterError(f"{name}={v!r} must be an integer between 0 and 10")
+            object.__setattr__(self, name, check_int(getattr(self, name), name, low=0, high=_MAX_MASKS))
 
     @property
     def active(self) -> bool:
@@ -121,13 +112,7 @@ class AugmentConfig:
     def from_dict(cls, d: dict[str, Any] | None) -> AugmentConfig:
         if not d:
             return cls()
-        if not isinstance(d, dict):
-            raise ParameterError(f"an augmentation description must be a dict, got {type(d).__name__}")
-        names = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ParameterError(f"unknown augmentation option(s) {unknown}; valid: {', '.join(sorted(names))}")
-        return cls(**d)
+        return cls(**check_keys(d, cls, what="augmentation"))
 
 
 #: Named settings for the CLI (``--augment NAME``) and the app.

@@ -21,6 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from .._atomic import atomic_path
+from .._validate import check_number, check_positive_int
 from ..errors import (
     AudioError,
     AudioTooLongError,
@@ -169,8 +170,8 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     y : np.ndarray [shape=(n,) or (n, channels)]
     orig_sr, target_sr : int
     """
-    if orig_sr <= 0 or target_sr <= 0:
-        raise ParameterError(f"sample rates must be positive, got orig_sr={orig_sr}, target_sr={target_sr}")
+    orig_sr = check_positive_int(orig_sr, "orig_sr")
+    target_sr = check_positive_int(target_sr, "target_sr")
     if orig_sr == target_sr or len(y) == 0:
         return np.asarray(y, dtype=np.float32)
     import soxr
@@ -218,10 +219,9 @@ def load_audio(
     --------
     >>> y, sr = load_audio("dog.flac", sr=22050)          # doctest: +SKIP
     """
-    if sr is not None and (not isinstance(sr, (int, np.integer)) or sr <= 0):
-        raise ParameterError(f"sr={sr!r} must be a positive integer or None (keep the native rate)")
-    if max_duration is not None and max_duration <= 0:
-        raise ParameterError(f"max_duration={max_duration!r} must be positive seconds or None")
+    check_positive_int(sr, "sr", allow_none=True, hint=" (None keeps the native rate)")
+    if max_duration is not None:
+        check_number(max_duration, "max_duration", low=0, low_open=True, hint=" of seconds or None")
     data, label = _read_source(source, name)
     info = _info_from_bytes(data, label)
     if info.frames == 0:
@@ -258,8 +258,7 @@ def load_audio(
 
 def to_wav_bytes(y: np.ndarray, sr: int, *, subtype: str = "PCM_16") -> bytes:
     """Encode samples as a WAV file in memory (for ``st.audio`` and downloads)."""
-    if sr <= 0:
-        raise ParameterError(f"sr={sr} must be a positive integer")
+    sr = check_positive_int(sr, "sr")
     buf = io.BytesIO()
     sf.write(buf, np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0), int(sr), format="WAV", subtype=subtype)
     return buf.getvalue()
@@ -270,6 +269,7 @@ def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str
     path = Path(path)
     if path.suffix.lower() not in AUDIO_EXTENSIONS:
         raise ParameterError(f"cannot write {path.name!r}: extension must be one of {', '.join(AUDIO_EXTENSIONS)}")
+    sr = check_positive_int(sr, "sr")
     with atomic_path(path) as tmp:  # a crash leaves the old file or the new one, never half of it
         sf.write(str(tmp), np.asarray(y, dtype=np.float32), int(sr), subtype=subtype)
     return path

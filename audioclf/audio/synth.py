@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import ParameterError
+from .._validate import check_choice, check_number, check_positive_int
 
 __all__ = [
     "tone",
@@ -29,10 +29,8 @@ __all__ = [
 
 
 def _n(duration: float, sr: int) -> int:
-    if sr <= 0:
-        raise ParameterError(f"sr={sr} must be a positive integer")
-    if duration <= 0:
-        raise ParameterError(f"duration={duration} must be positive (seconds)")
+    check_positive_int(sr, "sr")
+    check_number(duration, "duration", low=0, low_open=True, hint=" (seconds)")
     return max(1, int(round(duration * sr)))
 
 
@@ -58,15 +56,14 @@ def tone(freq: float = 440.0, duration: float = 1.0, sr: int = 22050, *, amp: fl
 def chirp(f0: float = 200.0, f1: float = 4000.0, duration: float = 1.0, sr: int = 22050, *,
           amp: float = 0.5, method: str = "logarithmic") -> np.ndarray:
     """A sweep from ``f0`` to ``f1`` Hz (``method``: linear or logarithmic)."""
+    check_choice(method, "method", ("linear", "logarithmic"))
     n = _n(duration, sr)
     t = np.arange(n) / sr
     if method == "linear":
         phase = 2 * np.pi * (f0 * t + (f1 - f0) * t**2 / (2 * duration))
-    elif method == "logarithmic":
+    else:
         k = (f1 / f0) ** (1 / duration)
         phase = 2 * np.pi * f0 * (k**t - 1) / np.log(k)
-    else:
-        raise ParameterError(f"method={method!r} must be 'linear' or 'logarithmic'")
     return (amp * np.sin(phase)).astype(np.float32)
 
 
@@ -161,6 +158,5 @@ def example(name: str, sr: int = 22050) -> np.ndarray:
     ParameterError
         If ``name`` is not a known example.
     """
-    if name not in EXAMPLES:
-        raise ParameterError(f"unknown example {name!r}; choose one of: {', '.join(EXAMPLES)}")
+    check_choice(name, "example name", EXAMPLES)
     return np.clip(EXAMPLES[name][1](sr), -1.0, 1.0).astype(np.float32)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from ..errors import ParameterError
+from .._validate import check_int, check_positive_int
 
 __all__ = ["WorkQueue", "default_slots"]
 
@@ -67,13 +67,8 @@ class WorkQueue:
     """
 
     def __init__(self, slots: int | None = None, *, cache_size: int = 32, log: str | os.PathLike | None = None) -> None:
-        slots = default_slots() if slots is None else slots
-        if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
-            raise ParameterError(f"slots={slots!r} must be a positive integer")
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
-            raise ParameterError(f"cache_size={cache_size!r} must be a non-negative integer")
-        self.slots = slots
-        self._cache_size = cache_size
+        self.slots = check_positive_int(default_slots() if slots is None else slots, "slots")
+        self._cache_size = check_int(cache_size, "cache_size", low=0)
         self._cond = threading.Condition()
         self._tickets = itertools.count()
         self._waiting: list[int] = []  # tickets in arrival order
