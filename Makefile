@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 
-.PHONY: run run-gpu gpu-deps test test-fast lint bench clean-venv browser-deps screenshots
+.PHONY: run run-gpu gpu-deps test test-fast lint bench clean-venv browser-deps screenshots web-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,25 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python scripts/warm_numba.py
 	touch $(STAMP)
 
-run: $(STAMP)
+# The browser side (web/): onnxruntime-web from npm at the version web/package-lock.json pins, and the two files
+# of it the Listen component loads (the single-threaded wasm runtime) copied into the component's folder, which
+# the app serves itself: nothing is fetched from anywhere else at run time.
+WEB_STAMP := web/component/vendor/.installed
+ORT_DIST  := web/node_modules/onnxruntime-web/dist
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian's nodejs and npm for the web side"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p web/component/vendor
+	cp $(ORT_DIST)/ort.wasm.bundle.min.mjs web/component/vendor/ort.wasm.bundle.min.js
+	cp $(ORT_DIST)/ort-wasm-simd-threaded.wasm web/component/vendor/
+	touch $(WEB_STAMP)
+
+web-deps: $(WEB_STAMP)
+
+run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/python scripts/serve.py --server.port $(PORT)
 
 # NVIDIA GPU: swap tensorflow-cpu for the CUDA build of the same version (requirements-gpu.txt) in the same .venv.
@@ -33,7 +51,7 @@ $(GPU_STAMP): $(STAMP) requirements-gpu.txt
 gpu-deps: $(GPU_STAMP)
 	$(BIN)/python -m audioclf device
 
-run-gpu: gpu-deps
+run-gpu: gpu-deps $(WEB_STAMP)
 	$(BIN)/python scripts/serve.py --server.port $(PORT)
 
 # Debian's Chromium for the real-browser tests (no browser download: Playwright drives /usr/bin/chromium).
@@ -47,10 +65,10 @@ browser-deps:
 # start once); TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
-test: $(STAMP) browser-deps
+test: $(STAMP) $(WEB_STAMP) browser-deps
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(WEB_STAMP)
 	$(BIN)/python -m pytest -m "not slow and not browser and not realdata"
 
 lint: $(STAMP)
