@@ -99,6 +99,21 @@ def try_it_section(res) -> None:
     """Classify a new recording or upload with the model just trained: its class and top probabilities."""
     st.subheader("5. Try it")
     nonce = st.session_state.get(_NONCE, 0)
+    if st.radio("Try it", ["Record or upload a clip", "Listen (live)"], horizontal=True, key="tr_try_mode",
+                label_visibility="collapsed") == "Listen (live)":
+        from pages._listen import kept_for_classify, listen_section
+
+        path = str(res.bundle_path)
+        rs = recordings()
+        listen_section(path, bundle_mtime(path), key="tr_listen",
+                       on_keep=(rs.labels, lambda label, wav: _apply(lambda s: s.add_take(label, wav),
+                                                                      f"added the clip to {label!r}"))
+                       if rs.labels else None)
+        kept = kept_for_classify("tr_listen")
+        if kept is None:
+            return
+        _try_classify(res, kept[0])
+        return
     c = st.columns(2)
     rec = c[0].audio_input("Record something new", key=f"tr_try_rec_{nonce}")
     up = c[1].file_uploader("…or upload a clip", type=AUDIO_TYPES, key="tr_try_up")
@@ -106,7 +121,11 @@ def try_it_section(res) -> None:
     if source is None:
         st.caption("The model never heard this clip: a fair check of what it learned.")
         return
-    data, path = source.getvalue(), str(res.bundle_path)
+    _try_classify(res, source.getvalue())
+
+
+def _try_classify(res, data: bytes) -> None:
+    path = str(res.bundle_path)
     try:
         from audioclf.engine.inference import predict
 

@@ -22,6 +22,7 @@ from pages._common import (
     work_queue,
 )
 from pages._export import export_section
+from pages._listen import kept_for_classify, listen_section
 
 
 def classify(path: str, mtime: float, data: bytes, name: str):
@@ -80,7 +81,14 @@ if parts:
 description = read_json(path)
 dataset = (description.get("training") or {}).get("dataset", {}).get("name")
 fitting = [e.id for e in list_examples() if e.dataset == dataset]
-data, name = clip_picker("cl", default_example=fitting[0] if fitting else "syllables", task=dataset)
+if st.radio("Mode", ["A clip", "Listen (live)"], horizontal=True, key="cl_mode") == "Listen (live)":
+    listen_section(path, bundle_mtime(path), key="cl_listen")
+    kept = kept_for_classify("cl_listen")
+    if kept is None:
+        st.stop()
+    data, name = kept
+else:
+    data, name = clip_picker("cl", default_example=fitting[0] if fitting else "syllables", task=dataset)
 if data is None:
     st.info("Choose an example, upload a file or record a clip.")
     st.stop()

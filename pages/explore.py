@@ -10,6 +10,7 @@ from audioclf.features import FeatureConfig, compute_channels, list_channels
 from audioclf.ui import channels_figure, waveform_figure
 from audioclf.ui.tables import describe_channels
 from pages._common import clip_picker, data_key, queued
+from pages._listen import live_spectrogram
 
 DEFAULT_CHANNELS = ["waveform", "rms", "stft_mag", "mel", "mfcc", "chroma_stft"]
 
@@ -39,6 +40,16 @@ with st.expander("Analysis parameters"):
     fmin = c[5].number_input("fmin (Hz)", 0, 4000, 0, key="ex_fmin")
     fmax = st.number_input("fmax (Hz, 0 = half the sample rate)", 0, 48000, 0, key="ex_fmax")
 sr = None if sr_choice == "native" else int(sr_choice)
+
+if st.toggle("Live spectrogram from the microphone", key="ex_live"):
+    try:
+        live_sr = sr or 22050
+        live_cfg = FeatureConfig(n_fft=n_fft, hop_length=hop, n_mels=int(n_mels), fmin=float(fmin),
+                                 fmax=float(fmax) or None)
+        live_cfg.fmax_for(live_sr)
+        live_spectrogram(live_sr, live_cfg, key="ex_listen")
+    except AudioclfError as exc:
+        st.error(str(exc))
 
 opening = opening_example()  # a real recording; the synthesized clips stay in the list
 data, name = clip_picker("ex", default_example=opening.id if opening else "tone_440")

@@ -26,8 +26,11 @@ function send(type, data = {}) {
 function setValue(value) {
   send("streamlit:setComponentValue", { value, dataType: "json" });
 }
+let lastHeight = 0;
 function setHeight() {
-  send("streamlit:setFrameHeight", { height: document.body.scrollHeight + 8 });
+  const height = document.body.scrollHeight + 8;
+  if (height !== lastHeight) send("streamlit:setFrameHeight", { height });
+  lastHeight = height;
 }
 
 // --- state ---------------------------------------------------------------------------------------------------
@@ -54,6 +57,7 @@ const state = {
   lastLabel: null,
   busy: false,
   skipped: 0,
+  classified: 0, // windows classified since the page opened
   stops: 0,
   sentChunks: 0,
   nextChunkAt: 0,
@@ -61,6 +65,9 @@ const state = {
   error: null,
 };
 window.audioclfListen = state; // for the browser test and for debugging
+/** The kept samples (the last keep_s seconds) as base64 WAV, and the absolute index of their first sample. */
+state.keptWav = () => ({ offset: state.kept.offset,
+  wav: base64(wavBytes(state.kept.slice(state.kept.offset, state.kept.length), rate())) });
 
 function mmss(t) {
   const s = Math.max(0, Math.floor(t));
@@ -77,6 +84,7 @@ function showError(msg) {
 function showNote(msg) {
   $("note").textContent = msg || "";
   $("note").style.display = msg ? "block" : "none";
+  setHeight();
 }
 
 function setStatus(msg) {
@@ -143,6 +151,7 @@ function addLog(res) {
   el.appendChild(div);
   while (el.childNodes.length > 200) el.removeChild(el.firstChild);
   el.scrollTop = el.scrollHeight;
+  setHeight();
 }
 
 function addMark(text) {
@@ -411,6 +420,7 @@ async function pump() {
       addLog(res);
       res.tReady = tReady;
       res.tShown = performance.now();
+      state.classified++;
       state.windows.push(res);
       if (state.windows.length > 2000) state.windows.splice(0, 500);
       requestDraw();
