@@ -1,5 +1,5 @@
 """Listen: the microphone classified continuously in the browser (Classify, Train's "Try it"), and Explore's live
-spectrogram. The component is web/component; the server's part is audioclf.listen."""
+spectrogram. The component is web/component; the server's part is audioclf.service.listen."""
 
 import base64
 
@@ -7,7 +7,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from audioclf.errors import AudioclfError, ExportError
-from audioclf.listen import (
+from audioclf.service.listen import (
     COMPONENT_DIR,
     KEEP_S,
     PEAK_S,

@@ -42,7 +42,7 @@ def _fake_microphone_file(path) -> tuple[list[str], list[float], float]:
 
     Returns the classes in order, each class's onset in the file (s) and the file's length (s).
     """
-    from audioclf.examples import get_example, load_example
+    from audioclf.datasets.examples import get_example, load_example
 
     parts, labels, onsets, t = [np.zeros(int(LEAD_S * SR), np.float32)], [], [], LEAD_S
     for clip in DIGITS:
@@ -74,8 +74,8 @@ def _browser(*flags: str):
 
 @pytest.fixture(scope="module")
 def app_url():
-    from audioclf.listen import runtime_missing
-    from audioclf.store import list_bundles
+    from audioclf.service.listen import runtime_missing
+    from audioclf.service.store import list_bundles
 
     if runtime_missing():
         pytest.skip(runtime_missing())

@@ -11,9 +11,9 @@ import json
 import numpy as np
 import pytest
 
+from audioclf.datasets.examples import load_example
 from audioclf.engine import export_runner
-from audioclf.examples import load_example
-from audioclf.store import list_bundles
+from audioclf.service.store import list_bundles
 from tests.web.node import need_node, run_node
 
 pytestmark = pytest.mark.slow

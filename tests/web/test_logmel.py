@@ -8,7 +8,7 @@ import librosa
 import numpy as np
 import pytest
 
-from audioclf.examples import list_examples, load_example
+from audioclf.datasets.examples import list_examples, load_example
 from tests.web.node import run_node
 
 PARAMS = [

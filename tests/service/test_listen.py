@@ -1,4 +1,4 @@
-"""audioclf.listen: the live hop, the one export per model the browser loads, and the server fallback."""
+"""audioclf.service.listen: the live hop, the one export per model the browser loads, and the server fallback."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from audioclf import synth
+from audioclf.audio.io import to_wav_bytes
+from audioclf.audio.windowing import WindowConfig
 from audioclf.engine.bundle import load_bundle, save_bundle
 from audioclf.engine.pipeline import PipelineConfig
 from audioclf.errors import ExportError
 from audioclf.features import FeatureConfig
-from audioclf.io import to_wav_bytes
-from audioclf.listen import bundle_key, classify_chunk, display_params, live_hop, prepare
-from audioclf.normalization import NormStats
-from audioclf.windowing import WindowConfig
+from audioclf.features.normalization import NormStats
+from audioclf.service.listen import bundle_key, classify_chunk, display_params, live_hop, prepare
 
 SR = 16000
 CLASSES = ("a", "b", "c")

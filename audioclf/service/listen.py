@@ -35,7 +35,7 @@ __all__ = ["COMPONENT_DIR", "MODELS_DIR", "VENDOR_FILES", "MAX_UPDATE_S", "PEAK_
            "runtime_missing", "live_hop", "display_params", "bundle_key", "prepare", "classify_chunk"]
 
 #: The Listen component's folder (served by the app at /component/<name>/).
-COMPONENT_DIR = Path(__file__).resolve().parents[1] / "web" / "component"
+COMPONENT_DIR = Path(__file__).resolve().parents[2] / "web" / "component"
 #: Exported models the component loads; git-ignored, one folder per bundle key.
 MODELS_DIR = COMPONENT_DIR / "models"
 #: onnxruntime-web's single-threaded wasm runtime, copied here by ``make web-deps`` (part of ``make run``).
@@ -136,7 +136,7 @@ def prepare(bundle: Any, path: str | os.PathLike, *, models_dir: Path | None = N
     ExportError
         The bundle cannot be exported (the page falls back to the server), or the conversion failed.
     """
-    from .engine.export import check_exportable, export_bundle
+    from ..engine.export import check_exportable, export_bundle
 
     check_exportable(bundle)
     root = MODELS_DIR if models_dir is None else Path(models_dir)
@@ -167,7 +167,7 @@ def classify_chunk(bundle: Any, data: bytes, *, start: float, seq: int, queue: A
     Returns the fields the component draws: ``seq``, ``start``, ``probs``, ``top``, ``unknown``, ``verdict``
     (or ``error`` with a sentence, for a chunk that could not be read).
     """
-    from .errors import AudioclfError
+    from ..errors import AudioclfError
     from .serving import classify
 
     try:
