@@ -50,3 +50,44 @@ def test_js_classifies_a_clip_as_classify_py(exported, clip, tmp_path):
         assert float(np.max(np.abs(np.asarray(js["embedding"]) - ref["embedding"]))) < 1e-3
     else:
         assert js["embedding"] is None
+
+
+def _recording_level(model, spec: dict, y: np.ndarray) -> dict:
+    """The clip's own level as classify.py computes it: its peak, and the dB peak that floors its decibels."""
+    fe = spec["frontend"]
+    peak = float(np.max(np.abs(y)))
+    yl = export_runner.peak_level(y)
+    clip_peak: list[float] = []
+    if fe["kind"] == "frames" and fe["floors"]:
+        frames = export_runner.frame(yl, fe["n_fft"], fe["hop"], center=True)[:1 + len(yl) // fe["hop"]]
+        clip_peak = export_runner._clip_peak(model, frames, fe["window_frames"], {}, fe["floors"])[0].tolist()
+    elif fe["kind"] == "blocks" and fe["floors"]:
+        frames = export_runner.frame(yl, fe["n_fft"], fe["hop"], center=fe["center"])
+        k = fe["window_frames"]
+        every = {"slot_mask": np.ones((1, k), np.float32), "slot_fill": np.zeros((1, 1), np.float32)}
+        clip_peak = export_runner._clip_peak_blocks(model, frames, k, every, fe)[0].tolist()
+    return {"peak": peak, "clipPeak": clip_peak}
+
+
+def test_live_stream_cuts_predicts_windows(exported, tmp_path):
+    """Samples pushed in chunks of 1024, as the AudioWorklet sends them: every live window at one of predict's
+    starts sees predict's frames (given the recording's level), so its probabilities are classify.py's."""
+    from audioclf.service.listen import live_hop
+
+    model, spec = export_runner.load(exported)
+    sr = spec["sample_rate"]
+    parts = [load_example(c, sr=sr)[0] for c in ("esc10_rooster", "fsdd_three_george", "fsdd_nine_theo")]
+    y = np.concatenate([0.5 * p / np.abs(p).max() for p in parts]).astype(np.float32)
+    src = tmp_path / "y.f32"
+    y.tofile(src)
+    hop, _ = live_hop(spec)
+    level = _recording_level(model, spec, y)
+    live = json.loads(run_node("live_check.mjs", str(exported), str(src), str(hop), json.dumps(level)))
+    ref = export_runner.classify_samples(model, spec, y)
+    by_start = {round(w["start"] * 1000): w for w in live}
+    whole = [(s, p) for s, p, pad in zip(ref["starts"], ref["probs"], ref["padded"], strict=True) if not pad]
+    assert len(whole) >= 5
+    for s, p in whole:
+        w = by_start[round(s * 1000)]
+        assert float(np.max(np.abs(np.asarray(w["probs"]) - p))) < 1e-4, s
+    assert len(live) >= len(whole)  # windows between predict's starts (a finer live hop) come on top

@@ -72,7 +72,10 @@ export class SampleBuffer {
 
 /** The live classifier: push samples, then `next()` runs each window that is complete, in order. */
 export class LiveClassifier {
-  constructor(model, spec, { liveHop, peakSeconds = 10, keepSeconds = 30 }) {
+  // `fixedLevel` ({peak, clipPeak}): scale every window by 1/peak and floor it at clipPeak (dB, already scaled)
+  // instead of the live policy: a recording's own level, for checking the windows against classify.py.
+  constructor(model, spec, { liveHop, peakSeconds = 10, keepSeconds = 30, fixedLevel = null }) {
+    this.fixedLevel = fixedLevel;
     this.model = model;
     this.spec = spec;
     this.fe = spec.frontend;
@@ -150,12 +153,15 @@ export class LiveClassifier {
   async classify(w) {
     const [, end] = this.span(w);
     const from = Math.max(0, end - this.peakSamples);
-    const peak = this.buffer.peak(from, end);
+    const peak = this.fixedLevel ? this.fixedLevel.peak : this.buffer.peak(from, end);
     const scale = this.spec.level === "peak" && peak > SILENT_PEAK ? 1 / peak : 1;
     const feeds = this._feeds(w, scale);
     const floors = this.fe.floors || 0;
     let out;
-    if (floors) {
+    if (floors && this.fixedLevel) {
+      feeds.clip_peak = { data: Float32Array.from(this.fixedLevel.clipPeak), dims: [1, floors] };
+      out = await this.model.run(feeds);
+    } else if (floors) {
       const shift = 20 * Math.log10(scale); // decibels of power move by 20 log10 of the sample scale
       this.peaks = this.peaks.filter((p) => p.end > end - this.peakSamples);
       const prev = new Float64Array(floors).fill(-Infinity);
