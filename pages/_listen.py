@@ -53,7 +53,7 @@ def listen_section(path: str, mtime: float, *, key: str, on_keep=None) -> None:
     model, note = _live_model(path, mtime)
     sr = bundle.pipeline.sr
     args = {"classes": list(bundle.classes), "sample_rate": sr, "display": display_params(sr),
-            "peak_s": PEAK_S, "keep_s": KEEP_S, "note": note or ""}
+            "peak_s": PEAK_S, "keep_s": KEEP_S, "note": ""}
     if model is not None:
         hop, hop_s = live_hop(model.spec)
         args.update(mode="classify", model_url=model.url, spec=model.spec, live_hop=hop, live_hop_s=hop_s,
@@ -63,6 +63,7 @@ def listen_section(path: str, mtime: float, *, key: str, on_keep=None) -> None:
                    "while you listen. Each window is scaled to the loudest sound of the last "
                    f"{PEAK_S:.0f} s, as a recording of them would be.")
     else:
+        st.info(note, icon=":material/dns:")
         results = st.session_state.setdefault(f"{key}_results", [])
         args.update(mode="server", model_url=None, spec=None, live_hop=0, live_hop_s=CHUNK_S, chunk_s=CHUNK_S,
                     chunk_len_s=max(CHUNK_S, bundle.pipeline.window_seconds), results=results[-20:])
