@@ -79,15 +79,16 @@ def listen_section(path: str, mtime: float, *, key: str, on_keep=None) -> None:
 
 def _server_chunk(path: str, mtime: float, key: str, value: dict) -> None:
     results = st.session_state.setdefault(f"{key}_results", [])
-    seq = int(value.get("seq", -1))
-    if any(r["seq"] == seq for r in results):
+    seq, sid = int(value.get("seq", -1)), str(value.get("sid", ""))
+    if any(r["seq"] == seq and r.get("sid") == sid for r in results):
         return
     try:
         data = base64.b64decode(value["wav"])
-        res = _chunk(path, mtime, data, float(value.get("start", 0.0)), seq)
+        res = queued(_chunk, path, mtime, data, float(value.get("start", 0.0)), seq,
+                     key=("listen-chunk", path, mtime, sid, seq), label="Classifying what the microphone heard…")
     except (AudioclfError, KeyError, ValueError) as exc:
         res = {"seq": seq, "start": float(value.get("start", 0.0)), "error": f"a chunk could not be classified: {exc}"}
-    results.append(res)
+    results.append({**res, "sid": sid})
     del results[:-50]
     st.rerun()  # hand the result to the component
 

@@ -223,3 +223,34 @@ def test_background_tab_pauses_and_says_so(app_url, tmp_path):
         frame.get_by_role("button", name="Stop").click()  # Stop always works
         frame.wait_for_function("!window.audioclfListen.running", timeout=LOAD)
         assert "Stopped" in frame.get_by_role("status").inner_text()
+
+
+def test_a_model_the_browser_cannot_run_listens_through_the_server(tmp_path):
+    """The fallback is real: chunks of the fake microphone go to the server, whose answers fill the bars and log."""
+    from tests.service.test_listen import _bundle
+
+    _bundle(tmp_path / "models", "chroma_stft")
+    wav = tmp_path / "digits.wav"
+    _fake_microphone_file(wav)
+    with streamlit_server(env={"AUDIOCLF_PRETRAINED": str(tmp_path / "models")}) as url, \
+            _browser("--use-fake-ui-for-media-stream", f"--use-file-for-fake-audio-capture={wav}") as b:
+        page = b.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(url)
+        page.wait_for_selector('[data-testid="stMetric"]', timeout=LOAD)
+        page.get_by_role("link", name="Classify").first.click()
+        page.get_by_role("heading", name="Classify a clip").wait_for(timeout=LOAD)
+        wait_idle(page, LOAD)
+        page.get_by_text("Listen (live)", exact=True).click()
+        page.get_by_text("cannot run in the browser").wait_for(timeout=LOAD)
+        wait_idle(page, LOAD)
+        frame = page.wait_for_selector('iframe[title*="audioclf_listen"]', timeout=LOAD).content_frame()
+        frame.wait_for_function("window.audioclfListen && window.audioclfListen.args", timeout=LOAD)
+        frame.get_by_role("button", name="Start").click()
+        frame.wait_for_function("window.audioclfListen.results.size >= 2", timeout=LOAD)
+        assert "on the server" in frame.get_by_role("status").inner_text()
+        lines = frame.get_by_role("log").inner_text().splitlines()
+        assert lines and all(len(line.split()) >= 3 for line in lines)  # mm:ss  label  prob
+        assert not frame.evaluate("window.audioclfListen.error")
+        frame.get_by_role("button", name="Stop").click()
+        page.get_by_text("The last seconds you heard").wait_for(timeout=LOAD)
+        assert page.locator('[data-testid="stException"]').count() == 0

@@ -48,3 +48,14 @@ def test_a_model_that_cannot_be_exported_is_classified_on_the_server(monkeypatch
     at = _listen(monkeypatch, pretrained, "chroma_stft")
     assert not at.error
     assert any("cannot run in the browser" in i.value and "chroma_stft" in i.value for i in at.info)
+
+
+def test_explore_live_spectrogram_opens_without_error(monkeypatch, pretrained):
+    monkeypatch.setenv("AUDIOCLF_PRETRAINED", str(pretrained))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=HANG).run()
+    at = at.switch_page("pages/explore.py").run()
+    at.toggle(key="ex_live").set_value(True).run()
+    assert not at.exception and not at.error
+    at.selectbox(key="ex_sr").set_value("8000").run()
+    at.selectbox(key="ex_nfft").set_value(4096).run()  # a frame longer than this rate's sensible range still works
+    assert not at.exception

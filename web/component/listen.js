@@ -62,6 +62,7 @@ const state = {
   sentChunks: 0,
   nextChunkAt: 0,
   results: new Map(), // server mode: seq -> result
+  sid: Math.random().toString(36).slice(2), // this page's id: the server's answers to another page are not ours
   error: null,
 };
 window.audioclfListen = state; // for the browser test and for debugging
@@ -370,7 +371,6 @@ function resetStream() {
   state.arrivals = [];
   state.windows = [];
   state.skipped = 0;
-  state.results = new Map();
   state.nextChunkAt = Math.round(a.chunk_s * sr);
   state.classifier = a.mode === "classify"
     ? new LiveClassifier(state.model, a.spec, { liveHop: a.live_hop, peakSeconds: a.peak_s, keepSeconds: a.keep_s })
@@ -443,12 +443,12 @@ function sendChunk() {
   const start = Math.max(0, end - len);
   const wav = wavBytes(state.kept.slice(start, end - start), sr);
   const seq = state.sentChunks++;
-  setValue({ event: "chunk", seq, start: start / sr, wav: base64(wav), stops: state.stops });
+  setValue({ event: "chunk", sid: state.sid, seq, start: start / sr, wav: base64(wav), stops: state.stops });
 }
 
 function onResults(results) {
   for (const r of results || []) {
-    if (state.results.has(r.seq)) continue;
+    if (r.sid !== state.sid || state.results.has(r.seq)) continue;
     state.results.set(r.seq, r);
     if (r.error) { showNote(r.error); continue; }
     const res = { start: r.start, probs: r.probs, top: r.top, unknown: r.unknown, verdict: r.verdict || {} };
