@@ -91,3 +91,31 @@ def test_live_stream_cuts_predicts_windows(exported, tmp_path):
         w = by_start[round(s * 1000)]
         assert float(np.max(np.abs(np.asarray(w["probs"]) - p))) < 1e-4, s
     assert len(live) >= len(whole)  # windows between predict's starts (a finer live hop) come on top
+
+
+def test_js_none_of_these_is_classify_pys(tmp_path, rng):
+    """The open-set verdict (confidence, raw and scaled centroid distances) on random cases near each threshold."""
+    need_node()
+    d = 16
+    cases = []
+    for i in range(40):
+        centroids = rng.normal(size=(3, d))
+        open_set = {"confidence": 0.5, "centroids": centroids.tolist(), "distance": 0.3}
+        if i % 2:  # the newer bundles' second test
+            open_set.update(center=rng.normal(size=d).tolist(), scale=rng.uniform(0.5, 2.0, d).tolist(),
+                            scaled_centroids=rng.normal(size=(3, d)).tolist(), scaled_distance=0.4)
+        probs = rng.dirichlet(np.ones(4) * (0.3 + i / 10))
+        emb = centroids[i % 3] + rng.normal(scale=0.1 + i / 20, size=d)
+        cases.append({"open_set": open_set, "probs": probs.tolist(), "embedding": emb.tolist()})
+    cases.append({"open_set": None, "probs": [0.2, 0.8], "embedding": None})
+    src = tmp_path / "cases.json"
+    src.write_text(json.dumps(cases))
+    got = json.loads(run_node("judge_check.mjs", str(src)))
+    want = [export_runner.judge(c["open_set"], np.asarray(c["probs"]),
+                                None if c["embedding"] is None else np.asarray(c["embedding"])) for c in cases]
+    assert [g.get("unknown") for g in got] == [w.get("unknown") for w in want]
+    assert len({g["unknown"] for g in got[:-1]}) == 2  # both verdicts occur
+    for g, w in zip(got, want, strict=True):
+        assert g.keys() == w.keys()
+        for k, v in w.items():
+            assert g[k] == pytest.approx(v, abs=1e-9), k

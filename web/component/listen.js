@@ -131,7 +131,10 @@ function showBars(res) {
 
 function unknownReason(res) {
   const v = res.verdict || {};
-  if (v.distance != null && v.distance > v.distance_threshold) return "far from every class seen in training";
+  if ((v.distance != null && v.distance > v.distance_threshold)
+    || (v.scaled_distance != null && v.scaled_distance > v.scaled_distance_threshold)) {
+    return "far from every class seen in training";
+  }
   return `top probability ${res.probs[res.top].toFixed(2)} is below ${Number(v.confidence_threshold).toFixed(2)}`;
 }
 

@@ -88,7 +88,21 @@ export function pack(rows, width) {
   return out;
 }
 
-/** "None of these" as audioclf.openset.OpenSetCalibration.judge (export_runner.judge). */
+/** Cosine distance from a vector to the nearest row of `rows`, in [0, 2] (export_runner._nearest_cosine). */
+function nearestCosine(e, rows) {
+  const norm = (v) => Math.max(Math.sqrt(v.reduce((s, a) => s + a * a, 0)), 1e-12);
+  const en = norm(e);
+  let best = -Infinity;
+  for (const c of rows) {
+    const cn = norm(c);
+    let dot = 0;
+    for (let i = 0; i < c.length; i++) dot += (e[i] / en) * (c[i] / cn);
+    best = Math.max(best, dot);
+  }
+  return Math.min(Math.max(1 - best, 0), 2);
+}
+
+/** "None of these" as audioclf.engine.openset.OpenSetCalibration.judge (export_runner.judge). */
 export function judge(openSet, probs, embedding) {
   if (!openSet) return {};
   let top = -Infinity;
@@ -96,18 +110,16 @@ export function judge(openSet, probs, embedding) {
   const out = { confidence: top, confidence_threshold: openSet.confidence };
   let unknown = top < openSet.confidence;
   if (openSet.centroids != null && openSet.distance != null && embedding != null) {
-    const norm = (v) => Math.max(Math.sqrt(v.reduce((s, a) => s + a * a, 0)), 1e-12);
-    const en = norm(embedding);
-    let best = -Infinity;
-    for (const c of openSet.centroids) {
-      const cn = norm(c);
-      let dot = 0;
-      for (let i = 0; i < c.length; i++) dot += (embedding[i] / en) * (c[i] / cn);
-      best = Math.max(best, dot);
-    }
-    const d = Math.min(Math.max(1 - best, 0), 2);
+    const d = nearestCosine(embedding, openSet.centroids);
     Object.assign(out, { distance: d, distance_threshold: openSet.distance });
     unknown = unknown || d > openSet.distance;
+  }
+  if (openSet.scaled_distance != null && embedding != null) {
+    // each dimension centred and scaled by the training clips, then the nearest scaled centroid
+    const z = embedding.map((v, i) => (v - openSet.center[i]) / openSet.scale[i]);
+    const d = nearestCosine(z, openSet.scaled_centroids);
+    Object.assign(out, { scaled_distance: d, scaled_distance_threshold: openSet.scaled_distance });
+    unknown = unknown || d > openSet.scaled_distance;
   }
   out.unknown = unknown;
   return out;
