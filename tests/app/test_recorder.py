@@ -208,6 +208,15 @@ def test_train_stop_live_curves_and_try_it(monkeypatch):
     top = at.dataframe[-1].value  # the last table on the page: "Try it"
     assert top["class"].tolist()[0] == expected.label
     assert top["probability"].tolist() == [round(p, 3) for _, p in expected.top(2)]
+    # Try it live: the model just trained is exported once and runs in the browser (tests/app/test_listen_*)
+    from audioclf.service.listen import runtime_missing
+
+    at.radio(key="tr_try_mode").set_value("Listen (live)").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    if runtime_missing():
+        assert any("classified on the server" in i.value for i in at.info)
+    else:
+        assert any("Runs in this browser" in c.value for c in at.caption)
 
 
 @pytest.mark.slow
