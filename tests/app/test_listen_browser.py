@@ -19,6 +19,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -254,3 +255,37 @@ def test_a_model_the_browser_cannot_run_listens_through_the_server(tmp_path):
         frame.get_by_role("button", name="Stop").click()
         page.get_by_text("The last seconds you heard").wait_for(timeout=LOAD)
         assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_model_that_fails_to_load_in_the_browser_says_so(tmp_path):
+    """A damaged export (here: the file the page fetches overwritten with junk) is one clear message, not a freeze."""
+    from audioclf.service.listen import MODELS_DIR, bundle_key, runtime_missing
+    from tests.service.test_listen import _bundle
+
+    if runtime_missing():
+        pytest.skip(runtime_missing())
+    path = _bundle(tmp_path / "models", "mel")  # fresh random weights: an export folder of its own
+    onnx = MODELS_DIR / bundle_key(path) / "model.onnx"
+    try:
+        with streamlit_server(env={"AUDIOCLF_PRETRAINED": str(tmp_path / "models")}) as url, \
+                _browser("--use-fake-ui-for-media-stream") as b:
+            page = b.new_page(viewport={"width": 1400, "height": 1600})
+            page.goto(url)
+            page.wait_for_selector('[data-testid="stMetric"]', timeout=LOAD)
+            page.get_by_role("link", name="Classify").first.click()
+            page.get_by_role("heading", name="Classify a clip").wait_for(timeout=LOAD)
+            wait_idle(page, LOAD)
+            page.get_by_text("Listen (live)", exact=True).click()
+            page.get_by_text("Runs in this browser").wait_for(timeout=LOAD)
+            wait_idle(page, LOAD)
+            onnx.write_bytes(b"not an onnx model")
+            frame = page.wait_for_selector('iframe[title*="audioclf_listen"]', timeout=LOAD).content_frame()
+            frame.wait_for_function("window.audioclfListen && window.audioclfListen.args", timeout=LOAD)
+            frame.get_by_role("button", name="Start").click()
+            alert = frame.get_by_role("alert")
+            alert.wait_for(timeout=LOAD)
+            assert "could not be loaded in the browser" in alert.inner_text()
+            assert frame.get_by_role("button", name="Start").is_enabled()
+            assert not frame.get_by_role("button", name="Stop").is_enabled()
+    finally:
+        shutil.rmtree(onnx.parent, ignore_errors=True)  # never leave a damaged export behind for a later run
