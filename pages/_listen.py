@@ -70,11 +70,21 @@ def listen_section(path: str, mtime: float, *, key: str, on_keep=None) -> None:
     value = _component(key=key, default=None, height=_HEIGHT, **args)
     if isinstance(value, dict) and value.get("event") == "chunk" and model is None:
         _server_chunk(path, mtime, key, value)
-    if isinstance(value, dict) and value.get("event") == "stopped":
-        st.session_state[f"{key}_kept"] = (value.get("stops"), base64.b64decode(value["wav"]), value.get("seconds", 0))
+    _keep(key, value)
     kept = st.session_state.get(f"{key}_kept")
     if kept is not None:
         _kept_clip(key, kept, on_keep)
+
+
+def _keep(key: str, value) -> None:
+    """Store the clip a Stop sent back; a newer Stop replaces it (and the classification asked of the older)."""
+    if not (isinstance(value, dict) and value.get("event") == "stopped"):
+        return
+    stop = f"{value.get('sid', '')}-{value.get('stops', 0)}"  # this page's n-th Stop
+    old = st.session_state.get(f"{key}_kept")
+    if old is None or old[0] != stop:
+        st.session_state.pop(f"{key}_classify", None)
+        st.session_state[f"{key}_kept"] = (stop, base64.b64decode(value["wav"]), value.get("seconds", 0))
 
 
 def _server_chunk(path: str, mtime: float, key: str, value: dict) -> None:
@@ -121,8 +131,7 @@ def live_spectrogram(sr: int, config, *, key: str) -> None:
             "peak_s": PEAK_S, "keep_s": KEEP_S, "model_url": None, "spec": None, "live_hop": 0, "live_hop_s": 1,
             "chunk_s": 0, "chunk_len_s": 0, "note": ""}
     value = _component(key=key, default=None, height=330, **args)
-    if isinstance(value, dict) and value.get("event") == "stopped":
-        st.session_state[f"{key}_kept"] = (value.get("stops"), base64.b64decode(value["wav"]), value.get("seconds", 0))
+    _keep(key, value)
     kept = st.session_state.get(f"{key}_kept")
     if kept is not None:
         _kept_clip(key, kept, None, classify=False)

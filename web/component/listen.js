@@ -486,7 +486,7 @@ function stop() {
     const sr = rate();
     const seconds = state.kept.length / sr;
     const wav = wavBytes(state.kept.slice(state.kept.offset, state.kept.length), sr);
-    setValue({ event: "stopped", stops: state.stops, seconds, wav: base64(wav), log: state.log,
+    setValue({ event: "stopped", sid: state.sid, stops: state.stops, seconds, wav: base64(wav), log: state.log,
       windows: state.windows.filter((r) => !r.skipped).length, skipped: state.skipped });
   }
 }
