@@ -76,13 +76,9 @@ def check_exportable(bundle: Bundle) -> None:
     ------
     ExportError
         A channel without a matrix front end (CQT, chroma, phase, gammatone...), summary inputs,
-        preprocessing (denoise, silence split) the graph cannot hold, or a fine-tuned backbone block
-        (not exportable yet).
+        or preprocessing (denoise, silence split) the graph cannot hold.
     """
     cfg = bundle.pipeline
-    if cfg.fine_tune:  # found in review: the block's fixed standardisation reached the ONNX graph as an input
-        raise ExportError(f"{bundle.name}: a model with a fine-tuned backbone block cannot be exported yet; "
-                          "train the head on the frozen backbone (without --fine-tune) to export it")
     if cfg.preprocess.denoise is not None or cfg.preprocess.split is not None:
         raise ExportError(f"{bundle.name}: its pipeline denoises or splits silences before the features; an "
                           "exported model cannot do that -- train without preprocessing to export")
@@ -199,6 +195,44 @@ def _probs(model: Any, x: Any) -> Any:
     if isinstance(out, (list, tuple)):
         return out[list(model.output_names).index("probs")]
     return out
+
+
+def _constant_standardisation(model: Any) -> Any:
+    """``model`` with each ``keras.layers.Normalization`` computed from numpy constants in its call.
+
+    Keras builds such a layer's mean and variance as eager tensors, which a traced function captures as
+    extra inputs; tf2onnx then keeps them as graph inputs the runtime asks for (a fine-tuned backbone
+    block's fixed standardisation, :mod:`audioclf.engine.finetune`, broke its ONNX export that way).
+    Constants made inside ``call`` are plain graph constants. The other layers are shared, not copied.
+    """
+    import keras
+    from keras import ops
+
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Normalization)]
+    if not norms:
+        return model
+    if any(layer.invert for layer in norms):
+        raise ExportError(f"{model.name}: an inverted Normalization layer cannot be exported")
+
+    class ConstantStandardise(keras.layers.Layer):
+        def __init__(self, mean: np.ndarray, std: np.ndarray, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.mean_, self.std_ = mean, std
+
+        def call(self, x: Any) -> Any:
+            return (x - ops.convert_to_tensor(self.mean_)) / ops.convert_to_tensor(self.std_)
+
+    def clone(layer: Any) -> Any:
+        if isinstance(layer, keras.layers.Normalization):
+            mean = np.asarray(layer.mean, np.float32)
+            # as Normalization.call divides: by max(sqrt(variance), epsilon)
+            std = np.maximum(np.sqrt(np.asarray(layer.variance, np.float32)), keras.backend.epsilon())
+            return ConstantStandardise(mean, std.astype(np.float32), name=layer.name)
+        if isinstance(layer, keras.Model):
+            return _constant_standardisation(layer)
+        return layer  # shared: same weights, same graph
+
+    return keras.models.clone_model(model, clone_function=clone)
 
 
 def _normalise(bundle: Bundle, x: Any) -> Any:
@@ -327,11 +361,12 @@ def export_graph(bundle: Bundle | str | os.PathLike, *, keep_front_end_float: bo
     cfg = b.pipeline
     plan = _plan(b)
     FramesFrontEnd, BlockFrontEnd = _layers()
+    model = _constant_standardisation(b.model)
     ins = {name: keras.Input(shape, name=name, dtype="float32") for name, shape in plan.inputs.items()}
     outs: dict[str, Any] = {}
     if cfg.input_kind == "waveform":
         x = ops.expand_dims(ins["audio"], -1)  # (b, L, 1)
-        outs["probs"] = _probs(b.model, _normalise(b, x))
+        outs["probs"] = _probs(model, _normalise(b, x))
     elif cfg.input_kind == "embedding":
         from ..backbones import get_backbone
 
@@ -352,7 +387,7 @@ def export_graph(bundle: Bundle | str | os.PathLike, *, keep_front_end_float: bo
         fill = ops.reshape(ops.repeat(ins["slot_fill"], k, axis=0), (-1,) + ones)
         emb = emb * mask + fill * (1.0 - mask)
         emb = ops.reshape(emb, (-1, k) + tuple(emb.shape[1:]))  # (b, K, dim...)
-        outs["probs"] = _probs(b.model, _normalise(b, emb))
+        outs["probs"] = _probs(model, _normalise(b, emb))
         outs["embedding"] = emb
         if "clip_peak" in ins:
             outs["peak"] = peak
@@ -363,7 +398,7 @@ def export_graph(bundle: Bundle | str | os.PathLike, *, keep_front_end_float: bo
             peak_in = ops.zeros_like(ins["frames"][:, :1, 0])
         x, peak = FramesFrontEnd(tables, planes, cfg.center == "time", keep_float=keep_front_end_float,
                                   name="frontend")([ins["frames"], peak_in])
-        outs["probs"] = _probs(b.model, _normalise(b, x))
+        outs["probs"] = _probs(model, _normalise(b, x))
         if "clip_peak" in ins:
             outs["peak"] = peak
     # identity layers name the outputs, so ONNX and TFLite keep these names
