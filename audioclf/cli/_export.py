@@ -7,8 +7,8 @@ the exported model's window probabilities and the Keras bundle's on the clips ch
 (the share of those clips with the same top class), ``clips``, ``warnings`` (e.g. a quantized model that
 lost more than 1 point) and ``quantization_check`` (null unless quantized: ``clips``, ``agree``, ``measure``
 -- ``accuracy`` on the labelled example clips, else ``agreement`` with the Keras bundle --
-``accuracy_float``, ``accuracy_quantized`` and ``flagged``). ``--quantize int8`` calibrates on the
-windows of those clips: integer weights and activations, the front end in float. The folder is written under a temporary name and renamed
+``accuracy_float``, ``accuracy_quantized`` and ``flagged``). ``--quantize int8`` keeps the front end in
+float; TFLite calibrates its integer activations on the windows of those clips, ONNX quantizes them per call. The folder is written under a temporary name and renamed
 into place: bad input leaves nothing in ``--out``.
 """
 
