@@ -423,18 +423,43 @@ def _signature(graph: Any, batch: int | None) -> Any:
     return tf.function(serve, input_signature=specs), names
 
 
-def _unrolled(graph: Any) -> Any:
-    """The graph with every recurrent layer unrolled (TFLite's builtin ops have no dynamic loop)."""
+def _has_recurrent(model: Any) -> bool:
     import keras
 
+    return any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)) for layer in model._flatten_layers())
+
+
+def _unrolled(graph: Any) -> Any:
+    """The graph with every recurrent layer unrolled (TFLite's builtin ops have no dynamic loop).
+
+    The recurrent layers (in nested models too) are rebuilt with ``unroll=True`` and given their weights;
+    every other layer is shared, as the front end, which has no config to rebuild it from.
+    """
+    import keras
+
+    def unroll(cfg: dict) -> dict:
+        if "unroll" in cfg:
+            return {**cfg, "unroll": True}
+        out = dict(cfg)  # Bidirectional: its forward (and backward) layer
+        for key in ("layer", "backward_layer"):
+            if isinstance(out.get(key), dict):
+                out[key] = {**out[key], "config": {**out[key]["config"], "unroll": True}}
+        return out
+
+    rebuilt: list[tuple[Any, Any]] = []
+
     def clone(layer: Any) -> Any:
-        cfg = layer.get_config()
-        if isinstance(layer, keras.layers.RNN) or "unroll" in cfg:
-            cfg = {**cfg, "unroll": True}
-        return type(layer).from_config(cfg)
+        if isinstance(layer, keras.Model):
+            return _unrolled(layer) if _has_recurrent(layer) else layer
+        if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
+            new = type(layer).from_config(unroll(layer.get_config()))
+            rebuilt.append((layer, new))
+            return new
+        return layer
 
     model = keras.models.clone_model(graph, clone_function=clone)
-    model.set_weights(graph.get_weights())
+    for old, new in rebuilt:
+        new.set_weights(old.get_weights())
     return model
 
 
@@ -538,6 +563,9 @@ def _to_tflite(graph: Any, quantize: str, representative: list[dict[str, np.ndar
             debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=front))
         return debugger.get_nondebug_quantized_model()
 
+    if quantize == "int8" and representative is not None and _has_recurrent(graph):
+        # TFLite's calibrator crashes the process (a segfault, no exception) on a recurrent layer's loop
+        graph = _unrolled(graph)
     try:
         return attempt(graph)
     except Exception as first:  # noqa: BLE001 -- recurrent layers: try again unrolled
