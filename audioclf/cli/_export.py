@@ -4,8 +4,11 @@ without TensorFlow.
 ``--json`` prints one JSON object: ``format``, ``quantize``, ``files``, ``bytes`` (the model file),
 ``sample_rate``, ``window_samples``, ``hop_samples``, ``max_abs_diff`` (the largest difference between
 the exported model's window probabilities and the Keras bundle's on the clips checked), ``agreement``
-(the share of those clips with the same top class), ``clips`` and ``warnings`` (e.g. a quantized model
-that changed more than 1 % of the top classes). The folder is written under a temporary name and renamed
+(the share of those clips with the same top class), ``clips``, ``warnings`` (e.g. a quantized model that
+lost more than 1 point) and ``quantization_check`` (null unless quantized: ``clips``, ``agree``, ``measure``
+-- ``accuracy`` on the labelled example clips, else ``agreement`` with the Keras bundle --
+``accuracy_float``, ``accuracy_quantized`` and ``flagged``). ``--quantize int8`` keeps the front end in
+float; TFLite calibrates its integer activations on the windows of those clips, ONNX quantizes them per call. The folder is written under a temporary name and renamed
 into place: bad input leaves nothing in ``--out``.
 """
 

@@ -402,6 +402,8 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     model_path = (folder / d["model_file"]).resolve()
     if not model_path.is_relative_to(folder.resolve()):
         raise BundleError(f"{folder}: model_file {d['model_file']!r} points outside the bundle folder")
+    if pipeline.fine_tune:  # the copied top block holds the backbones' own layers (ClampedLeakyReLU)
+        from ..backbones import networks  # noqa: F401 -- registers them for deserialisation
     model = load_model_file(model_path)
     arch = d["architecture"]
     where = str(folder)

@@ -44,7 +44,8 @@ from . import export_runner
 from .bundle import Bundle, load_bundle, move_into_place
 
 __all__ = ["EXPORT_FORMATS", "QUANTIZE_OPTIONS", "EXPORTABLE_CHANNELS", "ExportResult", "check_exportable",
-           "export_graph", "convert", "export_bundle", "export_zip_bytes", "export_archive"]
+           "export_graph", "representative_inputs", "convert", "export_bundle", "export_zip_bytes",
+           "export_archive"]
 
 EXPORT_FORMATS = ("onnx", "tflite")
 QUANTIZE_OPTIONS = ("none", "float16", "int8")
@@ -52,7 +53,7 @@ QUANTIZE_OPTIONS = ("none", "float16", "int8")
 EXPORTABLE_CHANNELS = ("mel", "mfcc", "stft_mag", "stft_real", "stft_imag")
 _AMIN_POWER = 1e-10  # audioclf.features._types: power_to_db's amin (amplitude_to_db's 1e-5, squared)
 _MFCC_TOP_DB = 80.0  # librosa.power_to_db's default, which librosa.feature.mfcc's log-mel uses
-_MAX_QUANT_LOSS = 0.01  # a quantized model agreeing with Keras on fewer clips than this is flagged
+_MAX_QUANT_LOSS = 0.01  # a quantized model losing more accuracy (or agreement, without labels) is flagged
 
 
 def _db(x: Any, ops: Any) -> Any:
@@ -76,13 +77,9 @@ def check_exportable(bundle: Bundle) -> None:
     ------
     ExportError
         A channel without a matrix front end (CQT, chroma, phase, gammatone...), summary inputs,
-        preprocessing (denoise, silence split) the graph cannot hold, or a fine-tuned backbone block
-        (not exportable yet).
+        or preprocessing (denoise, silence split) the graph cannot hold.
     """
     cfg = bundle.pipeline
-    if cfg.fine_tune:  # found in review: the block's fixed standardisation reached the ONNX graph as an input
-        raise ExportError(f"{bundle.name}: a model with a fine-tuned backbone block cannot be exported yet; "
-                          "train the head on the frozen backbone (without --fine-tune) to export it")
     if cfg.preprocess.denoise is not None or cfg.preprocess.split is not None:
         raise ExportError(f"{bundle.name}: its pipeline denoises or splits silences before the features; an "
                           "exported model cannot do that -- train without preprocessing to export")
@@ -199,6 +196,44 @@ def _probs(model: Any, x: Any) -> Any:
     if isinstance(out, (list, tuple)):
         return out[list(model.output_names).index("probs")]
     return out
+
+
+def _constant_standardisation(model: Any) -> Any:
+    """``model`` with each ``keras.layers.Normalization`` computed from numpy constants in its call.
+
+    Keras builds such a layer's mean and variance as eager tensors, which a traced function captures as
+    extra inputs; tf2onnx then keeps them as graph inputs the runtime asks for (a fine-tuned backbone
+    block's fixed standardisation, :mod:`audioclf.engine.finetune`, broke its ONNX export that way).
+    Constants made inside ``call`` are plain graph constants. The other layers are shared, not copied.
+    """
+    import keras
+    from keras import ops
+
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Normalization)]
+    if not norms:
+        return model
+    if any(layer.invert for layer in norms):
+        raise ExportError(f"{model.name}: an inverted Normalization layer cannot be exported")
+
+    class ConstantStandardise(keras.layers.Layer):
+        def __init__(self, mean: np.ndarray, std: np.ndarray, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.mean_, self.std_ = mean, std
+
+        def call(self, x: Any) -> Any:
+            return (x - ops.convert_to_tensor(self.mean_)) / ops.convert_to_tensor(self.std_)
+
+    def clone(layer: Any) -> Any:
+        if isinstance(layer, keras.layers.Normalization):
+            mean = np.asarray(layer.mean, np.float32)
+            # as Normalization.call divides: by max(sqrt(variance), epsilon)
+            std = np.maximum(np.sqrt(np.asarray(layer.variance, np.float32)), keras.backend.epsilon())
+            return ConstantStandardise(mean, std.astype(np.float32), name=layer.name)
+        if isinstance(layer, keras.Model):
+            return _constant_standardisation(layer)
+        return layer  # shared: same weights, same graph
+
+    return keras.models.clone_model(model, clone_function=clone)
 
 
 def _normalise(bundle: Bundle, x: Any) -> Any:
@@ -327,11 +362,12 @@ def export_graph(bundle: Bundle | str | os.PathLike, *, keep_front_end_float: bo
     cfg = b.pipeline
     plan = _plan(b)
     FramesFrontEnd, BlockFrontEnd = _layers()
+    model = _constant_standardisation(b.model)
     ins = {name: keras.Input(shape, name=name, dtype="float32") for name, shape in plan.inputs.items()}
     outs: dict[str, Any] = {}
     if cfg.input_kind == "waveform":
         x = ops.expand_dims(ins["audio"], -1)  # (b, L, 1)
-        outs["probs"] = _probs(b.model, _normalise(b, x))
+        outs["probs"] = _probs(model, _normalise(b, x))
     elif cfg.input_kind == "embedding":
         from ..backbones import get_backbone
 
@@ -352,7 +388,7 @@ def export_graph(bundle: Bundle | str | os.PathLike, *, keep_front_end_float: bo
         fill = ops.reshape(ops.repeat(ins["slot_fill"], k, axis=0), (-1,) + ones)
         emb = emb * mask + fill * (1.0 - mask)
         emb = ops.reshape(emb, (-1, k) + tuple(emb.shape[1:]))  # (b, K, dim...)
-        outs["probs"] = _probs(b.model, _normalise(b, emb))
+        outs["probs"] = _probs(model, _normalise(b, emb))
         outs["embedding"] = emb
         if "clip_peak" in ins:
             outs["peak"] = peak
@@ -363,7 +399,7 @@ def export_graph(bundle: Bundle | str | os.PathLike, *, keep_front_end_float: bo
             peak_in = ops.zeros_like(ins["frames"][:, :1, 0])
         x, peak = FramesFrontEnd(tables, planes, cfg.center == "time", keep_float=keep_front_end_float,
                                   name="frontend")([ins["frames"], peak_in])
-        outs["probs"] = _probs(b.model, _normalise(b, x))
+        outs["probs"] = _probs(model, _normalise(b, x))
         if "clip_peak" in ins:
             outs["peak"] = peak
     # identity layers name the outputs, so ONNX and TFLite keep these names
@@ -387,18 +423,43 @@ def _signature(graph: Any, batch: int | None) -> Any:
     return tf.function(serve, input_signature=specs), names
 
 
-def _unrolled(graph: Any) -> Any:
-    """The graph with every recurrent layer unrolled (TFLite's builtin ops have no dynamic loop)."""
+def _has_recurrent(model: Any) -> bool:
     import keras
 
+    return any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)) for layer in model._flatten_layers())
+
+
+def _unrolled(graph: Any) -> Any:
+    """The graph with every recurrent layer unrolled (TFLite's builtin ops have no dynamic loop).
+
+    The recurrent layers (in nested models too) are rebuilt with ``unroll=True`` and given their weights;
+    every other layer is shared, as the front end, which has no config to rebuild it from.
+    """
+    import keras
+
+    def unroll(cfg: dict) -> dict:
+        if "unroll" in cfg:
+            return {**cfg, "unroll": True}
+        out = dict(cfg)  # Bidirectional: its forward (and backward) layer
+        for key in ("layer", "backward_layer"):
+            if isinstance(out.get(key), dict):
+                out[key] = {**out[key], "config": {**out[key]["config"], "unroll": True}}
+        return out
+
+    rebuilt: list[tuple[Any, Any]] = []
+
     def clone(layer: Any) -> Any:
-        cfg = layer.get_config()
-        if isinstance(layer, keras.layers.RNN) or "unroll" in cfg:
-            cfg = {**cfg, "unroll": True}
-        return type(layer).from_config(cfg)
+        if isinstance(layer, keras.Model):
+            return _unrolled(layer) if _has_recurrent(layer) else layer
+        if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
+            new = type(layer).from_config(unroll(layer.get_config()))
+            rebuilt.append((layer, new))
+            return new
+        return layer
 
     model = keras.models.clone_model(graph, clone_function=clone)
-    model.set_weights(graph.get_weights())
+    for old, new in rebuilt:
+        new.set_weights(old.get_weights())
     return model
 
 
@@ -409,7 +470,8 @@ def _check_options(fmt: str, quantize: str) -> None:
         raise ExportError(f"quantize={quantize!r} must be one of {', '.join(QUANTIZE_OPTIONS)}")
 
 
-def convert(graph: Any, fmt: str, *, quantize: str = "none") -> bytes:
+def convert(graph: Any, fmt: str, *, quantize: str = "none",
+            representative: list[dict[str, np.ndarray]] | None = None) -> bytes:
     """The exported graph as ONNX or TFLite bytes.
 
     Parameters
@@ -419,9 +481,15 @@ def convert(graph: Any, fmt: str, *, quantize: str = "none") -> bytes:
     fmt : {'onnx', 'tflite'}
         ONNX (tf2onnx, opset 17, any batch size) or TFLite (builtin ops only, batch of one).
     quantize : {'none', 'float16', 'int8'}
-        TFLite: float16 weights, or int8 dynamic-range weights. ONNX: int8 dynamic quantization of the
-        weights (onnxruntime); float16 is TFLite only. Build the graph with ``keep_front_end_float=True``
-        so the front end's matrices stay float.
+        TFLite: float16 weights, or int8. ONNX: int8; float16 is TFLite only. Build the graph with
+        ``keep_front_end_float=True`` so the front end's matrices stay float.
+    representative : list of dict, optional
+        For TFLite int8: the graph's inputs of typical windows, one dict of ``(1, ...)`` arrays per window
+        (:func:`representative_inputs`). With it, TFLite quantizes activations too (integer where an op
+        allows it, float elsewhere; inputs and outputs stay float32); without it, the weights only (dynamic
+        range). ONNX int8 is onnxruntime's dynamic quantization (int8 weights, activations quantized per
+        call), which needs none: calibrated static quantization (``quantize_static``, QDQ) lost 7.6 points
+        on ESC-10 fold 1 with ``esc10_sfc_dcnn``, where dynamic lost none.
 
     Raises
     ------
@@ -431,7 +499,7 @@ def convert(graph: Any, fmt: str, *, quantize: str = "none") -> bytes:
     _check_options(fmt, quantize)
     if fmt == "onnx":
         return _to_onnx(graph, quantize)
-    return _to_tflite(graph, quantize)
+    return _to_tflite(graph, quantize, representative)
 
 
 def _to_onnx(graph: Any, quantize: str) -> bytes:
@@ -453,13 +521,27 @@ def _to_onnx(graph: Any, quantize: str) -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
             src, dst = Path(tmp) / "f32.onnx", Path(tmp) / "int8.onnx"
             src.write_bytes(data)
-            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+            # the front end (DFT, mel, dB) stays float: in int8 its decibels lose the quiet bands
+            front = [n.name for n in proto.graph.node if "/frontend" in n.name]  # the layer: .../frontend_1/...
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, nodes_to_exclude=front)
             data = dst.read_bytes()
     return data
 
 
-def _to_tflite(graph: Any, quantize: str) -> bytes:
+def _to_tflite(graph: Any, quantize: str, representative: list[dict[str, np.ndarray]] | None) -> bytes:
     import tensorflow as tf
+
+    def converter(frozen: Any, model: Any, quantize: str) -> Any:
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([frozen], model)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex ops: phones and browsers
+        if quantize != "none":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            if quantize == "float16":
+                conv.target_spec.supported_types = [tf.float16]
+            elif representative is not None:  # integer activations where an op allows it; float in and out
+                # by name: the frozen function's positional order is not the graph's
+                conv.representative_dataset = lambda: iter(representative)
+        return conv
 
     def attempt(model: Any) -> bytes:
         from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
@@ -468,14 +550,22 @@ def _to_tflite(graph: Any, quantize: str) -> bytes:
         # every variable frozen into a constant: the converter would otherwise keep some (a dropout's
         # seed, batch-norm statistics) as READ_VARIABLE ops that LiteRT runs uninitialised (NaN)
         frozen = convert_variables_to_constants_v2(fn.get_concrete_function())
-        conv = tf.lite.TFLiteConverter.from_concrete_functions([frozen], model)
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex ops: phones and browsers
-        if quantize != "none":
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-            if quantize == "float16":
-                conv.target_spec.supported_types = [tf.float16]
-        return conv.convert()
+        if quantize != "int8" or representative is None:
+            return converter(frozen, model, quantize).convert()
+        # The front end stays float (int8 decibels lose the quiet bands: an FSDD model fell from 5/5 to 1/5
+        # example clips): its ops, found by name in the float model, are denylisted for the quantizer.
+        from ai_edge_litert.interpreter import Interpreter
 
+        flat = Interpreter(model_content=converter(frozen, model, "none").convert())
+        front = [t["name"] for t in flat.get_tensor_details() if "/frontend" in t["name"]]
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter(frozen, model, "int8"), debug_dataset=lambda: iter(representative),
+            debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=front))
+        return debugger.get_nondebug_quantized_model()
+
+    if quantize == "int8" and representative is not None and _has_recurrent(graph):
+        # TFLite's calibrator crashes the process (a segfault, no exception) on a recurrent layer's loop
+        graph = _unrolled(graph)
     try:
         return attempt(graph)
     except Exception as first:  # noqa: BLE001 -- recurrent layers: try again unrolled
@@ -511,7 +601,13 @@ class ExportResult:
     clips : tuple of str
         The clips checked (shipped examples of the model's task, or synthesized ones).
     warnings : tuple of str
-        E.g. a quantized model that changed the top class of more than 1 % of the clips.
+        E.g. a quantized model that lost more than 1 point of accuracy on the clips checked.
+    quantization_check : dict or None
+        For a quantized export that was checked: ``clips``, ``agree`` (clips with the Keras bundle's top class),
+        ``measure`` (``'accuracy'`` when every clip checked has a label, the shipped examples; else
+        ``'agreement'``), ``accuracy_float`` (the Keras bundle's) and ``accuracy_quantized`` (None without
+        labels), and ``flagged``: the quantized accuracy is more than 1 point below float32 (or, without
+        labels, more than 1 % of the clips changed their top class).
     """
 
     folder: Path
@@ -526,6 +622,7 @@ class ExportResult:
     agreement: float
     clips: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    quantization_check: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``export --json`` object."""
@@ -533,7 +630,7 @@ class ExportResult:
                 "files": list(self.files), "bytes": self.bytes, "sample_rate": self.sample_rate,
                 "window_samples": self.window_samples, "hop_samples": self.hop_samples,
                 "max_abs_diff": self.max_abs_diff, "agreement": self.agreement, "clips": list(self.clips),
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings), "quantization_check": self.quantization_check}
 
 
 def _spans(b: Bundle) -> tuple[int, int]:
@@ -579,26 +676,92 @@ Exported from audioclf ({fmt}, quantization: {quantize}).
 """
 
 
-def _check_clips(b: Bundle) -> list[tuple[str, np.ndarray]]:
-    """Shipped examples of the bundle's task (resampled to its rate), else three synthesized clips."""
+def _check_clips(b: Bundle) -> list[tuple[str, np.ndarray, str | None]]:
+    """(name, audio, label): shipped examples of the bundle's task (resampled to its rate), labelled; else
+    three synthesized clips, without a label."""
     from ..datasets.examples import list_examples, load_example
 
     found = [e for e in list_examples() if e.label in b.classes]
     if found:
-        return [(e.path.name, load_example(e.id, sr=b.pipeline.sr)[0]) for e in found]
+        return [(e.path.name, load_example(e.id, sr=b.pipeline.sr)[0], e.label) for e in found]
     from ..audio import synth
 
     sr = b.pipeline.sr
-    return [(f"tone_{f}", synth.tone(f, 1.5, sr)) for f in (220.0, 880.0)] + \
-        [("noise", np.random.default_rng(0).normal(0, 0.1, int(1.5 * sr)).astype(np.float32))]
+    return [(f"tone_{f}", synth.tone(f, 1.5, sr), None) for f in (220.0, 880.0)] + \
+        [("noise", np.random.default_rng(0).normal(0, 0.1, int(1.5 * sr)).astype(np.float32), None)]
 
 
-def _compare(b: Bundle, model: export_runner.Model, spec: dict, clips: list[tuple[str, np.ndarray]]
-             ) -> tuple[float, float]:
+class _GraphRunner:
+    """classify.py's model interface (``run(feeds) -> outputs``) over the Keras export graph, keeping what
+    it is fed: the windows of real clips, a quantizer's representative set."""
+
+    def __init__(self, graph: Any) -> None:
+        self.graph, self.names, self.fed = graph, [i.name for i in graph.inputs], []
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feeds = {k: np.asarray(feeds[k], np.float32) for k in self.names}
+        peak = feeds.get("clip_peak")
+        if peak is None or peak.min() > export_runner._NO_PEAK:  # not the first pass, which finds the peaks
+            self.fed.append(feeds)
+        out = self.graph(feeds if len(self.names) > 1 else feeds[self.names[0]], training=False)
+        return {k: np.asarray(v) for k, v in out.items()}
+
+
+def representative_inputs(graph: Any, spec: dict, clips: list[np.ndarray], *, limit: int = 100
+                          ) -> list[dict[str, np.ndarray]]:
+    """The graph's inputs for the windows of ``clips``, as ``classify.py`` cuts them: a quantizer's calibration set.
+
+    Parameters
+    ----------
+    graph : keras.Model
+        From :func:`export_graph`.
+    spec : dict
+        The export's ``labels.json`` (framing, windows, padding).
+    clips : list of np.ndarray
+        Audio at the model's rate.
+    limit : int
+        At most this many windows, spread evenly over all of them.
+
+    Returns
+    -------
+    list of dict
+        One dict per window: input name -> array of shape ``(1, ...)``.
+    """
+    runner = _GraphRunner(graph)
+    for y in clips:
+        export_runner.classify_samples(runner, spec, y)
+    rows = [{k: v[i:i + 1] for k, v in f.items()} for f in runner.fed for i in range(len(next(iter(f.values()))))]
+    if not rows:
+        raise ExportError("no windows to calibrate the int8 quantization on")
+    pick = np.unique(np.linspace(0, len(rows) - 1, min(limit, len(rows))).round().astype(int))
+    return [rows[i] for i in pick]
+
+
+def _quantization_check(b: Bundle, clips: list[tuple[str, np.ndarray, str | None]],
+                        tops: list[tuple[int, int]]) -> dict[str, Any]:
+    """The quantized export against the Keras bundle (float32): accuracy on labelled clips, else agreement."""
+    n = len(tops)
+    agree = sum(k == e for k, e in tops)
+    out: dict[str, Any] = {"clips": n, "agree": agree, "measure": "agreement", "accuracy_float": None,
+                           "accuracy_quantized": None}
+    if n and all(label is not None for _, _, label in clips):
+        truth = [b.classes.index(label) for _, _, label in clips]
+        acc_f = sum(k == t for (k, _), t in zip(tops, truth, strict=True)) / n
+        acc_q = sum(e == t for (_, e), t in zip(tops, truth, strict=True)) / n
+        out.update(measure="accuracy", accuracy_float=acc_f, accuracy_quantized=acc_q,
+                   flagged=acc_q < acc_f - _MAX_QUANT_LOSS)
+    else:
+        out["flagged"] = agree < n * (1.0 - _MAX_QUANT_LOSS)
+    return out
+
+
+def _compare(b: Bundle, model: export_runner.Model, spec: dict, clips: list[tuple[str, np.ndarray, str | None]]
+             ) -> tuple[float, list[tuple[int, int]]]:
+    """The largest window-probability difference from predict, and (Keras, export) top class per clip."""
     from .inference import predict
 
-    diff, agree = 0.0, 0
-    for name, y in clips:
+    diff, tops = 0.0, []
+    for name, y, _ in clips:
         ref = predict(b, y, sr=b.pipeline.sr, name=name, explain=False)
         res = export_runner.classify_samples(model, spec, y)
         if res["probs"].shape != ref.window_probs.shape:
@@ -606,8 +769,8 @@ def _compare(b: Bundle, model: export_runner.Model, spec: dict, clips: list[tupl
                               f"{ref.window_probs.shape[0]}")
         d = float(np.max(np.abs(res["probs"] - ref.window_probs)))
         diff = max(diff, d if math.isfinite(d) else math.inf)  # NaN from a broken runtime is a failure
-        agree += int(np.argmax(res["probs"].mean(axis=0)) == np.argmax(ref.probs))
-    return diff, agree / max(1, len(clips))
+        tops.append((int(np.argmax(ref.probs)), int(np.argmax(res["probs"].mean(axis=0)))))
+    return diff, tops
 
 
 def export_bundle(bundle: Bundle | str | os.PathLike, out: str | os.PathLike, *, fmt: str = "onnx",
@@ -653,10 +816,13 @@ def export_bundle(bundle: Bundle | str | os.PathLike, out: str | os.PathLike, *,
         raise ExportError(f"--out {target} exists and is not an earlier export; choose a new folder")
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     graph = export_graph(b, keep_front_end_float=quantize != "none")
-    data = convert(graph, fmt, quantize=quantize)
     model_file = f"model.{fmt}"
-    plan = _plan(b)
-    labels = _labels(b, plan, model_file)
+    labels = _labels(b, _plan(b), model_file)
+    clips = _check_clips(b) if check or (quantize == "int8" and fmt == "tflite") else []
+    representative = None
+    if quantize == "int8" and fmt == "tflite":
+        representative = representative_inputs(graph, labels, [y for _, y, _ in clips])
+    data = convert(graph, fmt, quantize=quantize, representative=representative)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     try:
@@ -668,14 +834,20 @@ def export_bundle(bundle: Bundle | str | os.PathLike, out: str | os.PathLike, *,
             name=b.name, model_file=model_file, sr=b.pipeline.sr, classes=", ".join(b.classes),
             runtime="onnxruntime" if fmt == "onnx" else "ai-edge-litert", window=window, hop=hop,
             pad=b.pipeline.window.pad, fmt=fmt.upper(), quantize=quantize), encoding="utf-8")
-        diff, agree, names, warnings = float("nan"), float("nan"), (), []
+        diff, agree, names, warnings, qcheck = float("nan"), float("nan"), (), [], None
         if check:
-            clips = _check_clips(b)
-            diff, agree = _compare(b, export_runner.Model(tmp / model_file, labels["outputs"]), labels, clips)
-            names = tuple(n for n, _ in clips)
-            if quantize != "none" and agree < 1.0 - _MAX_QUANT_LOSS:
-                warnings.append(f"{quantize} quantization changed the top class of {1.0 - agree:.0%} of the "
-                                f"{len(clips)} clips checked (more than 1 point)")
+            diff, tops = _compare(b, export_runner.Model(tmp / model_file, labels["outputs"]), labels, clips)
+            agree = sum(k == e for k, e in tops) / max(1, len(tops))
+            names = tuple(n for n, _, _ in clips)
+            if quantize != "none":
+                qcheck = _quantization_check(b, clips, tops)
+                if qcheck["flagged"] and qcheck["measure"] == "accuracy":
+                    warnings.append(f"{quantize} quantization lost more than 1 point of accuracy on the "
+                                    f"{len(clips)} example clips checked ({qcheck['accuracy_float']:.0%} "
+                                    f"in float32, {qcheck['accuracy_quantized']:.0%} quantized)")
+                elif qcheck["flagged"]:
+                    warnings.append(f"{quantize} quantization changed the top class of {1.0 - agree:.0%} of the "
+                                    f"{len(clips)} clips checked (more than 1 point)")
         files = tuple(sorted(p.name for p in tmp.iterdir()))
         move_into_place(tmp, target)
     except BaseException:
@@ -683,7 +855,7 @@ def export_bundle(bundle: Bundle | str | os.PathLike, out: str | os.PathLike, *,
         raise
     return ExportResult(folder=target, format=fmt, quantize=quantize, files=files, bytes=len(data),
                         sample_rate=b.pipeline.sr, window_samples=window, hop_samples=hop, max_abs_diff=diff,
-                        agreement=agree, clips=names, warnings=tuple(warnings))
+                        agreement=agree, clips=names, warnings=tuple(warnings), quantization_check=qcheck)
 
 
 def export_zip_bytes(folder: str | os.PathLike) -> bytes:

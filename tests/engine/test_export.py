@@ -69,11 +69,17 @@ TINY = {
 }
 
 
+#: a recurrent model (bidirectional LSTMs, attention): TFLite int8 calibrates it unrolled
+RECURRENT = (dict(channels=("mel",), input_kind="spectrogram", input_shape=(32, 16, 1),
+                  window=WindowConfig(length=16, hop=8)), "cldnn",
+             {"attention": "rnn", "filters": (4, 4), "units": 8, "dense_units": 8})
+
+
 def _tiny_bundle(folder: Path, kind: str) -> Path:
     """A bundle of ``kind`` with a model trained for one short epoch on random inputs."""
     from audioclf.models import build_model
 
-    pipe, arch, options = TINY[kind]
+    pipe, arch, options = RECURRENT if kind == "recurrent" else TINY[kind]
     cfg = PipelineConfig(sr=SR, features=_features(), **pipe)
     model = build_model(arch, input_shape=cfg.input_shape, num_classes=len(CLASSES), **options)
     rng = np.random.default_rng(0)
@@ -274,3 +280,76 @@ def test_the_export_scores_a_real_split_as_evaluate_does(real_data, tmp_path):
         res = export_runner.classify_samples(model, spec, export_runner.load_audio(str(clip.path), spec["sample_rate"]))
         right += spec["classes"][int(np.asarray(res["probs"]).mean(axis=0).argmax())] == clip.label
     assert len(test.clips) == 250 and right / len(test.clips) == pytest.approx(expected, abs=1e-9)
+
+
+def test_the_quantization_check_compares_accuracy_where_labels_are_known():
+    from audioclf.engine.export import _quantization_check
+
+    b = type("B", (), {"classes": CLASSES})()
+    clips = [(f"c{i}", None, label) for i, label in enumerate("aabcc")]
+    # Keras right on all five; the quantized model wrong on one: 20 points lost, flagged
+    got = _quantization_check(b, clips, [(0, 0), (0, 1), (1, 1), (2, 2), (2, 2)])
+    assert got == {"clips": 5, "agree": 4, "measure": "accuracy", "accuracy_float": 1.0,
+                   "accuracy_quantized": 0.8, "flagged": True}
+    # a changed top class that was wrong in float32 and is right quantized loses nothing
+    assert not _quantization_check(b, clips, [(0, 0), (2, 0), (1, 1), (2, 2), (2, 2)])["flagged"]
+    unlabelled = [(n, y, None) for n, y, _ in clips]
+    got = _quantization_check(b, unlabelled, [(0, 0), (0, 1), (1, 1), (2, 2), (2, 2)])
+    assert got["measure"] == "agreement" and got["accuracy_float"] is None and got["flagged"]
+
+
+@pytest.mark.slow
+def test_int8_calibrates_on_the_examples_keeps_the_front_end_float_and_reports_accuracy(tmp_path):
+    """fsdd_sfc_dcnn in int8: ONNX dynamic (int8 weights), TFLite calibrated on a representative set of the
+    examples' windows; a float front end; the example clips' accuracy against float32 in the JSON."""
+    import onnx
+
+    from audioclf.engine.export import _check_clips, _labels, _plan, representative_inputs
+
+    bundle = load_bundle(ROOT / "pretrained" / "fsdd_sfc_dcnn")
+    graph = export_graph(bundle, keep_front_end_float=True)
+    spec = _labels(bundle, _plan(bundle), "model.onnx")
+    rep = representative_inputs(graph, spec, [y for _, y, _ in _check_clips(bundle)], limit=3)
+    assert len(rep) == 3 and all(set(r) == {"frames", "clip_peak"} for r in rep)
+    assert all(r["frames"].shape == (1, 64, 1024) and -100.0 < r["clip_peak"].min() < 50.0 for r in rep)
+
+    r = run_cli("export", str(bundle.path), "--format", "onnx", "--quantize", "int8", "--out", str(tmp_path / "q"),
+                "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    assert d["quantization_check"] == {"clips": 5, "agree": 5, "measure": "accuracy", "accuracy_float": 1.0,
+                                       "accuracy_quantized": 1.0, "flagged": False} and d["warnings"] == []
+    assert 1e-5 < d["max_abs_diff"] < 0.1  # quantized (not float32 within 1e-6), yet close
+    m = onnx.load(tmp_path / "q" / "model.onnx")
+    kinds = {i.name: i.data_type for i in m.graph.initializer}
+    tables = [i for i in m.graph.initializer if "/frontend" in i.name and np.prod(i.dims) >= 1000]
+    assert {(513, 64), (1024, 1026)} <= {tuple(i.dims) for i in tables}  # the mel bank and the DFT
+    assert all(i.data_type == onnx.TensorProto.FLOAT for i in tables)
+    assert any(n.op_type == "DynamicQuantizeLinear" for n in m.graph.node)  # activations quantized per call
+    assert sum(t == onnx.TensorProto.INT8 for t in kinds.values()) >= 6  # the model's weights
+
+    lite = export_bundle(bundle, tmp_path / "lite", fmt="tflite", quantize="int8")
+    assert lite.quantization_check["measure"] == "accuracy" and not lite.quantization_check["flagged"]
+    assert lite.quantization_check["accuracy_quantized"] == 1.0 and lite.max_abs_diff < 0.1
+
+
+@pytest.mark.slow
+def test_a_recurrent_model_exports_to_tflite_int8_unrolled(tmp_path):
+    """TFLite's calibrator crashes the process on a recurrent loop: int8 calibrates the unrolled graph, whose
+    outputs are the graph's."""
+    import keras
+
+    from audioclf.engine.export import _has_recurrent, _unrolled
+
+    path = _tiny_bundle(tmp_path, "recurrent")
+    graph = export_graph(load_bundle(path))
+    flat = _unrolled(graph)
+    assert _has_recurrent(graph) and all(getattr(layer, "unroll", True) for layer in flat._flatten_layers()
+                                         if isinstance(layer, keras.layers.LSTM))
+    rng = np.random.default_rng(0)
+    feeds = {"frames": rng.normal(0, 0.1, (2, 16, 512)).astype(np.float32),
+             "clip_peak": np.zeros((2, 1), np.float32)}
+    np.testing.assert_allclose(np.asarray(flat(feeds)["probs"]), np.asarray(graph(feeds)["probs"]), atol=1e-5)
+    r = export_bundle(path, tmp_path / "q", fmt="tflite", quantize="int8")
+    assert r.quantization_check["measure"] == "agreement" and r.quantization_check["clips"] == 3
+    assert r.max_abs_diff < 0.1
