@@ -183,7 +183,7 @@ def clip_folds(clip_labels: np.ndarray, *, folds: int = 5, seed: int = 0,
     Without groups, stratified by class (``StratifiedKFold``): ``k = min(folds, fewest clips of a class)``.
     With ``groups`` (a speaker, a recording session, a source recording: clips that belong together), every
     clip in one and every class in two at least, whole groups go to a fold, as evenly by class as the groups
-    allow (``StratifiedGroupKFold``, ``k = min(folds, groups)``): a clip is then scored by a model
+    allow (``StratifiedGroupKFold``, ``k = min(folds, groups, fewest clips of a class)``): a clip is then scored by a model
     that heard none of its group, as a new speaker's clip will be -- calibrated by clip, a model trained
     on four voices refused 9-21 % of a fifth voice's digits; by speaker, 1-8 %.
 
@@ -201,7 +201,9 @@ def clip_folds(clip_labels: np.ndarray, *, folds: int = 5, seed: int = 0,
         names = set(groups) - {""}
         spread = all(len(set(groups[clip_labels == c])) >= 2 for c in np.unique(clip_labels))
         if len(names) >= 2 and "" not in set(groups) and spread:  # every class heard in two groups at least
-            splitter = StratifiedGroupKFold(n_splits=min(folds, len(names)), shuffle=True, random_state=seed)
+            # no more folds than the smallest class has clips (scikit-learn refuses more)
+            k = int(min(folds, len(names), np.bincount(clip_labels)[np.unique(clip_labels)].min()))
+            splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
             split_groups = groups
     if splitter is None:
         counts = np.bincount(clip_labels)

@@ -204,7 +204,7 @@ def test_train_feature_and_window_options_reach_the_pipeline():
      "error: center='time' applies to spectrogram-like inputs, not waveform"),
     (["--augment", "speech,pitch=2"], "error: --augment: 'pitch=2' must be field=value"),
     (["--augment", "loud"], "error: --augment 'loud' must be one of none, light, standard, strong, speech"),
-    (["--augment", "speech,freq_warp=0.9"], "error: freq_warp=0.9 must be a number in [0, 0.5]"),
+    (["--augment", "speech,freq_warp=0.9"], "error: freq_warp=0.9 must be in [0, 0.5]"),
     (["--n-mels", "32"], "error: n_mels=32: the mel channel has as many bands as the input has"),
     (["--channels", "mfcc", "--n-mels", "32"], "error: n_mfcc=40 must be <= n_mels=32"),
     (["--n-fft", "511"], "error: n_fft=511 must be even"),

@@ -117,6 +117,9 @@ def test_out_of_fold_scores_never_see_their_clip(rng):
     assert clip_folds(np.array([0, 1, 2]), groups=["a", "b", "c"]) is None  # a class in a single group
     assert len(set(clip_folds(np.array([0, 0, 1, 1]), groups=["a", None, "b", "c"]))) == 2  # a clip without a group
     assert np.bincount(clip_folds(np.array([0, 0, 1, 1, 1]), folds=5)).tolist() == [3, 2]  # k = 2
+    # more groups than the smallest class has clips (4 clips a class, each its own recording): k = 4, not 5
+    small = clip_folds(np.repeat([0, 1, 2], 4), folds=5, groups=[f"g{i}" for i in range(12)])
+    assert sorted(set(small)) == [0, 1, 2, 3]
 
 
 @pytest.fixture(scope="module")
