@@ -96,14 +96,27 @@ def _rerun_done(page) -> None:
     wait_idle(page, LOAD)
 
 
-def _open_listen(b, app_url):
-    """Classify, the pretrained model, Listen; returns (page, the component's frame locator, its frame)."""
+def _classify_page(b, app_url):
+    """A new page on Classify, its first run over."""
     page = b.new_page(viewport={"width": 1400, "height": 1600})
     page.goto(app_url)
     page.wait_for_selector('[data-testid="stMetric"]', timeout=LOAD)
     page.get_by_role("link", name="Classify").first.click()
     page.get_by_role("heading", name="Classify a clip").wait_for(timeout=LOAD)
     wait_idle(page, LOAD)
+    return page
+
+
+def _listen_frame(page):
+    """The Listen component's frame, once its script has its arguments."""
+    frame = page.wait_for_selector('iframe[title*="audioclf_listen"]', timeout=LOAD).content_frame()
+    frame.wait_for_function("window.audioclfListen && window.audioclfListen.args", timeout=LOAD)
+    return frame
+
+
+def _open_listen(b, app_url):
+    """Classify, the pretrained model, Listen; returns (page, the component's frame)."""
+    page = _classify_page(b, app_url)
     page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Pretrained model", exact=True)).click()
     page.keyboard.type(f"{MODEL}:")
     page.get_by_role("option", name=f"{MODEL}: sfc_dcnn on fsdd", exact=True).click()
@@ -112,10 +125,7 @@ def _open_listen(b, app_url):
     page.get_by_text("Runs in this browser").wait_for(timeout=LOAD)  # the export is ready
     wait_idle(page, LOAD)
     page.get_by_text(f"exported model ({MODEL_MB}").wait_for(timeout=LOAD)  # this model's, not the first one's
-    frame_el = page.wait_for_selector('iframe[title*="audioclf_listen"]', timeout=LOAD)
-    frame = frame_el.content_frame()
-    frame.wait_for_function("window.audioclfListen && window.audioclfListen.args", timeout=LOAD)
-    return page, frame
+    return page, _listen_frame(page)
 
 
 def _names_in_order(log: list[str], order: list[str]) -> bool:
@@ -235,17 +245,11 @@ def test_a_model_the_browser_cannot_run_listens_through_the_server(tmp_path):
     _fake_microphone_file(wav)
     with streamlit_server(env={"AUDIOCLF_PRETRAINED": str(tmp_path / "models")}) as url, \
             _browser("--use-fake-ui-for-media-stream", f"--use-file-for-fake-audio-capture={wav}") as b:
-        page = b.new_page(viewport={"width": 1400, "height": 1600})
-        page.goto(url)
-        page.wait_for_selector('[data-testid="stMetric"]', timeout=LOAD)
-        page.get_by_role("link", name="Classify").first.click()
-        page.get_by_role("heading", name="Classify a clip").wait_for(timeout=LOAD)
-        wait_idle(page, LOAD)
+        page = _classify_page(b, url)
         page.get_by_text("Listen (live)", exact=True).click()
         page.get_by_text("cannot run in the browser").wait_for(timeout=LOAD)
         wait_idle(page, LOAD)
-        frame = page.wait_for_selector('iframe[title*="audioclf_listen"]', timeout=LOAD).content_frame()
-        frame.wait_for_function("window.audioclfListen && window.audioclfListen.args", timeout=LOAD)
+        frame = _listen_frame(page)
         frame.get_by_role("button", name="Start").click()
         frame.wait_for_function("window.audioclfListen.results.size >= 2", timeout=LOAD)
         assert "on the server" in frame.get_by_role("status").inner_text()
@@ -269,18 +273,12 @@ def test_a_model_that_fails_to_load_in_the_browser_says_so(tmp_path):
     try:
         with streamlit_server(env={"AUDIOCLF_PRETRAINED": str(tmp_path / "models")}) as url, \
                 _browser("--use-fake-ui-for-media-stream") as b:
-            page = b.new_page(viewport={"width": 1400, "height": 1600})
-            page.goto(url)
-            page.wait_for_selector('[data-testid="stMetric"]', timeout=LOAD)
-            page.get_by_role("link", name="Classify").first.click()
-            page.get_by_role("heading", name="Classify a clip").wait_for(timeout=LOAD)
-            wait_idle(page, LOAD)
+            page = _classify_page(b, url)
             page.get_by_text("Listen (live)", exact=True).click()
             page.get_by_text("Runs in this browser").wait_for(timeout=LOAD)
             wait_idle(page, LOAD)
             onnx.write_bytes(b"not an onnx model")
-            frame = page.wait_for_selector('iframe[title*="audioclf_listen"]', timeout=LOAD).content_frame()
-            frame.wait_for_function("window.audioclfListen && window.audioclfListen.args", timeout=LOAD)
+            frame = _listen_frame(page)
             frame.get_by_role("button", name="Start").click()
             alert = frame.get_by_role("alert")
             alert.wait_for(timeout=LOAD)
