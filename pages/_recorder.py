@@ -7,6 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from audioclf.datasets.recordings import BACKGROUND, BACKGROUND_HELP, RecordingSet
+from audioclf.engine.openset import unknown_message
 from audioclf.errors import AudioclfError
 from pages._common import AUDIO_TYPES, bundle_mtime, data_key, load_bundle_cached, queued, session_store
 
@@ -135,6 +136,8 @@ def _try_classify(res, data: bytes) -> None:
         st.error(str(exc))
         return
     st.metric("Predicted class", "none of these" if p.unknown else p.label)
+    if p.unknown:
+        st.warning(unknown_message(p.label, p.open_set))  # the closest class and why, as on Classify
     top = p.top(min(5, len(p.classes)))
     st.dataframe({"class": [k for k, _ in top], "probability": [round(v, 3) for _, v in top]}, hide_index=True,
                  key="tr_try_top")

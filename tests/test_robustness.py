@@ -130,7 +130,7 @@ def test_training_process_killed_mid_epoch_leaves_the_last_good_bundle(tmp_path)
     env = {**os.environ, "AUDIOCLF_CACHE": str(tmp_path / "cache")}
     data, out, ck = f"synthetic:{tmp_path / 'synth'}", tmp_path / "models" / "run", tmp_path / "best.keras"
     base = [sys.executable, "-m", "audioclf", "train", "--data", data, "--out", str(out), "--workers", "1",
-            "--quiet", "--split", "fold:5"]
+            "--quiet", "--split", "fold:5", "--start", "scratch"]
     first = subprocess.run([*base, "--epochs", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=HANG)
     assert first.returncode == 0, first.stderr[-2000:]
     before = json.loads((out / "bundle.json").read_text(encoding="utf-8"))["created"]
@@ -191,7 +191,7 @@ def test_checkpoint_survives_kills_at_random_moments_and_during_a_save(tmp_path)
     env = {**os.environ, "AUDIOCLF_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     ck = tmp_path / "ck" / "best.keras"
     args = ["train", "--data", f"synthetic:{tmp_path / 'synth'}", "--out", str(tmp_path / "models" / "run"),
-            "--workers", "1", "--quiet", "--split", "fold:5", "--epochs", "500", "--checkpoint", str(ck)]
+            "--workers", "1", "--quiet", "--split", "fold:5", "--start", "scratch", "--epochs", "500", "--checkpoint", str(ck)]
     rng = np.random.default_rng(15)
 
     def kill(proc: subprocess.Popen) -> None:

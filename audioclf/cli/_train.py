@@ -1,11 +1,15 @@
 """``python -m audioclf train --data PATH --out BUNDLE``: train a model and save it as a bundle.
 
-With no ``--model`` it runs the quick recipe (:func:`audioclf.engine.recipes.quick_recipe`); the flags
+Where it starts is decided as on the Train page (:func:`audioclf.engine.recipes.start_backbone`): with no
+``--model`` or ``--backbone``, a dataset of at most 400 clips gets a head on its pretrained backbone (``speech``
+for FSDD, ``sounds`` otherwise) and a larger one the quick recipe
+(:func:`audioclf.engine.recipes.quick_recipe`); ``--start scratch`` or ``--start backbone`` chooses. The flags
 become configs through :func:`audioclf.engine.recipes.make_recipe`, as the Train page's widgets do.
 With ``--json`` the last line of stdout is one JSON object with ``accuracy``
 (validation clip accuracy), ``window_accuracy``, ``epochs``, ``seconds``,
 ``bundle``, ``model``, ``split`` (the validation split: ``--split``, or the dataset's default, see
-:func:`audioclf.engine.recipes.train_defaults`) and ``device`` (what it trained on).
+:func:`audioclf.engine.recipes.train_defaults`), ``device`` (what it trained on), ``start`` (``backbone`` or
+``scratch``), ``backbone`` and ``head`` (null from scratch).
 """
 
 from __future__ import annotations
@@ -19,12 +23,20 @@ from ._common import Bars, add_data_arguments, cache_arg, load_data, print_json,
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model on a dataset and save a bundle",
-                       description="Train a model (default: the quick recipe, a compact sfc_dcnn on log-mel with "
-                                   "SpecAugment and mixup) and save it as a bundle folder.")
+                       description="Train a model and save it as a bundle folder. Where it starts follows the "
+                                   "data, as on the Train page: a dataset of at most 400 clips gets a light head on "
+                                   "a pretrained backbone (speech for FSDD, sounds otherwise), a larger one the "
+                                   "quick recipe (a compact sfc_dcnn on log-mel with SpecAugment and mixup), "
+                                   "trained from scratch. --start, --model or --backbone choose.")
     add_data_arguments(p)
     p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder to write (replaced if it exists)")
-    p.add_argument("--model", default=None, help="architecture (see `python -m audioclf models`); "
-                                                 "default: the quick recipe")
+    p.add_argument("--start", choices=("auto", "backbone", "scratch"), default="auto",
+                   help="where training starts without --model or --backbone: 'backbone' (a head on the dataset's "
+                        "pretrained backbone), 'scratch' (the quick recipe), or 'auto' (default): a backbone for "
+                        "at most 400 clips unless a flag only the zoo takes is given (--channels, --input-shape, "
+                        "--sr, a feature flag, --center, --attention, --model-option, a spectrogram --augment)")
+    p.add_argument("--model", default=None, help="architecture trained from scratch (see `python -m audioclf "
+                                                 "models`); default: see --start")
     p.add_argument("--backbone", default=None, metavar="NAME",
                    help="train a light head on a pretrained backbone (sounds or speech; see `python -m audioclf "
                         "backbones`): the best choice for a few clips per class")
@@ -188,7 +200,15 @@ def _configs(args: argparse.Namespace, dataset=None):
                   "learning_rate": args.lr, "patience": args.patience, "keep": args.keep,
                   "class_weight": args.class_weight, "weight_decay": args.weight_decay,
                   "label_smoothing": args.label_smoothing},
-        backbone=args.backbone, head=args.head, fine_tune=args.fine_tune, dataset=dataset)
+        backbone=args.backbone, head=args.head, fine_tune=args.fine_tune, dataset=dataset, start=args.start)
+
+
+def _head_name(config) -> str:
+    """The head's name (``linear``, ``mlp``, ``attention``) of a config on a backbone."""
+    from ..models import HEADS
+
+    return next((name for name, (model, attention) in HEADS.items()
+                 if model == config.model and attention == config.attention), config.model)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -227,11 +247,18 @@ def run(args: argparse.Namespace) -> int:
         "val_clips": result.summary["val"]["clips"],
         "stopped": result.stopped,
         "device": result.device.get("device", ""),
+        "start": "backbone" if pipeline.backbone else "scratch",
+        "backbone": pipeline.backbone,
+        "head": _head_name(config) if pipeline.backbone else None,
     }
     if args.json:
         print_json(out)
     else:
-        print(f"trained {config.model} for {result.epochs_run} epochs in {result.seconds:.1f} s "
+        start = (f"a {out['head']} head on the pretrained {pipeline.backbone} backbone" if pipeline.backbone
+                 else f"{config.model} from scratch")
+        why = " (the default for this dataset; --start chooses)" if args.start == "auto" and not (
+            args.model or args.backbone) else ""
+        print(f"trained {start}{why} for {result.epochs_run} epochs in {result.seconds:.1f} s "
               f"(features {result.timings.get('features', math.nan):.1f} s)")
         print(f"validation ({config.split}, {out['val_clips']} clips): clip accuracy {ev.accuracy:.3f}, "
               f"window accuracy {ev.window_accuracy:.3f}, macro F1 {ev.macro_f1:.3f}")

@@ -19,7 +19,8 @@ from .pipeline import SUMMARY_MATRIX_SHAPE, SUMMARY_VECTOR_SHAPE, PipelineConfig
 
 __all__ = ["DEFAULT_MODEL", "default_pipeline", "quick_recipe", "make_recipe", "hop_for_overlap", "transfer_pipeline",
            "transfer_recipe", "TRANSFER_WINDOWS", "FINE_TUNE_EPOCHS", "default_head", "default_split",
-           "default_backbone", "train_defaults", "TrainDefaults", "SMALL_DATASET", "MLP_FROM_CLIPS"]
+           "default_backbone", "train_defaults", "TrainDefaults", "SMALL_DATASET", "MLP_FROM_CLIPS", "STARTS",
+           "start_backbone"]
 
 #: The CLI's default architecture (see :func:`quick_recipe`).
 DEFAULT_MODEL = "sfc_dcnn"
@@ -166,7 +167,7 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
                 denoise: str | None = None, center: str | None = None, pad: str | None = None,
                 augment: AugmentConfig | None = None, model_options: Mapping[str, Any] | None = None,
                 training: Mapping[str, Any] | None = None, backbone: str | None = None,
-                head: str | None = None, fine_tune: bool = False, dataset: Any = None
+                head: str | None = None, fine_tune: bool = False, dataset: Any = None, start: str = "auto"
                 ) -> tuple[TrainConfig, PipelineConfig]:
     """Turn a person's choices into ``(TrainConfig, PipelineConfig)``: used by the CLI's ``train`` and the Train page.
 
@@ -211,6 +212,13 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
     fine_tune : bool
         With a ``backbone``: train the backbone's top block with the head (see
         :func:`transfer_recipe`).
+    dataset : Dataset, optional
+        The data it will train on: decides the head and, with ``start='auto'``, whether to start from a
+        backbone (:func:`start_backbone`).
+    start : {'auto', 'backbone', 'scratch'}
+        Where training starts when no ``backbone`` is named: ``'auto'`` as the Train page preselects (a
+        head on the dataset's backbone for at most :data:`SMALL_DATASET` clips when no choice of the
+        zoo's is made, else from scratch), ``'backbone'`` the dataset's backbone, ``'scratch'`` the zoo.
 
     Returns
     -------
@@ -238,6 +246,10 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
     if fine_tune and backbone is None:
         raise ParameterError("fine_tune fine-tunes a pretrained backbone's top block; choose a backbone "
                              "(--backbone sounds or speech), or train without fine-tuning")
+    backbone = start_backbone(dataset, start=start, model=model, backbone=backbone, head=head, fine_tune=fine_tune,
+                              zoo_choices={"sr": sr, "channels": channels, "input_shape": input_shape,
+                                           "features": features, "center": center, "model_options": model_options,
+                                           "attention": (training or {}).get("attention"), "augment": augment})
     if backbone is not None and head is None and dataset is not None and not fine_tune:
         head = default_head(dataset, (training or {}).get("split") or TrainConfig().split,
                             seed=(training or {}).get("seed") or 0)
@@ -293,6 +305,73 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
     config = dataclasses.replace(config, **changes)
     config.check_model()  # before any data is read
     return config, pipeline
+
+
+#: ``start=`` choices of :func:`make_recipe` (and the CLI's ``--start``).
+STARTS = ("auto", "backbone", "scratch")
+
+
+def start_backbone(dataset: Any, *, start: str = "auto", model: str | None = None, backbone: str | None = None,
+                   head: str | None = None, fine_tune: bool = False,
+                   zoo_choices: Mapping[str, Any] | None = None) -> str | None:
+    """The backbone a training run starts from, or None for an architecture trained from scratch.
+
+    One rule for the Train page's "How to start" and the CLI's ``train``: a named ``backbone`` wins;
+    ``start='scratch'`` trains the zoo; ``start='backbone'`` takes the dataset's backbone
+    (:func:`default_backbone`); ``start='auto'`` takes it when :func:`train_defaults` says so (at most
+    :data:`SMALL_DATASET` clips) and nothing asks for the zoo: a ``model``, or a choice only the zoo's
+    front end takes (``zoo_choices``: sample rate, channels, input shape, feature settings, centring,
+    builder options, attention, a spectrogram augmentation).
+
+    Parameters
+    ----------
+    dataset : Dataset or None
+        None (the flags checked before the data is read): ``'auto'`` stays from scratch.
+    start : {'auto', 'backbone', 'scratch'}
+    model, backbone, head : str, optional
+    fine_tune : bool
+    zoo_choices : mapping, optional
+        Choices by name; any that is set (not None, not empty) keeps ``'auto'`` from scratch.
+
+    Returns
+    -------
+    str or None
+
+    Raises
+    ------
+    ParameterError
+        ``start`` is unknown, or ``'scratch'`` with a backbone, head or fine-tuning.
+    """
+    from ..audio.augment import AUGMENT_PRESETS
+
+    check_choice(start, "start", STARTS)
+    if start == "scratch":
+        asked = [name for name, value in (("backbone", backbone), ("head", head), ("fine_tune", fine_tune or None))
+                 if value is not None]
+        if asked:
+            raise ParameterError(f"start='scratch' trains an architecture from scratch, which takes no "
+                                 f"{', '.join(asked)}; drop it or start from a backbone")
+        return None
+    if backbone is not None:
+        return backbone
+    if start == "backbone":
+        if model is not None and head is None:
+            raise ParameterError(f"start='backbone' trains a head on a pretrained backbone, not model={model!r}; "
+                                 "choose a head (linear, mlp, attention) or start='scratch'")
+        return default_backbone(dataset) if dataset is not None else "sounds"
+    if dataset is None or model is not None or head is not None or fine_tune:
+        return None  # 'head needs a backbone' and the like are make_recipe's to say
+
+    def chosen(name: str, value: Any) -> bool:
+        if name == "augment":
+            return value is not None and value not in (AUGMENT_PRESETS["embedding"], AUGMENT_PRESETS["none"])
+        if isinstance(value, Mapping):
+            return any(v is not None for v in value.values())
+        return value is not None and value != () and value != {}
+
+    if any(chosen(name, value) for name, value in (zoo_choices or {}).items()):
+        return None
+    return default_backbone(dataset) if train_defaults(dataset).transfer else None
 
 
 def _transfer_base(backbone: str | None, head: str | None, *, model: str | None, overlap: float | None,

@@ -244,8 +244,11 @@ def test_train_bad_split_is_a_clear_error(app):
 
 def test_train_page_preselects_the_libraries_defaults(tmp_path):
     """The split, start and backbone the page preselects are train_defaults', which the CLI's train uses too."""
+    from audioclf.cli import build_parser
+    from audioclf.cli._train import _configs
     from audioclf.datasets import load_dataset
     from audioclf.engine.recipes import train_defaults
+    from audioclf.models import HEADS
     from tests.layouts import EXPECTED, split_layouts
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
@@ -261,6 +264,11 @@ def test_train_page_preselects_the_libraries_defaults(tmp_path):
         backbone = next(s for s in at.selectbox if s.key.startswith("tr_backbone_"))
         head = next(s for s in at.selectbox if s.key.startswith("tr_head_"))
         assert (backbone.value, head.value) == (defaults.backbone, defaults.head), name
+        # and `train --data PATH` without --model, --backbone or --split trains the same model
+        config, pipeline = _configs(build_parser().parse_args(["train", "--data", str(path), "--out", "b"]),
+                                    load_dataset(path))
+        assert (config.model, config.attention) == HEADS[head.value], name
+        assert (pipeline.backbone, config.split) == (backbone.value, split.value), name
 
 
 def test_two_sessions_are_isolated(monkeypatch, bundle_dir):

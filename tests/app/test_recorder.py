@@ -208,6 +208,16 @@ def test_train_stop_live_curves_and_try_it(monkeypatch):
     top = at.dataframe[-1].value  # the last table on the page: "Try it"
     assert top["class"].tolist()[0] == expected.label
     assert top["probability"].tolist() == [round(p, 3) for _, p in expected.top(2)]
+    # a sound of none of the classes: "none of these", with the closest class and why, as on Classify
+    from audioclf.engine.openset import unknown_message
+
+    noise = wav(np.random.default_rng(3).normal(0, 0.3, SR).astype(np.float32))
+    foreign = predict(load_bundle(res.bundle_path), noise)
+    assert foreign.unknown  # white noise is far from every tone class
+    next(a for a in at.audio_input if a.key.startswith("tr_try_rec_")).set_value(("noise.wav", noise, "audio/wav")).run()
+    assert not at.exception and at.metric[0].value == "none of these"
+    assert at.warning[-1].value == unknown_message(foreign.label, foreign.open_set)  # (above it: "few clips")
+    assert "closest: " in at.warning[-1].value and "100% < 100%" not in at.warning[-1].value
     # Try it live: the model just trained is exported once and runs in the browser (tests/app/test_listen_*)
     from audioclf.service.listen import runtime_missing
 

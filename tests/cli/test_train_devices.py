@@ -23,7 +23,7 @@ from audioclf.datasets import make_synthetic_dataset
 from ..conftest import HANG, ROOT
 
 #: The issue's command line, less --data / --out / --devices.
-ISSUE_ARGS = ("--epochs", "2", "--split", "fold:5", "--quiet", "--json")
+ISSUE_ARGS = ("--epochs", "2", "--split", "fold:5", "--start", "scratch", "--quiet", "--json")
 #: A model that learns the synthetic classes in 2 epochs (the quick recipe's batch-normalised CNN still
 #: predicts one class for every clip after 2 epochs: its moving statistics have barely left their start),
 #: so that "predicts like one device" compares real decisions. Batches of 7 are odd: two replicas get a

@@ -38,8 +38,8 @@ def workdir(tmp_path_factory):
 def trained(workdir):
     """One quick-recipe bundle trained through the CLI (1 epoch on the synthetic dataset)."""
     code = main(["train", "--data", f"synthetic:{workdir / 'synth'}", "--out", str(workdir / "bundle"),
-                 "--epochs", "1", "--split", "fold:5", "--cache-dir", str(workdir / "cache"), "--workers", "1",
-                 "--quiet", "--json"])
+                 "--epochs", "1", "--split", "fold:5", "--start", "scratch", "--cache-dir", str(workdir / "cache"),
+                 "--workers", "1", "--quiet", "--json"])
     assert code == 0
     return workdir / "bundle"
 

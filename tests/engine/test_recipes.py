@@ -117,3 +117,80 @@ def test_train_without_split_reports_the_default_in_its_json(layouts, tmp_path, 
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and res["split"] == "split:test"
     assert (res["train_clips"], res["val_clips"]) == (8, 4)  # indices 0-1 of each class are the test split
+
+
+def _clips_dataset(n: int, kind: str = "folders"):
+    from pathlib import Path
+
+    from audioclf.datasets.core import Clip, Dataset
+
+    clips = [Clip(Path(f"/x/{c}{i}.wav"), c) for c in "ab" for i in range(n // 2)]
+    return Dataset.from_clips(clips, name="x", root="/x", kind=kind)
+
+
+def test_the_cli_starts_where_the_train_page_does():
+    """One rule (start_backbone) for the page's "How to start" and the CLI's train without --model."""
+    from audioclf.engine.recipes import SMALL_DATASET, start_backbone, train_defaults
+
+    def cli(dataset, *flags):
+        args = build_parser().parse_args(["train", "--data", "x", "--out", "y", *flags])
+        _configs(args)  # the flags alone (before the data is read) stay valid
+        config, pipeline = _configs(args, dataset)
+        return config.model, pipeline.backbone
+
+    small, big, fsdd = _clips_dataset(40), _clips_dataset(SMALL_DATASET + 2), _clips_dataset(40, "fsdd")
+    assert train_defaults(small).transfer and not train_defaults(big).transfer
+    assert cli(small) == ("head_linear", "sounds")  # 16 training clips a class: the linear head
+    assert cli(fsdd) == ("head_linear", "speech")
+    assert cli(big) == ("sfc_dcnn", None)  # the quick recipe
+    assert cli(small, "--start", "scratch") == ("sfc_dcnn", None)
+    assert cli(big, "--start", "backbone") == ("head_mlp", "sounds")  # 160 a class: mlp
+    for zoo_flag in (["--channels", "mfcc"], ["--input-shape", "32,32"], ["--n-fft", "1024"], ["--sr", "16000"],
+                     ["--center", "time"], ["--model-option", "dropout=0.2"], ["--augment", "standard"],
+                     ["--model", "lstm"]):
+        assert cli(small, *zoo_flag)[1] is None, zoo_flag  # a choice only the zoo takes: from scratch
+    for shared_flag in (["--epochs", "3"], ["--augment", "embedding"], ["--augment", "none"], ["--overlap", "0.25"],
+                        ["--denoise", "stationary"], ["--split", "none"], ["--head", "mlp", "--backbone", "sounds"]):
+        assert cli(small, *shared_flag)[1] == "sounds", shared_flag
+    assert start_backbone(None) is None and start_backbone(None, start="backbone") == "sounds"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"start": "scratch", "backbone": "sounds"}, "takes no backbone"),
+    ({"start": "scratch", "head": "mlp"}, "takes no head"),
+    ({"start": "backbone", "model": "lstm"}, "not model='lstm'"),
+    ({"start": "somewhere"}, "start"),
+])
+def test_start_refuses_what_does_not_fit(kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        make_recipe(dataset=_clips_dataset(10), **kwargs)
+
+
+def test_cli_start_refusals_are_one_error_line(capsys):
+    from audioclf.cli import main
+
+    for args, message in ((["--start", "scratch", "--backbone", "sounds"], "takes no backbone"),
+                          (["--start", "everywhere"], "invalid choice: 'everywhere'")):
+        code = main(["train", "--data", "synthetic", "--out", "x", *args, "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("error: ") == 1 and message in err, err
+
+
+@pytest.mark.slow
+def test_train_on_a_few_clips_starts_from_the_backbone_and_says_so(layouts, tmp_path, capsys, monkeypatch):
+    import json
+
+    from audioclf.cli import main
+    from audioclf.engine.bundle import load_bundle
+
+    monkeypatch.setenv("AUDIOCLF_CACHE", str(tmp_path / "cache"))
+    code = main(["train", "--data", str(layouts["test_split"]), "--out", str(tmp_path / "b"), "--workers", "1",
+                 "--quiet", "--json"])
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0, res
+    assert (res["start"], res["backbone"], res["head"], res["model"]) == ("backbone", "sounds", "linear", "head_linear")
+    assert load_bundle(tmp_path / "b").pipeline.backbone == "sounds"  # the bundle on disk is that model
+    code = main(["train", "--data", str(layouts["test_split"]), "--out", str(tmp_path / "z"), "--start", "scratch",
+                 "--model", "feature_mlp", "--epochs", "1", "--workers", "1", "--quiet", "--json"])
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and (res["start"], res["backbone"], res["head"]) == ("scratch", None, None)
