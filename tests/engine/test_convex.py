@@ -243,3 +243,39 @@ def test_a_stop_request_during_calibration_ends_it_and_says_so(synthetic, tmp_pa
     bundle = load_bundle(tmp_path / "b")
     assert bundle.open_set is None
     assert any("stopped while calibrating" in n for n in bundle.description["training"]["notes"])
+
+
+def test_a_head_trained_by_adam_is_calibrated_on_two_trainings_and_five_distance_folds(synthetic, tmp_path,
+                                                                                      monkeypatch):
+    """Split none, mlp head: two out-of-fold trainings (one training's worth of time in all) give its scores;
+    the distances to the class centroids, which need no training, keep five folds."""
+    import dataclasses
+
+    import audioclf.engine.convex as convex
+    import audioclf.engine.openset as openset
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.recipes import make_recipe
+    from audioclf.engine.train import ADAM_OOF_FOLDS, DISTANCE_FOLDS, train
+
+    seen: dict = {}
+    real_probs, real_dist = convex.out_of_fold_probs, openset.out_of_fold_distances
+
+    def probs(fit_predict, clip_index, folds):
+        seen["model folds"] = len(set(folds.tolist()))
+        calls = []
+        out = real_probs(lambda tr, te: calls.append(len(tr)) or fit_predict(tr, te), clip_index, folds)
+        seen["trainings"] = len(calls)
+        return out
+
+    def dists(means, labels, folds, **kw):
+        seen["distance folds"] = len(set(np.asarray(folds).tolist()))
+        return real_dist(means, labels, folds, **kw)
+
+    monkeypatch.setattr(convex, "out_of_fold_probs", probs)
+    monkeypatch.setattr(openset, "out_of_fold_distances", dists)
+    config, pipeline = make_recipe(backbone="speech", head="mlp", training={"split": "none", "epochs": 2},
+                                   dataset=synthetic)
+    train(synthetic, config=dataclasses.replace(config, batch_size=8), pipeline=pipeline, out=tmp_path / "b")
+    assert ADAM_OOF_FOLDS == 2 and DISTANCE_FOLDS == 5
+    assert seen == {"model folds": 2, "trainings": 2, "distance folds": 5}
+    assert load_bundle(tmp_path / "b").open_set.source == "out-of-fold"
