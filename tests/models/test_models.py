@@ -64,9 +64,11 @@ def rng():
 
 
 @pytest.fixture(autouse=True)
-def _free_keras_state():
+def _free_keras_state(request):
     yield
-    keras.backend.clear_session()  # dozens of models: keep memory flat
+    # Dozens of models: keep memory flat. A full garbage collection (free_memory) takes 0.3-2 s in this process,
+    # longer than most tests here take: it follows the slow tests, whose models are the big ones.
+    keras.backend.clear_session(free_memory=request.node.get_closest_marker("slow") is not None)
 
 
 def toy_problem(shape, n_classes, n, rng, *, last_axis=False):
