@@ -13,6 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 #: hangs, not a speed expectation: the suite must pass on a machine whose cores are busy with other work,
 #: where importing TensorFlow alone can take a minute.
 HANG = 900
+#: XLA_FLAGS for the tests' JAX subprocesses: XLA's CPU code generation without its expensive LLVM passes.
+#: Those tests check what a compiled program computes (loading, predicting, replicas), never how fast its code
+#: runs; on their small inputs compiling is most of their time, and this halves it. The program, and so every
+#: result to within float rounding, is the same.
+XLA_QUICK_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 # No background warm start of the default model in the test process (app.py starts one per server process):
 # it would load a model beside every test's own work; tests/service/test_serving.py starts its own.
 os.environ.setdefault("AUDIOCLF_WARM", "0")

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -114,27 +119,37 @@ def test_error_hierarchy():
     assert issubclass(errors.BundleError, errors.ModelError)
 
 
+@pytest.fixture(scope="module")
+def kill_run(tmp_path_factory):
+    """What the kill tests' `train` processes share: a small synthetic set (5 classes of 10 clips, one source per
+    fold) and a feature cache, so its features are computed once, by the first run. The model is the small
+    feature_mlp: a process reaches its first checkpoint seconds after it starts (the default recipe's CNN
+    spends most of that time tracing its training step), and its epochs, each saving while it improves, follow
+    one another a few per second, so random kills fall in every part of an epoch, a save among them."""
+    from audioclf.datasets import SyntheticConfig, make_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("kill_run")
+    make_synthetic_dataset(root / "synth", config=SyntheticConfig(clips_per_class=10))
+    env = {**os.environ, "AUDIOCLF_CACHE": str(root / "cache"), "OMP_NUM_THREADS": "1"}
+    return ["--data", str(root / "synth"), "--model", "feature_mlp", "--workers", "1", "--quiet",
+            "--split", "fold:5"], env
+
+
 @pytest.mark.slow
-def test_training_process_killed_mid_epoch_leaves_the_last_good_bundle(tmp_path):
+def test_training_process_killed_mid_epoch_leaves_the_last_good_bundle(tmp_path, kill_run):
     """SIGKILL a real `train` process while it trains over an existing bundle: the old bundle still loads,
     the half-done run is never listed as a bundle, and the best-so-far checkpoint loads."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     from audioclf.engine.bundle import load_bundle
     from audioclf.models import load_model_file
 
-    env = {**os.environ, "AUDIOCLF_CACHE": str(tmp_path / "cache")}
-    data, out, ck = f"synthetic:{tmp_path / 'synth'}", tmp_path / "models" / "run", tmp_path / "best.keras"
-    base = [sys.executable, "-m", "audioclf", "train", "--data", data, "--out", str(out), "--workers", "1",
-            "--quiet", "--split", "fold:5", "--start", "scratch"]
+    common, env = kill_run
+    out, ck = tmp_path / "models" / "run", tmp_path / "best.keras"
+    base = [sys.executable, "-m", "audioclf", "train", *common, "--out", str(out)]
     first = subprocess.run([*base, "--epochs", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=HANG)
     assert first.returncode == 0, first.stderr[-2000:]
     before = json.loads((out / "bundle.json").read_text(encoding="utf-8"))["created"]
-    proc = subprocess.Popen([*base, "--epochs", "200", "--checkpoint", str(ck)], cwd=ROOT, env=env,
+    # far more epochs than the second below lasts, on however fast a machine
+    proc = subprocess.Popen([*base, "--epochs", "2000", "--checkpoint", str(ck)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + HANG
@@ -177,21 +192,14 @@ sys.exit(main(argv))
 
 
 @pytest.mark.slow
-def test_checkpoint_survives_kills_at_random_moments_and_during_a_save(tmp_path):
+def test_checkpoint_survives_kills_at_random_moments_and_during_a_save(tmp_path, kill_run):
     """SIGKILL `train --checkpoint` at five random moments after a save, then once in the middle of a save:
     the checkpoint is always the previous one or a new one, loadable, never a broken file."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     from audioclf.models import load_model_file
 
-    env = {**os.environ, "AUDIOCLF_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    common, env = kill_run
     ck = tmp_path / "ck" / "best.keras"
-    args = ["train", "--data", f"synthetic:{tmp_path / 'synth'}", "--out", str(tmp_path / "models" / "run"),
-            "--workers", "1", "--quiet", "--split", "fold:5", "--start", "scratch", "--epochs", "500", "--checkpoint", str(ck)]
+    args = ["train", *common, "--out", str(tmp_path / "models" / "run"), "--epochs", "2000", "--checkpoint", str(ck)]
     rng = np.random.default_rng(15)
 
     def kill(proc: subprocess.Popen) -> None:

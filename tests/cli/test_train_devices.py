@@ -20,7 +20,7 @@ import pytest
 
 from audioclf.datasets import make_synthetic_dataset
 
-from ..conftest import HANG, ROOT
+from ..conftest import HANG, ROOT, XLA_QUICK_COMPILE
 
 #: The issue's command line, less --data / --out / --devices.
 ISSUE_ARGS = ("--epochs", "2", "--split", "fold:5", "--start", "scratch", "--quiet", "--json")
@@ -56,7 +56,7 @@ def cache(tmp_path_factory) -> Path:
 
 def _env(devices: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CONFIG", "XLA_FLAGS", "KERAS_BACKEND")}
-    env.update(KERAS_BACKEND="jax", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+    env.update(KERAS_BACKEND="jax", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices} {XLA_QUICK_COMPILE}",
                PYTHONPATH=str(ROOT))
     return env
 
@@ -73,14 +73,20 @@ def _result(proc: subprocess.CompletedProcess) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _clip_probs(bundle_dir: Path, data: Path) -> np.ndarray:
-    """The bundle's clip probabilities for every clip of the dataset, in this (TensorFlow) process."""
+def _clip_probs(bundle_dir: Path, data: Path, cache: Path) -> np.ndarray:
+    """The bundle's clip probabilities for every clip of the dataset, in this (TensorFlow) process.
+
+    As ``evaluate`` scores a bundle: its model on the clips' windows, read from the feature cache the training
+    run filled (computing them again, clip by clip, took most of these tests' time).
+    """
     from audioclf.datasets import load_dataset
     from audioclf.engine.bundle import load_bundle
-    from audioclf.engine.inference import predict
+    from audioclf.engine.evaluate import evaluate_bundle
 
-    bundle = load_bundle(bundle_dir)
-    return np.array([predict(bundle, str(clip.path), explain=False).probs for clip in load_dataset(data).clips])
+    dataset = load_dataset(data)
+    result = evaluate_bundle(load_bundle(bundle_dir), dataset, cache=cache, workers=1)
+    assert len(result.clip_names) == len(dataset.clips)
+    return result.clip_probs
 
 
 @pytest.mark.slow
@@ -94,7 +100,7 @@ def test_the_issue_command_trains_over_two_jax_devices(synthetic, cache, tmp_pat
     assert training["device"]["replicas"] == 2 and training["config"]["devices"] == 2
     assert [row["epoch"] for row in training["history"]] == [1, 2]
     assert all(np.isfinite(row["loss"]) for row in training["history"])
-    probs = _clip_probs(tmp_path / "bundle", synthetic)
+    probs = _clip_probs(tmp_path / "bundle", synthetic, cache)
     assert probs.shape == (100, 5)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
@@ -107,7 +113,7 @@ def test_two_jax_devices_predict_like_one(synthetic, cache, tmp_path):
     assert (one["device"], two["device"]) == ("CPU via jax, float32", "CPU via jax, float32, 2 replicas")
     training = json.loads((tmp_path / "two" / "bundle.json").read_text())["training"]
     assert training["train"]["windows"] == 80  # one per clip: 11 batches of 7 and one of 3, each padded
-    p1, p2 = _clip_probs(tmp_path / "one", synthetic), _clip_probs(tmp_path / "two", synthetic)
+    p1, p2 = _clip_probs(tmp_path / "one", synthetic, cache), _clip_probs(tmp_path / "two", synthetic, cache)
     assert len(set(p1.argmax(axis=1).tolist())) == 5, "the one-device model should tell the classes apart"
     np.testing.assert_array_equal(p2.argmax(axis=1), p1.argmax(axis=1))
     np.testing.assert_allclose(p2, p1, atol=ATOL, rtol=0)

@@ -31,7 +31,7 @@ from audioclf.engine.backend import (
 from audioclf.engine.config import TrainConfig
 from audioclf.engine.device import DeviceInfo
 from audioclf.errors import ParameterError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, XLA_QUICK_COMPILE
 
 CPU = DeviceInfo("tensorflow", "cpu", "CPU")
 GPU = DeviceInfo("tensorflow", "gpu", "NVIDIA H200", ("NVIDIA H200",), system_gpus=("NVIDIA H200",))
@@ -130,6 +130,8 @@ def feature_cache(tmp_path_factory):
 def _env(backend: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CONFIG", "XLA_FLAGS")}
     env.update(KERAS_BACKEND=backend, OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT), **extra)
+    if backend == "jax":
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {XLA_QUICK_COMPILE}".strip()
     return env
 
 
@@ -140,6 +142,19 @@ def _run(python: str, args: list[str], env: dict[str, str], timeout: float = 900
         pytest.skip(f"{python} lacks this project's dependencies: {proc.stderr.strip().splitlines()[-1]}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _load(out, backend: str) -> dict:
+    """What ``backend_run.py load OUT`` prints, for ``backend``: in this process when Keras runs that backend here
+    (the bundle is only read), else in a process of its own."""
+    import keras
+
+    if keras.backend.backend() != backend:
+        return _run(sys.executable, ["load", str(out)], _env(backend))
+    from audioclf.engine.bundle import load_bundle
+    from tests.backend_run import probe
+
+    return {"backend": keras.backend.backend(), "replicas": 1, "probs": probe(load_bundle(out))}
 
 
 def _python(backend: str) -> str | None:
@@ -164,7 +179,7 @@ def test_train_on_one_backend_predict_the_same_on_another(trained_on, loaded_on,
     record = json.loads((out / "bundle.json").read_text())
     assert record["training"]["device"]["backend"] == trained_on
     assert record["training"]["device"]["kind"] == "cpu" and record["training"]["device"]["policy"] == "float32"
-    loaded = _run(sys.executable, ["load", str(out)], _env(loaded_on))
+    loaded = _load(out, loaded_on)
     assert loaded["backend"] == loaded_on
     probs = np.array(trained["probs"])
     assert probs.shape == (6, 3)
@@ -330,7 +345,7 @@ def test_two_workers_on_localhost(synthetic_root, tmp_path, one_device_tf):
     # Synchronous training: both workers end with the same weights, so the same validation scores.
     assert results[0]["accuracy"] == results[1]["accuracy"]
     assert results[0]["macro_f1"] == results[1]["macro_f1"]
-    loaded = _run(sys.executable, ["load", str(tmp_path / "out0")], _env("tensorflow"))
+    loaded = _load(tmp_path / "out0", "tensorflow")
     np.testing.assert_allclose(loaded["probs"], one_device_tf["probs"], rtol=1e-3, atol=1e-4)
 
 

@@ -29,7 +29,7 @@ from audioclf.models import (
     load_model_file,
     training_targets,
 )
-from tests.conftest import HANG
+from tests.conftest import HANG, XLA_QUICK_COMPILE
 
 REQUIRED = [
     "feature_mlp", "feature_cnn2d", "lstm", "cldnn", "jae", "soundnet_cnn", "soundnet_rnn",
@@ -64,9 +64,11 @@ def rng():
 
 
 @pytest.fixture(autouse=True)
-def _free_keras_state():
+def _free_keras_state(request):
     yield
-    keras.backend.clear_session()  # dozens of models: keep memory flat
+    # Dozens of models: keep memory flat. A full garbage collection (free_memory) takes 0.3-2 s in this process,
+    # longer than most tests here take: it follows the slow tests, whose models are the big ones.
+    keras.backend.clear_session(free_memory=request.node.get_closest_marker("slow") is not None)
 
 
 def toy_problem(shape, n_classes, n, rng, *, last_axis=False):
@@ -475,6 +477,8 @@ def test_models_saved_here_load_on_other_backends(backend, tmp_path, rng):
                             ("subspectralnet", None), ("jae", None)]:
         shape = SMALL[name]
         model = compile_model(build_model(name, input_shape=shape, num_classes=3, attention=attention))
+        # Two steps: eagerly, rather than first tracing a training and a predict function for each model.
+        model.run_eagerly = True
         x, y = toy_problem(shape, 3, 8, rng)
         # One epoch, so BatchNorm statistics and weights are no longer their initial values.
         model.fit(x, training_targets(model, x, y), batch_size=4, epochs=1, verbose=0)
@@ -487,6 +491,8 @@ def test_models_saved_here_load_on_other_backends(backend, tmp_path, rng):
     script.write_text(_BACKEND_CHECK)
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(root)}
+    if backend == "jax":
+        env["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_QUICK_COMPILE}".strip()
     proc = subprocess.run([python, str(script), backend, str(tmp_path / "data.npz"), *paths],
                           capture_output=True, text=True, env=env, timeout=HANG)
     if proc.returncode == 77:
