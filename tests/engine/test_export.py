@@ -85,6 +85,7 @@ def _tiny_bundle(folder: Path, kind: str) -> Path:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(12, *cfg.input_shape)).astype(np.float32)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.run_eagerly = True  # three steps: run them, rather than trace a training function for them (5-10 s)
     model.fit(x, rng.integers(0, 3, 12), epochs=1, batch_size=4, verbose=0)
     c = cfg.input_shape[-1] if kind != "backbone" else 1
     stats = NormStats(np.full((c,), -30.0 if kind in ("mel", "multichannel") else 0.1, np.float32),
