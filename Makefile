@@ -62,11 +62,12 @@ browser-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 # Two worker processes, one test file each at a time (a file's module fixtures, e.g. the browser tests' server,
-# start once); TEST_WORKERS=0 runs everything in one process.
+# start once), the files in the order tests/conftest.py collects them (the long ones first: --no-loadscope-reorder
+# keeps it); TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
 test: $(STAMP) $(WEB_STAMP) browser-deps
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 test-fast: $(STAMP) $(WEB_STAMP)
 	$(BIN)/python -m pytest -m "not slow and not browser and not realdata"

@@ -23,6 +23,35 @@ XLA_QUICK_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expen
 os.environ.setdefault("AUDIOCLF_WARM", "0")
 
 
+#: The test files that take minutes, with their seconds in one process on a busy 2-core machine (2026-12-07).
+#: `make test` hands its two workers whole files (--dist loadfile), by default those with the most tests first,
+#: which left these (few, long tests) to the end, where one worker ran them while the other had nothing left.
+#: Collected first, longest first (with --no-loadscope-reorder xdist keeps this order), they start while the
+#: short files can still fill the other worker. A stale figure only changes the order.
+LONG_FILES = {
+    "tests/models/test_models.py": 390,
+    "tests/engine/test_export.py": 290,
+    "tests/engine/test_backend.py": 190,
+    "tests/app/test_listen_browser.py": 175,
+    "tests/test_robustness.py": 140,
+    "tests/app/test_browser.py": 130,
+    "tests/cli/test_train_devices.py": 95,
+    "tests/engine/test_finetune.py": 70,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long files first (:data:`LONG_FILES`), then the others, those with more tests first, as xdist orders
+    them; each file's tests keep their order."""
+    files: dict[str, list] = {}
+    for item in items:
+        path = Path(str(item.path))
+        key = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+        files.setdefault(key, []).append(item)
+    order = sorted(files, key=lambda f: (-LONG_FILES.get(f, 0), -len(files[f])))
+    items[:] = [item for f in order for item in files[f]]
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

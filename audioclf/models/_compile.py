@@ -108,7 +108,7 @@ def compile_model(
     Returns
     -------
     keras.Model
-        The same model, compiled.
+        The same model, compiled, its optimizer built (its slots exist before ``fit``).
 
     Raises
     ------
@@ -156,6 +156,13 @@ def compile_model(
         metrics={"probs": [keras.metrics.CategoricalAccuracy(name="accuracy")]},
         jit_compile=jit_compile,
     )
+    # The optimizer's slots now, not inside the first trace of the training step: with no distribution strategy,
+    # Keras' TensorFlow trainer creates them there, and TensorFlow then traces the whole step a second time (a
+    # tf.function that created variables is traced again without). One trace halves the set-up of a training run's
+    # first epoch (sfc_dcnn on 32x32 inputs, this CPU: 10.5 s -> 4.4 s); the other backends and distributed runs
+    # build it before their first step anyway, with the same variables.
+    if model.built and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
     return model
 
 

@@ -34,7 +34,7 @@ from audioclf.errors import ExportError
 from audioclf.features import FeatureConfig
 from audioclf.features.normalization import NormStats
 
-from ..conftest import HANG, ROOT, run_cli
+from ..conftest import HANG, ROOT
 
 SR = 16000
 CLASSES = ("a", "b", "c")
@@ -85,6 +85,7 @@ def _tiny_bundle(folder: Path, kind: str) -> Path:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(12, *cfg.input_shape)).astype(np.float32)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.run_eagerly = True  # three steps: run them, rather than trace a training function for them (5-10 s)
     model.fit(x, rng.integers(0, 3, 12), epochs=1, batch_size=4, verbose=0)
     c = cfg.input_shape[-1] if kind != "backbone" else 1
     stats = NormStats(np.full((c,), -30.0 if kind in ("mel", "multichannel") else 0.1, np.float32),
@@ -94,6 +95,17 @@ def _tiny_bundle(folder: Path, kind: str) -> Path:
         open_set = OpenSetCalibration(confidence=0.4, distance=0.2, centroids=rng.normal(size=(3, 96)), clips=9)
     return save_bundle(folder / kind, model=model, pipeline=cfg, classes=CLASSES, stats=stats, architecture=arch,
                        options=options, open_set=open_set)
+
+
+def _cli(capsys, *args: str) -> subprocess.CompletedProcess:
+    """``python -m audioclf ARGS`` by its ``main`` in this process, which has TensorFlow loaded already: the same
+    exit code, stdout and stderr, without a second interpreter importing it (5-10 s)."""
+    from audioclf.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["audioclf", *args], code, out, err)
 
 
 def _planes(cfg: PipelineConfig, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +148,7 @@ def test_front_end_centres_each_window_in_time():
     np.testing.assert_allclose(x.mean(axis=2), 0.0, atol=1e-3)
 
 
-def test_a_channel_without_a_matrix_front_end_is_refused_naming_it(tmp_path):
+def test_a_channel_without_a_matrix_front_end_is_refused_naming_it(tmp_path, capsys):
     from audioclf.models import build_model
 
     cfg = PipelineConfig(sr=SR, features=_features(), channels=("chroma_stft",), input_kind="spectrogram",
@@ -147,19 +159,19 @@ def test_a_channel_without_a_matrix_front_end_is_refused_naming_it(tmp_path):
     with pytest.raises(ExportError, match="'chroma_stft' cannot be exported.*mel, mfcc, stft_mag"):
         check_exportable(load_bundle(path))
     out = tmp_path / "out"
-    r = run_cli("export", str(path), "--format", "onnx", "--out", str(out))
+    r = _cli(capsys, "export", str(path), "--format", "onnx", "--out", str(out))
     assert r.returncode == 2
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "chroma_stft" in lines[0] and ", ".join(EXPORTABLE_CHANNELS) in lines[0]
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
-def test_unknown_format_and_quantization_and_a_foreign_out_folder_are_refused(tmp_path):
+def test_unknown_format_and_quantization_and_a_foreign_out_folder_are_refused(tmp_path, capsys):
     with pytest.raises(ExportError, match="format='h5' must be one of onnx, tflite"):
         convert(None, "h5")
     with pytest.raises(ExportError, match="quantize='int4' must be one of none, float16, int8"):
         convert(None, "onnx", quantize="int4")
-    r = run_cli("export", str(ROOT / "pretrained" / "fsdd_sfc_dcnn"), "--format", "pb", "--out",
+    r = _cli(capsys, "export", str(ROOT / "pretrained" / "fsdd_sfc_dcnn"), "--format", "pb", "--out",
                 str(tmp_path / "x"))
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == "error: --format 'pb' must be one of onnx, tflite"
     foreign = tmp_path / "mine"
@@ -168,7 +180,7 @@ def test_unknown_format_and_quantization_and_a_foreign_out_folder_are_refused(tm
     with pytest.raises(ExportError, match="exists and is not an earlier export"):
         export_bundle(ROOT / "pretrained" / "fsdd_sfc_dcnn", foreign)
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
-    r = run_cli("export", str(tmp_path / "no_bundle"), "--format", "onnx", "--out", str(tmp_path / "y"))
+    r = _cli(capsys, "export", str(tmp_path / "no_bundle"), "--format", "onnx", "--out", str(tmp_path / "y"))
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: model bundle")
     assert not (tmp_path / "y").exists()
 
@@ -238,9 +250,9 @@ def test_every_shipped_model_exports_to_onnx_and_tflite_within_1e3_of_keras(tmp_
 
 
 @pytest.mark.slow
-def test_classify_py_gives_predicts_answer_on_every_example_clip(tmp_path):
+def test_classify_py_gives_predicts_answer_on_every_example_clip(tmp_path, capsys):
     out = tmp_path / "digits"
-    r = run_cli("export", str(ROOT / "pretrained" / "fsdd_speech"), "--format", "onnx", "--out", str(out), "--json")
+    r = _cli(capsys, "export", str(ROOT / "pretrained" / "fsdd_speech"), "--format", "onnx", "--out", str(out), "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout.strip().splitlines()[-1])
     assert d["format"] == "onnx" and d["files"] == ["README.md", "classify.py", "labels.json", "model.onnx"]
@@ -263,13 +275,13 @@ def test_classify_py_gives_predicts_answer_on_every_example_clip(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.realdata
-def test_the_export_scores_a_real_split_as_evaluate_does(real_data, tmp_path):
+def test_the_export_scores_a_real_split_as_evaluate_does(real_data, tmp_path, capsys):
     """FSDD's test split (250 clips) through the exported ONNX model and the runner classify.py uses, against
     ``evaluate`` of the Keras bundle on the same split."""
     from audioclf.datasets import load_dataset, split_dataset
 
     bundle = ROOT / "pretrained" / "fsdd_sfc_dcnn"
-    r = run_cli("evaluate", str(bundle), "--data", str(real_data / "fsdd"), "--split", "split:test", "--json")
+    r = _cli(capsys, "evaluate", str(bundle), "--data", str(real_data / "fsdd"), "--split", "split:test", "--json")
     assert r.returncode == 0, r.stderr
     expected = json.loads(r.stdout.strip().splitlines()[-1])["accuracy"]
     out = export_bundle(bundle, tmp_path / "onnx", fmt="onnx")
@@ -299,7 +311,7 @@ def test_the_quantization_check_compares_accuracy_where_labels_are_known():
 
 
 @pytest.mark.slow
-def test_int8_calibrates_on_the_examples_keeps_the_front_end_float_and_reports_accuracy(tmp_path):
+def test_int8_calibrates_on_the_examples_keeps_the_front_end_float_and_reports_accuracy(tmp_path, capsys):
     """fsdd_sfc_dcnn in int8: ONNX dynamic (int8 weights), TFLite calibrated on a representative set of the
     examples' windows; a float front end; the example clips' accuracy against float32 in the JSON."""
     import onnx
@@ -313,7 +325,7 @@ def test_int8_calibrates_on_the_examples_keeps_the_front_end_float_and_reports_a
     assert len(rep) == 3 and all(set(r) == {"frames", "clip_peak"} for r in rep)
     assert all(r["frames"].shape == (1, 64, 1024) and -100.0 < r["clip_peak"].min() < 50.0 for r in rep)
 
-    r = run_cli("export", str(bundle.path), "--format", "onnx", "--quantize", "int8", "--out", str(tmp_path / "q"),
+    r = _cli(capsys, "export", str(bundle.path), "--format", "onnx", "--quantize", "int8", "--out", str(tmp_path / "q"),
                 "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout.strip().splitlines()[-1])

@@ -378,6 +378,25 @@ def test_compile_model_validates():
         compile_model(keras.Model(inp, keras.layers.Dense(2)(inp)))
 
 
+def test_compile_model_builds_the_optimizer_so_fit_traces_the_step_once(rng):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the second trace is TensorFlow's (a tf.function that created variables)")
+    model = compile_model(build_model("feature_mlp", input_shape=(8,), num_classes=2))
+    assert model.optimizer.built and len(model.optimizer.variables) > 2 * len(model.trainable_variables)
+    traced, step = [], model.train_step
+
+    def counting_step(data):
+        traced.append(1)  # Python runs it once per trace; the graph runs the 4 steps
+        return step(data)
+
+    model.train_step = counting_step
+    x = rng.normal(size=(16, 8)).astype("float32")
+    y = np.eye(2, dtype="float32")[np.arange(16) % 2]
+    history = model.fit(x, training_targets(model, x, y), batch_size=8, epochs=2, verbose=0).history
+    assert len(history["loss"]) == 2 and np.all(np.isfinite(history["loss"]))
+    assert len(traced) == 1
+
+
 # ----------------------------------------------------------------- safe loading
 
 
