@@ -199,7 +199,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
     from ..datasets import clip_id, require_classes, shared_files, split_dataset
     from ..models import build_model, compile_model
     from . import backend
-    from ._fit import Monitor, StopOnRequest, TrainBatches, execution_steps
+    from ._fit import Monitor, StopOnRequest, TrainBatches, execution_steps, keras_input
     from .bundle import save_bundle
     from .extract import extract_dataset
     from .inference import model_outputs
@@ -295,8 +295,8 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
                                    augment=config.augment, sample_weights=weights, seed=config.seed,
                                    multiple=device.replicas)  # backend hook: batches split evenly over replicas
             if callbacks is not None:
-                m.fit(batches, epochs=config.epochs, steps_per_epoch=len(batches), verbose=0, callbacks=callbacks,
-                      shuffle=False)
+                m.fit(keras_input(batches, config.epochs), epochs=config.epochs, steps_per_epoch=len(batches),
+                      verbose=0, callbacks=callbacks, shuffle=False)
 
         emit = _emitter(progress, epochs, steps)
         monitor = Monitor(emit=emit, stop=stop, val_x=x_val, val_labels=val_ex.labels, val_clip_index=val_ex.clip_index,

@@ -80,3 +80,48 @@ def test_steps_per_call_divide_the_epoch(steps, expected):
     assert execution_steps(steps) == expected and steps % expected == 0
     assert execution_steps(steps, backend="jax") == expected
     assert execution_steps(steps, backend="torch") == 1  # Keras' torch trainer takes one step per call only
+
+
+def _tensorflow():
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("keras_input builds a tf.data pipeline on TensorFlow only")
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_tf_data_input_gives_the_batches_of_the_py_dataset(weighted):
+    from audioclf.engine._fit import keras_input
+
+    _tensorflow()
+    weights = np.linspace(0.5, 2.0, 13).astype(np.float32) if weighted else None
+    b = _batches(13, multiple=1, weights=weights, outputs=("probs", "reconstruction"))
+    ds = keras_input(b, 3)
+    assert ds is not b
+    got = list(ds.as_numpy_iterator())
+    assert len(got) == 3 * len(b)  # 3 epochs of 2 batches, the last of each 5 windows
+    for i, batch in enumerate(got):
+        want = b[i]
+        assert len(batch) == len(want) == (3 if weighted else 2)
+        np.testing.assert_array_equal(batch[0], want[0])
+        assert set(batch[1]) == set(want[1]) == {"probs", "reconstruction"}
+        for k in want[1]:
+            np.testing.assert_array_equal(batch[1][k], want[1][k])
+        if weighted:
+            np.testing.assert_array_equal(batch[2], want[2])
+
+
+def test_the_py_dataset_stays_where_a_batch_is_drawn_or_split_or_too_big(monkeypatch):
+    import audioclf.engine._fit as fit_module
+    from audioclf.engine._fit import keras_input
+
+    _tensorflow()
+    augmented = TrainBatches(np.zeros((13, 4, 3), np.float32), np.arange(13) % 3, n_classes=3, batch_size=8,
+                             output_names=("probs",), input_kind="spectrogram", augment=AUGMENT_PRESETS["standard"],
+                             sample_weights=None, seed=0)
+    assert augmented.augment.active and keras_input(augmented, 3) is augmented  # drawn per batch
+    split = _batches(13, multiple=2)
+    assert keras_input(split, 3) is split  # replicas: batches padded per device
+    small = _batches(13, multiple=1)
+    monkeypatch.setattr(fit_module, "TF_DATA_BYTES", small.x.nbytes)
+    assert keras_input(small, 3) is small  # more than the cap would be copied
