@@ -246,10 +246,13 @@ def unknown_rates(train_ds, backbone: str, known: list, foreign: dict, *, cache:
         ex = extract_dataset(ds, config=bundle.pipeline, cache=True)
         x = bundle.stats.apply(ex.x) if bundle.stats is not None else ex.x
         probs = model_outputs(bundle.model, x)["probs"]
-        flags = [bundle.open_set.judge(probs[ex.clip_index == i].mean(axis=0),
-                                       clip_embedding(ex.x[ex.clip_index == i]))["unknown"]
-                 for i in range(len(ex.clips))]
-        return float(np.mean(flags)), len(flags)
+        verdicts = [bundle.open_set.judge(probs[ex.clip_index == i].mean(axis=0),
+                                          clip_embedding(ex.x[ex.clip_index == i])) for i in range(len(ex.clips))]
+        unknown = np.array([v["unknown"] for v in verdicts])
+        by_confidence = np.array([v["confidence"] < v["confidence_threshold"] for v in verdicts])
+        by_distance = np.array([v.get("distance", 0.0) > v.get("distance_threshold", np.inf) for v in verdicts])
+        return float(unknown.mean()), len(unknown), {"confidence": float(by_confidence.mean()),
+                                                     "distance": float(by_distance.mean())}
 
     with cache_at(cache):  # the training and the probes read the benchmark's cache
         t0 = time.perf_counter()
@@ -259,7 +262,7 @@ def unknown_rates(train_ds, backbone: str, known: list, foreign: dict, *, cache:
         rates = {"known": share(known), **{name: share(clips) for name, clips in foreign.items()}}
     return {"head": config.model.removeprefix("head_"), "source": bundle.open_set.source,
             "confidence": bundle.open_set.confidence, "distance": bundle.open_set.distance, "seconds": seconds,
-            **{k: {"rate": r, "clips": n} for k, (r, n) in rates.items()}}
+            **{k: {"rate": r, "clips": n, "by_test": tests} for k, (r, n, tests) in rates.items()}}
 
 
 def spoken_words(work: Path) -> list:
@@ -472,13 +475,18 @@ def render_unknown(rows: dict) -> str:
     runs = {k: v for k, v in rows.items() if k.startswith("unknown ")}
     if not runs:
         return ""
-    out = ["| trained on | head | calibration | known clips answered unknown | foreign answered unknown |",
+    def tests(v: dict) -> str:  # which test refused them (a clip may fail both)
+        by = v.get("by_test")
+        return f" (confidence {by['confidence']:.0%}, distance {by['distance']:.0%})" if by else ""
+
+    out = ["| trained on | head | calibration | known clips answered unknown (refused by each test) | "
+           "foreign answered unknown (refused by each test) |",
            "| --- | --- | --- | ---: | --- |"]
     for k, r in runs.items():
-        foreign = "; ".join(f"{name} {v['rate']:.0%} of {v['clips']}" for name, v in r.items()
+        foreign = "; ".join(f"{name} {v['rate']:.0%} of {v['clips']}{tests(v)}" for name, v in r.items()
                             if isinstance(v, dict) and name != "known")
         out.append(f"| {k.removeprefix('unknown ')} | {r['head']} | {r['source']} | "
-                   f"{r['known']['rate']:.1%} of {r['known']['clips']} | {foreign} |")
+                   f"{r['known']['rate']:.1%} of {r['known']['clips']}{tests(r['known'])} | {foreign} |")
     return "\n".join(out)
 
 
