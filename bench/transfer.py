@@ -197,6 +197,12 @@ def baseline_features(dataset, backbone: str, cache: Path):
     return {str(c.path): f for c, f in zip(emb.clips, feats, strict=True)}
 
 
+def median_run(run, n: int = 3) -> dict:
+    """``run()`` ``n`` times: the run of median total seconds, with every run's total in ``runs``."""
+    rows = sorted((run() for _ in range(n)), key=lambda r: r["seconds"])
+    return {**rows[n // 2], "runs": [round(r["seconds"], 2) for r in rows]}
+
+
 def run_baseline(dataset, feats: dict) -> dict:
     """Logistic regression (C=0.1) on the standardised clip features of ``dataset``'s train side, scored on val."""
     import numpy as np
@@ -356,10 +362,13 @@ def main() -> None:
         # out-of-fold calibration of "none of these" included
         for key in ("timing recorded cold", "timing recorded warm"):
             res.get(key, functools.partial(run_recipe, rec, "sounds", None, "none", cache=rec_cache))
-        for key in ("timing esc10 cold" if cold_before else "timing esc10 first", "timing esc10 warm"):
-            res.get(key, functools.partial(run_recipe, esc, "sounds", None, "none", cache=cache))
-        for key in ("timing esc10 linear warm",):
-            res.get(key, functools.partial(run_recipe, esc, "sounds", "linear", "none", cache=cache))
+        res.get("timing esc10 cold" if cold_before else "timing esc10 first",
+                functools.partial(run_recipe, esc, "sounds", None, "none", cache=cache))
+        # warm: the median of three runs (their totals are kept beside it), the machine's noise being what it is
+        res.get("timing esc10 warm", functools.partial(median_run, functools.partial(
+            run_recipe, esc, "sounds", None, "none", cache=cache)))
+        res.get("timing esc10 linear warm", functools.partial(median_run, functools.partial(
+            run_recipe, esc, "sounds", "linear", "none", cache=cache)))
         res.get("timing recorded cli", functools.partial(cli_train, rec, work))
     # Cheapest first, so an interrupted run has the most rows: few-shot points (small training sides),
     # full backbone runs, then from scratch.
@@ -564,15 +573,16 @@ def render(rows: dict, plans: list, shots: list, cold: bool) -> str:
                  "timing recorded warm": "recorded-style 5 x 8, warm cache",
                  "timing esc10 cold": "ESC-10, all clips, cold embedding cache",
                  "timing esc10 first": "ESC-10, all clips, first run (cache not empty at start)",
-                 "timing esc10 warm": "ESC-10, all clips, warm cache",
-                 "timing esc10 linear warm": "ESC-10, all clips, warm cache, `--head linear`",
+                 "timing esc10 warm": "ESC-10, all clips, warm cache (median of three runs)",
+                 "timing esc10 linear warm": "ESC-10, all clips, warm cache, `--head linear` (median of three runs)",
                  "timing recorded cli": "recorded-style 5 x 8, fresh `python -m audioclf train` process, empty "
                                         "cache (start-up and imports counted)"}
         for k, v in timing:
             feats = "–" if v["features"] is None else f"{v['features']:.1f}"
             fit = "–" if k.endswith("cli") else f"{v['train']:.1f}"  # the CLI reports train()'s whole time only
             cal = "–" if v.get("evaluate") is None else f"{v['evaluate']:.1f}"
-            out.append(f"| {names.get(k, k)} | {v['train_clips']} | {v.get('head', 'linear')} | {v['seconds']:.1f} | "
+            runs = f" (median of {', '.join(f'{x:.1f}' for x in v['runs'])})" if v.get("runs") else ""
+            out.append(f"| {names.get(k, k)} | {v['train_clips']} | {v.get('head', 'linear')} | {v['seconds']:.1f}{runs} | "
                        f"{feats} | {fit} | {cal} |")
         out.append("")
     out += ["| dataset | split | backbone + linear head: accuracy | time (s) | from scratch (quick recipe): "
