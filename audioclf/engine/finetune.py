@@ -87,14 +87,11 @@ def fine_tune_model(head: keras.Model, *, backbone: str, x_train: np.ndarray, ba
 
 
 def without_optimizer(model: keras.Model) -> keras.Model:
-    """An uncompiled copy of ``model`` with the same weights, to save without the optimizer's state.
+    """An uncompiled copy of ``model`` with the same weights (see :func:`audioclf.engine.bundle.model_without_optimizer`,
+    which every bundle is saved through)."""
+    from .bundle import model_without_optimizer
 
-    Adam keeps two numbers per weight; for a fine-tuned ``sounds`` block (3.5 M parameters)
-    that would add 28 MB to a 14 MB bundle that prediction never reads.
-    """
-    copy = keras.Model.from_config(model.get_config())  # clone_model would compile (and build) an optimizer too
-    copy.set_weights(model.get_weights())
-    return copy
+    return model_without_optimizer(model)
 
 
 @keras.saving.register_keras_serializable(package="audioclf")

@@ -93,8 +93,9 @@ EMBEDDING_SCALED_QUANTILE: float | None = None
 #: Out-of-fold folds of the distances to the class centroids (no training: only centroids of the other folds).
 DISTANCE_FOLDS = 5
 #: Out-of-fold trainings of a head trained by Adam (``mlp``, ``attention``) with ``split none``, for its
-#: confidence threshold: two, each on half the clips, cost one training more in all (three cost two: ESC-10's
-#: ``mlp`` head with calibration took 12.4 s warm, against 3.7 s for the head alone).
+#: confidence threshold: two, each on half the clips, cost one training more in all (three cost two). ESC-10's
+#: ``mlp`` head with its calibration: 12.4 s warm with three, 8.6 s with two and ``tf.data`` batches
+#: (docs/benchmarks.md, "Timing").
 ADAM_OOF_FOLDS = 2
 
 
@@ -379,12 +380,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
                     "stopped": monitor.stopped, "early_stopped": monitor.early_stopped, "seconds": round(seconds, 3),
                     "timings": {k: round(v, 3) for k, v in timings.items()}, "history": monitor.history,
                     "device": device_record, "notes": notes}
-        saved = model
-        if pipeline.fine_tune:  # the trained top block, without its optimizer state (twice its size again)
-            from .finetune import without_optimizer
-
-            saved = without_optimizer(model)
-        bundle_path = save_bundle(out, model=saved, pipeline=pipeline, classes=dataset.classes, stats=stats,
+        bundle_path = save_bundle(out, model=model, pipeline=pipeline, classes=dataset.classes, stats=stats,
                                   architecture=spec.name, options=config.model_options, attention=config.attention,
                                   training=training, metrics=metrics, open_set=open_set)
         timings["save"] = time.perf_counter() - t

@@ -59,6 +59,18 @@ def _pipeline(name: str):
     return default_pipeline(name, sr=SR, input_shape=shape)
 
 
+def _saved_groups(bundle_dir) -> list[str]:
+    """The top-level groups of a bundle's Keras weights file (``optimizer`` among them if it was saved)."""
+    import io
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(bundle_dir / "model.keras") as zf, \
+            h5py.File(io.BytesIO(zf.read("model.weights.h5")), "r") as h5:
+        return sorted(h5.keys())
+
+
 def test_every_architecture_has_tiny_options():
     assert set(TINY) == {s.name for s in list_models()}
 
@@ -76,6 +88,7 @@ def test_train_evaluate_predict_round_trip(name, synthetic, cache, tmp_path):
     bundle = load_bundle(tmp_path / name)
     assert bundle.architecture == name and bundle.attention == attention
     assert bundle.description["training"]["split"] == "fold:2"
+    assert _saved_groups(tmp_path / name) == ["layers", "vars"]  # the weights without the optimizer's state
     clip = synthetic.clips[0].path
     pred = predict(bundle, clip)
     assert pred.window_probs.shape[1] == 3 and np.all(np.isfinite(pred.window_probs))
