@@ -379,7 +379,8 @@ TRANSFER_LIMITS = [
     "tell apart, so sounds unlike its training data (see the backbone's description) are harder.",
     "'None of these' is calibrated out of fold (the shipped model trains on every clip, `--split none`: each "
     "clip is scored by a head trained on the other folds, so the thresholds describe clips the model has not "
-    "learned): about 5 % of known sounds may be refused per threshold; the slider on Classify moves the "
+    "learned): about 5 % of the known sounds it gets right may be refused per threshold (1 % by the "
+    "confidence), and more of those it gets wrong; the slider on Classify moves the "
     "confidence one. `bench/transfer.py --only unknown` measures the refusals on a held-out fold or speaker "
     "and on foreign sounds (docs/benchmarks.md, \"None of these\").",
 ]

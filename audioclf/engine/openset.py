@@ -11,11 +11,12 @@ it learned from than of any new take of the same class.
 
 * **confidence** -- the clip's top probability. The threshold is a low
   quantile (default the 5th percentile) of the top probability of the
-  validation clips the model got right, so about 95 % of known sounds pass.
+  validation clips the model got right: about 95 % of the known sounds it
+  gets right pass, and more of those it gets wrong fall to "unknown".
 * **distance** (models on backbone embeddings) -- the cosine distance from the
   clip's mean embedding to the nearest class centroid of the training clips.
-  The threshold is a high quantile (95th percentile) of the validation clips'
-  distances. A sound of no known class tends to land far from every centroid
+  The threshold is a high quantile (95th percentile) of the distances of the
+  validation clips the model got right. A sound of no known class tends to land far from every centroid
   even when the softmax is sure of itself.
 * **scaled distance** (optional, off for models trained here) -- the same, once
   every dimension of the embedding is centred and scaled by the training clips'
