@@ -257,8 +257,11 @@ def unknown_rates(train_ds, backbone: str, known: list, foreign: dict, *, cache:
         unknown = np.array([v["unknown"] for v in verdicts])
         by_confidence = np.array([v["confidence"] < v["confidence_threshold"] for v in verdicts])
         by_distance = np.array([v.get("distance", 0.0) > v.get("distance_threshold", np.inf) for v in verdicts])
+        # refused by the two together (the joint test) though within each edge alone
+        together = unknown & ~by_confidence & ~by_distance
         return float(unknown.mean()), len(unknown), {"confidence": float(by_confidence.mean()),
-                                                     "distance": float(by_distance.mean())}
+                                                     "distance": float(by_distance.mean()),
+                                                     "together": float(together.mean())}
 
     with cache_at(cache):  # the training and the probes read the benchmark's cache
         t0 = time.perf_counter()
@@ -267,7 +270,8 @@ def unknown_rates(train_ds, backbone: str, known: list, foreign: dict, *, cache:
         bundle = load_bundle(out_dir)
         rates = {"known": share(known), **{name: share(clips) for name, clips in foreign.items()}}
     return {"head": config.model.removeprefix("head_"), "source": bundle.open_set.source,
-            "confidence": bundle.open_set.confidence, "distance": bundle.open_set.distance, "seconds": seconds,
+            "confidence": bundle.open_set.confidence, "distance": bundle.open_set.distance,
+            "joint": bundle.open_set.joint, "seconds": seconds,
             **{k: {"rate": r, "clips": n, "by_test": tests} for k, (r, n, tests) in rates.items()}}
 
 
@@ -500,7 +504,10 @@ def render_unknown(rows: dict) -> str:
         return ""
     def tests(v: dict) -> str:  # which test refused them (a clip may fail both)
         by = v.get("by_test")
-        return f" (confidence {by['confidence']:.0%}, distance {by['distance']:.0%})" if by else ""
+        if not by:
+            return ""
+        both = f", only together {by['together']:.0%}" if "together" in by else ""
+        return f" (confidence {by['confidence']:.0%}, distance {by['distance']:.0%}{both})"
 
     out = ["| trained on | head | calibration | known clips answered unknown (refused by each test) | "
            "foreign answered unknown (refused by each test) |",

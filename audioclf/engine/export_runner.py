@@ -273,6 +273,21 @@ def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None
         d = float(_nearest_cosine(np.asarray(embedding, np.float64)[None], np.asarray(open_set["centroids"], np.float64)))
         out.update(distance=d, distance_threshold=open_set["distance"])
         unknown = unknown or d > open_set["distance"]
+        if open_set.get("joint") is not None:  # confidence and distance judged together by their ranks
+            rc = np.asarray(open_set["reference_confidences"], np.float64)
+            rd = np.asarray(open_set["reference_distances"], np.float64)
+            # beyond the references the ranks keep falling: exp(-excess / their standard deviation) / (n + 1)
+            if top < rc[0]:
+                c_rank = float(np.exp(-(rc[0] - top) / max(float(np.std(rc)), 1e-6)) / (len(rc) + 1))
+            else:
+                c_rank = float((np.searchsorted(rc, top, side="right") + 1) / (len(rc) + 1))
+            if d > rd[-1]:
+                d_rank = float(np.exp(-(d - rd[-1]) / max(float(np.std(rd)), 1e-6)) / (len(rd) + 1))
+            else:
+                d_rank = float((len(rd) - np.searchsorted(rd, d, side="left") + 1) / (len(rd) + 1))
+            out.update(confidence_rank=c_rank, distance_rank=d_rank, joint=c_rank * d_rank,
+                       joint_threshold=open_set["joint"])
+            unknown = c_rank * d_rank < open_set["joint"]
     if open_set.get("scaled_distance") is not None and embedding is not None:
         z = (np.asarray(embedding, np.float64) - np.asarray(open_set["center"], np.float64)) \
             / np.asarray(open_set["scale"], np.float64)

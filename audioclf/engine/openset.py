@@ -28,7 +28,23 @@ it learned from than of any new take of the same class.
   (``audioclf.engine.train.EMBEDDING_SCALED_QUANTILE``, docs/benchmarks.md).
 
 A clip is *unknown* when its confidence is below its threshold or a distance
-above its threshold. Both thresholds are only defaults: the app has a slider.
+above its threshold.
+
+* **both together** (models on backbone embeddings trained here since 2026-12-07) -- a clip a little
+  unsure *and* a little far is as odd as one very unsure or very far. Each of the two numbers becomes a rank
+  among the known clips the model got right (``confidence_rank``: the share at most as sure;
+  ``distance_rank``: the share at least as far, both conformal p-values), and the clip is unknown when the
+  product of the two ranks is below the product's own low quantile over those clips (default 5 %:
+  ``joint_quantile``). One threshold on the pair, calibrated as one test, instead of two thresholds whose
+  refusals add up: measured with ``bench/transfer.py --only unknown`` (docs/benchmarks.md) it refused fewer
+  known clips and more foreign sounds than confidence 1 % + distance 5 %, taken over the sets there. The
+  calibration then also keeps the sorted ranks' references and reports, as ``confidence`` and ``distance``,
+  the confidence below which and the distance beyond which a clip is unknown on that count alone. Beyond
+  the least sure and the farthest reference clip a rank keeps falling (an exponential tail scaled by the
+  references' spread): with a few dozen clips no rank among them is small enough alone, and a clip far
+  beyond all of them must still be refused however sure the model is.
+
+The thresholds are only defaults: the app has a slider.
 """
 
 from __future__ import annotations
@@ -40,11 +56,13 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["OpenSetCalibration", "calibrate", "centroid_distance", "clip_embedding", "out_of_fold_distances",
+__all__ = ["OpenSetCalibration", "calibrate", "joint_ranks", "joint_bounds", "MAX_REFERENCE", "centroid_distance", "clip_embedding", "out_of_fold_distances",
            "embedding_scale", "scaled_centroids", "scaled_centroid_distance",
            "reasons", "unknown_message", "calibration_note", "SOURCE_WORDS"]
 
 _QUANTILE = 0.05
+#: The most reference values a calibration keeps per test (more: evenly spaced quantiles of them).
+MAX_REFERENCE = 1000
 _SOURCES = ("validation", "out-of-fold", "training")
 #: What the clips of each calibration ``source`` were, in plain words (:func:`calibration_note`).
 SOURCE_WORDS = {"validation": "held-out validation clips",
@@ -86,6 +104,15 @@ class OpenSetCalibration:
         What they were: ``'validation'`` (held-out clips), ``'out-of-fold'`` (training clips, each
         scored by a model that did not train on it) or ``'training'`` (older bundles: the training
         clips themselves, optimistic).
+    joint : float or None
+        Clips whose ``confidence_rank * distance_rank`` (:func:`joint_ranks`) is below this are unknown;
+        None: the two tests apart (zoo models, older bundles). ``confidence`` and ``distance`` are then what
+        one of the two alone must cross (a clip at the nearest distance / the highest confidence).
+    joint_quantile : float or None
+        The share of the calibration's right clips whose product falls below ``joint``.
+    reference_confidences, reference_distances : np.ndarray or None [shape=(n,)]
+        Sorted top probabilities and centroid distances of the calibration clips the model got right
+        (at most :data:`MAX_REFERENCE` each), the ranks' references.
     """
 
     confidence: float
@@ -100,6 +127,24 @@ class OpenSetCalibration:
     scale: np.ndarray | None = None
     scaled_centroids: np.ndarray | None = None
     scaled_quantile: float | None = None
+    joint: float | None = None
+    joint_quantile: float | None = None
+    reference_confidences: np.ndarray | None = None
+    reference_distances: np.ndarray | None = None
+
+    def joint_threshold(self, confidence: float | None = None) -> float:
+        """The joint threshold, moved by a confidence the app's slider sets instead of :attr:`confidence`.
+
+        The slider's value becomes the confidence below which a clip is unknown at any distance (the product's
+        threshold is then the rank that value has among the reference confidences); the calibrated value
+        (or None; to within half the slider's 0.001 step) gives :attr:`joint` itself, 0 refuses nothing.
+        """
+        if confidence is None or abs(float(confidence) - self.confidence) < 5e-4:
+            return float(self.joint)
+        if confidence <= 0.0:
+            return 0.0
+        ref = self.reference_confidences
+        return float((np.searchsorted(ref, confidence, side="left") + 1.5) / (len(ref) + 1))
 
     def judge(self, probs: np.ndarray, embedding: np.ndarray | None = None, *,
               confidence: float | None = None) -> dict[str, Any]:
@@ -129,6 +174,15 @@ class OpenSetCalibration:
             d = float(centroid_distance(np.asarray(embedding)[None], self.centroids)[0])
             out.update(distance=d, distance_threshold=self.distance)
             unknown = unknown or d > self.distance
+            if self.joint is not None:
+                rc, rd = joint_ranks(self.reference_confidences, self.reference_distances, top, d)
+                threshold = self.joint_threshold(confidence)
+                floor, ceiling = joint_bounds(self.reference_confidences, self.reference_distances, threshold)
+                # the single thresholds are the joint test's own edges (a clip beyond one is unknown whatever
+                # the other), so the product decides alone
+                out.update(confidence_threshold=floor if threshold == self.joint else limit, distance_threshold=ceiling,
+                           confidence_rank=rc, distance_rank=rd, joint=rc * rd, joint_threshold=threshold)
+                unknown = rc * rd < threshold
         if self.scaled_distance is not None and embedding is not None:
             d = float(scaled_centroid_distance(np.asarray(embedding)[None], self.center, self.scale,
                                                self.scaled_centroids)[0])
@@ -144,7 +198,11 @@ class OpenSetCalibration:
                 **({} if self.scaled_distance is None else {
                     "scaled_distance": self.scaled_distance, "scaled_quantile": self.scaled_quantile,
                     "center": np.round(self.center, 6).tolist(), "scale": np.round(self.scale, 6).tolist(),
-                    "scaled_centroids": np.round(self.scaled_centroids, 6).tolist()})}
+                    "scaled_centroids": np.round(self.scaled_centroids, 6).tolist()}),
+                **({} if self.joint is None else {
+                    "joint": self.joint, "joint_quantile": self.joint_quantile,
+                    "reference_confidences": np.round(self.reference_confidences, 7).tolist(),
+                    "reference_distances": np.round(self.reference_distances, 7).tolist()})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, n_classes: int) -> OpenSetCalibration:
@@ -189,10 +247,87 @@ class OpenSetCalibration:
                                      f"({n_classes}), scales positive")
             scaled = {"scaled_distance": float(sd), "center": center, "scale": scale, "scaled_centroids": sc,
                       "scaled_quantile": None if d.get("scaled_quantile") is None else float(d["scaled_quantile"])}
-        return cls(**scaled, confidence=float(conf), distance=None if dist is None else float(dist), centroids=centroids,
+        joint: dict[str, Any] = {}
+        if d.get("joint") is not None:
+            jt = d["joint"]
+            if isinstance(jt, bool) or not isinstance(jt, (int, float)) or not 0.0 <= jt <= 1.0:
+                raise ParameterError(f"open-set joint threshold {jt!r} must be a number in [0, 1]")
+            try:
+                rc, rd = (np.asarray(d[k], dtype=np.float64) for k in ("reference_confidences", "reference_distances"))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ParameterError(f"open-set joint threshold needs reference_confidences and "
+                                     f"reference_distances: {exc}") from exc
+            if (rc.ndim != 1 or rd.ndim != 1 or len(rc) == 0 or len(rd) == 0 or dist is None
+                    or not (np.all(np.isfinite(rc)) and np.all(np.isfinite(rd)))
+                    or np.any(np.diff(rc) < 0) or np.any(np.diff(rd) < 0)):
+                raise ParameterError(f"open-set reference confidences {rc.shape} and distances {rd.shape} must be "
+                                     "non-empty sorted finite lists, with a distance threshold")
+            joint = {"joint": float(jt), "reference_confidences": rc, "reference_distances": rd,
+                     "joint_quantile": None if d.get("joint_quantile") is None else float(d["joint_quantile"])}
+        return cls(**scaled, **joint, confidence=float(conf), distance=None if dist is None else float(dist), centroids=centroids,
                    quantile=float(d.get("quantile", _QUANTILE)), clips=int(d.get("clips", 0)), source=source,
                    confidence_quantile=None if d.get("confidence_quantile") is None
                    else float(d["confidence_quantile"]))
+
+
+def _spread(reference: np.ndarray) -> float:
+    """The scale of the ranks' tails beyond the references: their standard deviation (at least 1e-6)."""
+    return max(float(np.std(reference)), 1e-6)
+
+
+def joint_ranks(reference_confidences: np.ndarray, reference_distances: np.ndarray, confidence: float,
+                distance: float) -> tuple[float, float]:
+    """A clip's two ranks among the known clips a model got right (conformal p-values, in (0, 1]).
+
+    ``confidence_rank``: (1 + how many reference clips were at most this sure) / (n + 1); ``distance_rank``:
+    (1 + how many were at least this far) / (n + 1). Small is odd. Beyond the least sure / the farthest
+    reference clip the rank keeps falling, ``exp(-excess / spread) / (n + 1)`` (``spread``: the references'
+    standard deviation), so that with a few dozen clips a clip far beyond every known one is still refused
+    however sure the model is. References sorted ascending.
+
+    Example
+    -------
+    >>> joint_ranks(np.array([0.6, 0.8, 0.9, 0.95]), np.array([0.1, 0.2, 0.3, 0.4]), 0.7, 0.35)
+    (0.4, 0.4)
+    """
+    rc = np.asarray(reference_confidences)
+    rd = np.asarray(reference_distances)
+    if confidence < rc[0]:
+        c_rank = float(np.exp(-(rc[0] - confidence) / _spread(rc)) / (len(rc) + 1))
+    else:
+        c_rank = float((np.searchsorted(rc, confidence, side="right") + 1) / (len(rc) + 1))
+    if distance > rd[-1]:
+        d_rank = float(np.exp(-(distance - rd[-1]) / _spread(rd)) / (len(rd) + 1))
+    else:
+        d_rank = float((len(rd) - np.searchsorted(rd, distance, side="left") + 1) / (len(rd) + 1))
+    return c_rank, d_rank
+
+
+def joint_bounds(reference_confidences: np.ndarray, reference_distances: np.ndarray,
+                 threshold: float) -> tuple[float, float]:
+    """The confidence below which, and the distance beyond which, a clip's product of ranks is below
+    ``threshold`` whatever the other number (:func:`joint_ranks`; in its tails when ``threshold`` is below
+    every rank a reference value can have, 1 / (n + 1))."""
+    out = []
+    for ref, low in ((np.asarray(reference_confidences), True), (np.asarray(reference_distances), False)):
+        n = len(ref)
+        j = min(int(np.ceil(threshold * (n + 1) - 1e-12)) - 2, n - 1)  # at most j reference clips beyond it
+        if j >= 0:
+            out.append(float(ref[j] if low else ref[n - 1 - j]))
+        elif threshold <= 0.0:
+            out.append(0.0 if low else 2.0)
+        else:  # in the tail: exp(-excess / spread) / (n + 1) < threshold
+            excess = _spread(ref) * float(np.log(1.0 / (threshold * (n + 1))))
+            out.append(max(float(ref[0]) - excess, 0.0) if low else min(float(ref[-1]) + excess, 2.0))
+    return out[0], out[1]
+
+
+def _reference(values: np.ndarray) -> np.ndarray:
+    """Sorted ``values``, or :data:`MAX_REFERENCE` evenly spaced quantiles of them."""
+    values = np.sort(np.asarray(values, dtype=np.float64))
+    if len(values) > MAX_REFERENCE:
+        values = np.quantile(values, np.linspace(0.0, 1.0, MAX_REFERENCE))
+    return values
 
 
 def clip_embedding(x: np.ndarray) -> np.ndarray:
@@ -251,7 +386,8 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
               val_embeddings: np.ndarray | None = None, val_distances: np.ndarray | None = None,
               source: str = "validation", confidence_quantile: float | None = None,
               scaled_quantile: float | None = None,
-              val_scaled_distances: np.ndarray | None = None) -> OpenSetCalibration:
+              val_scaled_distances: np.ndarray | None = None,
+              joint_quantile: float | None = None) -> OpenSetCalibration:
     """Measure the "none of these" thresholds on validation clips.
 
     Parameters
@@ -277,6 +413,10 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
         "unknown" by it, in (0, 0.5).
     val_scaled_distances : np.ndarray [shape=(n_clips,)], optional
         The clips' scaled distances measured elsewhere (out of fold), as ``val_distances``.
+    joint_quantile : float, optional
+        With embeddings: one test on confidence and distance together instead of two apart (see the module's
+        notes), letting this share of the right clips fall to "unknown", in (0, 0.5); ``quantile`` and
+        ``confidence_quantile`` are then unused, and ``confidence`` and ``distance`` are the joint test's edges.
 
     Returns
     -------
@@ -344,6 +484,18 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
             scaled = {"scaled_distance": float(np.quantile(sd[right] if right.any() else sd, 1.0 - scaled_quantile)),
                       "center": center.astype(np.float32), "scale": scale.astype(np.float32),
                       "scaled_centroids": cents.astype(np.float32), "scaled_quantile": float(scaled_quantile)}
+    if joint_quantile is not None and distance is not None:
+        if isinstance(joint_quantile, bool) or not isinstance(joint_quantile, (int, float)) \
+                or not 0.0 < joint_quantile < 0.5:
+            raise ParameterError(f"joint_quantile={joint_quantile!r} must be a number in (0, 0.5)")
+        keep = right if right.any() else np.ones(len(probs), dtype=bool)
+        ref_c, ref_d = _reference(probs.max(axis=1)[keep]), _reference(d[keep])
+        products = [np.prod(joint_ranks(ref_c, ref_d, c, dd)) for c, dd in zip(probs.max(axis=1)[keep], d[keep],
+                                                                                 strict=True)]
+        joint = float(np.quantile(products, joint_quantile))
+        confidence, distance = joint_bounds(ref_c, ref_d, joint)
+        scaled.update(joint=joint, joint_quantile=float(joint_quantile), reference_confidences=ref_c,
+                      reference_distances=ref_d)
     return OpenSetCalibration(confidence=confidence, distance=distance, centroids=centroids,
                               quantile=float(quantile), clips=int(len(probs)), source=source,
                               confidence_quantile=None if confidence_quantile is None else float(confidence_quantile),
@@ -414,6 +566,13 @@ def reasons(verdict: dict[str, Any]) -> list[str]:
     if dist is not None and dlimit is not None and dist > dlimit:
         a, b = _pair(dist, dlimit, percent=False)
         out.append(f"distance to the nearest known class {a}, beyond this model's threshold of {b}")
+    joint, jlimit = verdict.get("joint"), verdict.get("joint_threshold")
+    if not out and joint is not None and jlimit is not None and joint < jlimit:
+        a, b = _pair(joint, jlimit, percent=True)
+        c_rank, d_rank = verdict["confidence_rank"], verdict["distance_rank"]
+        out.append(f"confidence {verdict['confidence'] * 100:.1f} % ({c_rank * 100:.1f} % of the known clips it "
+                   f"gets right were as unsure) and distance to the nearest known class {verdict['distance']:.2f} "
+                   f"({d_rank * 100:.1f} % were as far): together {a}, below this model's threshold of {b}")
     dist, dlimit = verdict.get("scaled_distance"), verdict.get("scaled_distance_threshold")
     if dist is not None and dlimit is not None and dist > dlimit:
         a, b = _pair(dist, dlimit, percent=False)
@@ -449,6 +608,12 @@ def calibration_note(calibration: OpenSetCalibration) -> str:
     >>> calibration_note(OpenSetCalibration(confidence=0.7, clips=40))
     'Calibrated on 40 held-out validation clips: 95% of the clips the model got right were at least this sure.'
     """
+    if calibration.joint is not None:
+        return (f"Calibrated on {calibration.clips} {SOURCE_WORDS.get(calibration.source, 'clips')}: a clip is "
+                "'none of these' when its confidence and its distance to the nearest class in the backbone's space, "
+                "each ranked among the clips the model got right, are together rarer than "
+                f"{1 - (calibration.joint_quantile or calibration.quantile):.0%} of those clips. This slider is the "
+                "confidence below which a clip is refused however near it is; moving it moves the joint test too.")
     share = calibration.confidence_quantile or calibration.quantile
     note = (f"Calibrated on {calibration.clips} {SOURCE_WORDS.get(calibration.source, 'clips')}: {1 - share:.0%} of "
             "the clips the model got right were at least this sure.")

@@ -90,6 +90,12 @@ EMBEDDING_CONFIDENCE_QUANTILE = 0.01
 #: words for a digits model (53 %; raw 2 % + scaled 3 %: 58 %): no better overall, so the single raw test stays.
 EMBEDDING_DISTANCE_QUANTILE = 0.05
 EMBEDDING_SCALED_QUANTILE: float | None = None
+#: Models on embeddings judge confidence and distance together (:mod:`audioclf.engine.openset`, "both
+#: together"): the share of known clips the product of their two ranks lets fall to "unknown"; None: the two
+#: tests apart at ``EMBEDDING_CONFIDENCE_QUANTILE`` and ``EMBEDDING_DISTANCE_QUANTILE`` (bundles before
+#: 2026-12-07). Measured with ``bench/transfer.py --only unknown`` (docs/benchmarks.md): over the sets there,
+#: fewer known clips refused and more foreign ones than the two apart.
+EMBEDDING_JOINT_QUANTILE: float | None = 0.05
 #: Out-of-fold folds of the distances to the class centroids (no training: only centroids of the other folds).
 DISTANCE_FOLDS = 5
 #: Out-of-fold trainings of a head trained by Adam (``mlp``, ``attention``) with ``split none``, for its
@@ -110,7 +116,7 @@ def _calibrate_open_set(evaluation: Any, train_ex: Any, val_ex: Any, *, embeddin
     return calibrate(evaluation.clip_probs, evaluation.clip_true, train_embeddings=_clip_means(train_ex),
                      train_labels=train_ex.clip_labels, val_embeddings=_clip_means(val_ex),
                      quantile=EMBEDDING_DISTANCE_QUANTILE, confidence_quantile=EMBEDDING_CONFIDENCE_QUANTILE,
-                     scaled_quantile=EMBEDDING_SCALED_QUANTILE)
+                     scaled_quantile=EMBEDDING_SCALED_QUANTILE, joint_quantile=EMBEDDING_JOINT_QUANTILE)
 
 
 def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, train_ex: Any,
@@ -147,7 +153,7 @@ def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.nd
                          else out_of_fold_distances(means, clip_labels, folds, scaled=True),
                          source="out-of-fold", quantile=EMBEDDING_DISTANCE_QUANTILE,
                          confidence_quantile=EMBEDDING_CONFIDENCE_QUANTILE,
-                         scaled_quantile=EMBEDDING_SCALED_QUANTILE), None
+                         scaled_quantile=EMBEDDING_SCALED_QUANTILE, joint_quantile=EMBEDDING_JOINT_QUANTILE), None
     return calibrate(clip_probs, clip_labels, source="out-of-fold"), None
 
 

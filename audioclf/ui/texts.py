@@ -62,8 +62,10 @@ LESSONS: tuple[Lesson, ...] = (
            "similar sounds lie close together. A small head learns borders between your classes in that "
            "space. A classifier always picks one of its classes, even for a sound it has never met, so the "
            "app also answers **none of these** when the model is unsure (its top probability is below the "
-           "threshold set on validation clips) or, for models on a backbone, when the clip lies far from "
-           "every class's centre in the embedding space."),
+           "threshold set on clips it did not learn from) or, for models on a backbone, when the clip lies far from "
+           "every class's centre in the embedding space. A backbone model weighs the two together: a clip a "
+           "little unsure *and* a little far is refused too, when fewer than 5 % of the known clips the model "
+           "gets right are that unusual on both counts."),
     Lesson("attention", "Attention",
            "Some models learn where to listen. **Recurrent attention** gives each step of a window a weight "
            "(they add up to 1) and the window's summary is the weighted average: the line under the "

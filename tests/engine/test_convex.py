@@ -160,9 +160,15 @@ def test_split_none_calibrates_out_of_fold(synthetic, tmp_path):
     means = np.stack([ex.x[ex.clip_index == i].mean(axis=(0, 1)) for i in range(len(ex.clips))])
     expected = calibrate(clip_oof, clip_labels, train_embeddings=means, train_labels=clip_labels,
                          val_distances=out_of_fold_distances(means, clip_labels, folds),
-                         confidence_quantile=0.01)
+                         confidence_quantile=0.01, joint_quantile=0.05)
     assert cal.confidence == pytest.approx(expected.confidence, abs=1e-4)
     assert cal.distance == pytest.approx(expected.distance, abs=1e-4)
+    # confidence and distance judged together, against the out-of-fold clips' own values
+    assert cal.joint == pytest.approx(expected.joint, abs=1e-6) and cal.joint_quantile == 0.05
+    right = clip_oof.argmax(axis=1) == clip_labels
+    assert np.allclose(cal.reference_confidences, np.sort(clip_oof.max(axis=1)[right]), atol=1e-6)
+    assert np.allclose(cal.reference_distances, np.sort(out_of_fold_distances(means, clip_labels, folds)[right]),
+                       atol=1e-6)
     assert cal.scaled_distance is None  # the scaled test is off by default (engine.train)
     # In-sample scores would have been stricter: the model is surer of the clips it learned.
     in_sample = calibrate(res.evaluation.clip_probs, res.evaluation.clip_true)

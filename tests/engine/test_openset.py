@@ -166,3 +166,119 @@ def test_scaled_calibration_round_trips_and_judges_like_classify_py(rng):
     old = {k: v for k, v in cal.to_dict().items() if k not in ("scaled_distance", "center", "scale",
                                                                  "scaled_centroids", "scaled_quantile")}
     assert OpenSetCalibration.from_dict(old, n_classes=3).scaled_distance is None  # bundles made before it
+
+
+def _joint_calibration(rng, n=200, *, together=False):
+    """A joint calibration on ``n`` right clips of 3 classes: confidences in (0.5, 1), distances in (0, 0.4);
+    ``together``: the less sure the farther, as on real clips."""
+    centres = np.eye(3, 8)
+    labels = np.arange(n) % 3
+    probs = np.full((n, 3), 0.0)
+    tops = rng.uniform(0.5, 1.0, n)
+    probs[np.arange(n), labels] = tops
+    probs[np.arange(n), (labels + 1) % 3] = 1.0 - tops
+    dists = rng.uniform(0.0, 0.4, n)
+    if together:
+        dists = np.clip(0.8 * (1.0 - tops) + rng.normal(scale=0.02, size=n), 0.0, 0.4)
+    return calibrate(probs, labels, train_embeddings=centres[labels], train_labels=labels, val_distances=dists,
+                     source="out-of-fold", joint_quantile=0.05), tops, dists
+
+
+def _at_distance(centroid, d):
+    """An embedding at cosine distance ``d`` (< 1) from the unit vector ``centroid`` (the first axis)."""
+    e = np.zeros(8)
+    e[0], e[7] = 1.0 - d, np.sqrt(1.0 - (1.0 - d) ** 2)
+    return e
+
+
+def test_joint_test_refuses_a_clip_a_little_unsure_and_a_little_far(rng):
+    """Each number alone within its edge, the pair rarer than 5 % of the known clips: unknown, and why."""
+    from audioclf.engine.openset import joint_ranks, reasons, unknown_message
+
+    cal, tops, dists = _joint_calibration(rng)
+    assert np.array_equal(cal.reference_confidences, np.sort(tops))
+    assert np.array_equal(cal.reference_distances, np.sort(dists))
+    # the calibration clips themselves: about 5 % refused, as the quantile says
+    refused = [np.prod(joint_ranks(cal.reference_confidences, cal.reference_distances, t, d)) < cal.joint
+               for t, d in zip(tops, dists, strict=True)]
+    assert 0.03 <= np.mean(refused) <= 0.05 + 1 / len(tops)
+
+    top, d = float(np.quantile(tops, 0.08)), float(np.quantile(dists, 0.92))  # 8 % as unsure, 8 % as far
+    assert top > cal.confidence and d < cal.distance  # neither edge crossed: the two tests apart would keep it
+    verdict = cal.judge(np.array([top, 1.0 - top, 0.0]), _at_distance(cal.centroids[0], d))
+    assert verdict["unknown"] is True
+    assert verdict["joint"] == pytest.approx(verdict["confidence_rank"] * verdict["distance_rank"])
+    assert verdict["confidence_rank"] == pytest.approx(0.08, abs=0.02)
+    assert verdict["distance_rank"] == pytest.approx(0.08, abs=0.02)
+    [why] = reasons(verdict)
+    assert why.startswith(f"confidence {top * 100:.1f} % (") and "were as unsure) and distance to the nearest " \
+        "known class" in why and "below this model's threshold of" in why
+    assert why in unknown_message("a", verdict)
+    # sure and near: known
+    assert cal.judge(np.array([0.99, 0.01, 0.0]), _at_distance(cal.centroids[0], 0.01))["unknown"] is False
+
+
+def test_joint_edges_are_what_one_number_alone_must_cross(rng):
+    cal, tops, dists = _joint_calibration(rng)
+    near, sure = _at_distance(cal.centroids[0], 0.0), np.array([0.999, 0.001, 0.0])
+    below = cal.confidence - 1e-6
+    assert cal.judge(np.array([below, 1 - below, 0.0]), near)["unknown"] is True
+    assert cal.judge(np.array([cal.confidence, 1 - cal.confidence, 0.0]), near)["unknown"] is False
+    assert cal.judge(sure, _at_distance(cal.centroids[0], cal.distance + 1e-4))["unknown"] is True
+    assert cal.judge(sure, _at_distance(cal.centroids[0], cal.distance - 1e-4))["unknown"] is False
+
+
+def test_joint_calibration_round_trips_judges_like_classify_py_and_follows_the_slider(rng):
+    from audioclf.engine import export_runner
+
+    cal, tops, dists = _joint_calibration(rng)
+    again = OpenSetCalibration.from_dict(cal.to_dict(), n_classes=3)
+    assert again.joint == cal.joint and again.joint_quantile == 0.05
+    flips = 0
+    for _ in range(60):
+        top = float(rng.uniform(0.34, 1.0))
+        probs = np.array([top, (1 - top) / 2, (1 - top) / 2])
+        emb = _at_distance(cal.centroids[0], float(rng.uniform(0.0, 0.6)))
+        want = cal.judge(probs, emb)
+        assert again.judge(probs, emb) == pytest.approx(want)
+        got = export_runner.judge(cal.to_dict(), probs, emb)
+        assert got["unknown"] == want["unknown"] and got["joint"] == pytest.approx(want["joint"])
+        flips += want["unknown"]
+        # the slider: its calibrated value changes nothing, 0 refuses nothing, higher refuses at least as much
+        assert cal.judge(probs, emb, confidence=cal.confidence) == want
+        assert cal.judge(probs, emb, confidence=0.0)["unknown"] is False
+        assert cal.judge(probs, emb, confidence=0.9)["unknown"] >= want["unknown"]
+    assert 0 < flips < 60
+    bad = cal.to_dict()
+    del bad["reference_distances"]
+    with pytest.raises(ParameterError, match="needs reference_confidences and reference_distances"):
+        OpenSetCalibration.from_dict(bad, n_classes=3)
+    bad = {**cal.to_dict(), "reference_confidences": [0.9, 0.5]}
+    with pytest.raises(ParameterError, match="sorted"):
+        OpenSetCalibration.from_dict(bad, n_classes=3)
+
+
+def test_calibration_note_of_a_joint_calibration_says_both_count_together(rng):
+    from audioclf.engine.openset import calibration_note
+
+    cal, _, _ = _joint_calibration(rng)
+    note = calibration_note(cal)
+    assert note.startswith("Calibrated on 200 training clips scored out of fold")
+    assert "together rarer than 95% of those clips" in note and "however near it is" in note
+
+
+def test_a_few_dozen_clips_still_refuse_a_sure_clip_far_beyond_every_known_one(rng):
+    """With 40 clips no rank among them is below 1/41, under the product's threshold: the ranks' tails beyond the
+    references keep the edges finite, so a clip far away is refused however sure (and one very unsure however near)."""
+    cal, tops, dists = _joint_calibration(rng, n=40, together=True)
+    assert cal.joint < 1 / 41
+    assert 0.0 < cal.confidence < tops.min() and dists.max() < cal.distance < 1.0
+    sure, near = np.array([tops.max(), 1 - tops.max(), 0.0]), _at_distance(cal.centroids[0], 0.0)
+    assert cal.judge(sure, _at_distance(cal.centroids[0], cal.distance + 1e-3))["unknown"] is True
+    assert cal.judge(sure, _at_distance(cal.centroids[0], cal.distance - 1e-3))["unknown"] is False
+    # the confidence edge, in its tail below the least sure reference clip, is what the ranks say it is
+    from audioclf.engine.openset import joint_ranks
+
+    assert joint_ranks(cal.reference_confidences, cal.reference_distances, cal.confidence - 1e-3, 0.0)[0] < cal.joint
+    assert joint_ranks(cal.reference_confidences, cal.reference_distances, cal.confidence + 1e-3, 0.0)[0] > cal.joint
+    assert cal.judge(sure, near)["unknown"] is False

@@ -94,7 +94,8 @@ def test_live_stream_cuts_predicts_windows(exported, tmp_path):
 
 
 def test_js_none_of_these_is_classify_pys(tmp_path, rng):
-    """The open-set verdict (confidence, raw and scaled centroid distances) on random cases near each threshold."""
+    """The open-set verdict (confidence, raw and scaled centroid distances, the two together) on random cases near
+    each threshold."""
     need_node()
     d = 16
     cases = []
@@ -104,6 +105,9 @@ def test_js_none_of_these_is_classify_pys(tmp_path, rng):
         if i % 2:  # the newer bundles' second test
             open_set.update(center=rng.normal(size=d).tolist(), scale=rng.uniform(0.5, 2.0, d).tolist(),
                             scaled_centroids=rng.normal(size=(3, d)).tolist(), scaled_distance=0.4)
+        if i % 3 == 0:  # confidence and distance judged together (bundles since 2026-12-07)
+            open_set.update(joint=0.02, reference_confidences=np.sort(rng.uniform(0.3, 1.0, 50)).tolist(),
+                            reference_distances=np.sort(rng.uniform(0.0, 0.8, 50)).tolist())
         probs = rng.dirichlet(np.ones(4) * (0.3 + i / 10))
         emb = centroids[i % 3] + rng.normal(scale=0.1 + i / 20, size=d)
         cases.append({"open_set": open_set, "probs": probs.tolist(), "embedding": emb.tolist()})

@@ -102,6 +102,37 @@ function nearestCosine(e, rows) {
   return Math.min(Math.max(1 - best, 0), 2);
 }
 
+/** Standard deviation of `values` (numpy's std, ddof 0), at least 1e-6: the scale of the ranks' tails. */
+function spread(values) {
+  const mean = values.reduce((s, v) => s + v, 0) / values.length;
+  const variance = values.reduce((s, v) => s + (v - mean) * (v - mean), 0) / values.length;
+  return Math.max(Math.sqrt(variance), 1e-6);
+}
+
+/** How many of the sorted `values` are <= x (numpy's searchsorted, side "right"). */
+function countAtMost(values, x) {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (values[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** How many of the sorted `values` are < x (numpy's searchsorted, side "left"). */
+function countBelow(values, x) {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (values[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** "None of these" as audioclf.engine.openset.OpenSetCalibration.judge (export_runner.judge). */
 export function judge(openSet, probs, embedding) {
   if (!openSet) return {};
@@ -113,6 +144,22 @@ export function judge(openSet, probs, embedding) {
     const d = nearestCosine(embedding, openSet.centroids);
     Object.assign(out, { distance: d, distance_threshold: openSet.distance });
     unknown = unknown || d > openSet.distance;
+    if (openSet.joint != null) {
+      // confidence and distance judged together: each a rank among the known clips the model got right
+      const rc = openSet.reference_confidences;
+      const rd = openSet.reference_distances;
+      // beyond the references the ranks keep falling: exp(-excess / their standard deviation) / (n + 1)
+      const cRank = top < rc[0]
+        ? Math.exp(-(rc[0] - top) / spread(rc)) / (rc.length + 1)
+        : (countAtMost(rc, top) + 1) / (rc.length + 1);
+      const dRank = d > rd[rd.length - 1]
+        ? Math.exp(-(d - rd[rd.length - 1]) / spread(rd)) / (rd.length + 1)
+        : (rd.length - countBelow(rd, d) + 1) / (rd.length + 1);
+      Object.assign(out, {
+        confidence_rank: cRank, distance_rank: dRank, joint: cRank * dRank, joint_threshold: openSet.joint,
+      });
+      unknown = cRank * dRank < openSet.joint;
+    }
   }
   if (openSet.scaled_distance != null && embedding != null) {
     // each dimension centred and scaled by the training clips, then the nearest scaled centroid
