@@ -428,9 +428,9 @@ MODELS["esc10_sounds"] = {
               "confidence and distance judged together (the product of their ranks among the out-of-fold clips "
               "it got right, 5 %; before, confidence 1 % and distance 5 % apart). Unknown rates of this recipe "
               "trained with `--split none` on three folds (`bench/transfer.py --only unknown`): known clips of the "
-              "fourth fold answered 'none of these' 11.2 / 5.0 / 7.5 / 5.0 %, mean 7.2 % (target at most 10 %: "
-              "fold 1 is above it; with the two tests apart 11.2 / 2.5 / 15.0 / 6.2 %, mean 8.8 %); FSDD digits "
-              "(foreign) 92 / 93 / 96 / 84 %, mean 91 % (target at least 70 %; apart: 92 %)."),
+              "fourth fold answered 'none of these' 10.0 / 5.0 / 6.2 / 3.8 %, mean 6.2 % (target at most 10 %; "
+              "with the two tests apart 11.2 / 2.5 / 15.0 / 6.2 %, mean 8.8 %); FSDD digits (foreign) 92 / 93 / 96 "
+              "/ 78 %, mean 90 % (target at least 70 %; apart: 92 %)."),
 }
 MODELS["fsdd_speech"] = {
     "data": "fsdd",
@@ -469,7 +469,7 @@ MODELS["fsdd_speech"] = {
               "speaker's digits answered 'none of these' 5.3 / 2.0 / 5.3 / 2.7 / 0.7 % (george, jackson, lucas, "
               "nicolas, theo; mean 3.2 %, target at most 10 %; apart: mean 5.1 %); ESC-10 clips 100 / 100 / 100 / "
               "100 / 99 % (target at least 70 %; apart: 98 %); spoken words that are not digits (16 words x 4 "
-              "espeak-ng voices) 69 / 61 / 75 / 55 / 48 %, mean 62 % (apart: 54 %): short of 70 %; some words "
+              "espeak-ng voices) 69 / 61 / 75 / 56 / 48 %, mean 62 % (apart: 54 %): short of 70 %; some words "
               "nearly always pass (`tree` 0 %, `green` 0 %, `heaven` 5 % of their takes refused)."),
 }
 

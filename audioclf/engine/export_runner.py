@@ -276,15 +276,16 @@ def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None
         if open_set.get("joint") is not None:  # confidence and distance judged together by their ranks
             rc = np.asarray(open_set["reference_confidences"], np.float64)
             rd = np.asarray(open_set["reference_distances"], np.float64)
-            # beyond the references the ranks keep falling: exp(-excess / their standard deviation) / (n + 1)
+            # counts interpolated between reference values; beyond them 2 exp(-excess / their std) / (n + 1)
+            n, m = len(rc), len(rd)
             if top < rc[0]:
-                c_rank = float(np.exp(-(rc[0] - top) / max(float(np.std(rc)), 1e-6)) / (len(rc) + 1))
+                c_rank = float(2.0 * np.exp(-(rc[0] - top) / max(float(np.std(rc)), 1e-6)) / (n + 1))
             else:
-                c_rank = float((np.searchsorted(rc, top, side="right") + 1) / (len(rc) + 1))
+                c_rank = float((1.0 + np.interp(top, rc, np.arange(1.0, n + 1))) / (n + 1))
             if d > rd[-1]:
-                d_rank = float(np.exp(-(d - rd[-1]) / max(float(np.std(rd)), 1e-6)) / (len(rd) + 1))
+                d_rank = float(2.0 * np.exp(-(d - rd[-1]) / max(float(np.std(rd)), 1e-6)) / (m + 1))
             else:
-                d_rank = float((len(rd) - np.searchsorted(rd, d, side="left") + 1) / (len(rd) + 1))
+                d_rank = float((1.0 + m - np.interp(d, rd, np.arange(0.0, m))) / (m + 1))
             out.update(confidence_rank=c_rank, distance_rank=d_rank, joint=c_rank * d_rank,
                        joint_threshold=open_set["joint"])
             unknown = c_rank * d_rank < open_set["joint"]

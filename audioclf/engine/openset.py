@@ -39,10 +39,11 @@ above its threshold.
   refusals add up: measured with ``bench/transfer.py --only unknown`` (docs/benchmarks.md) it refused fewer
   known clips and more foreign sounds than confidence 1 % + distance 5 %, taken over the sets there. The
   calibration then also keeps the sorted ranks' references and reports, as ``confidence`` and ``distance``,
-  the confidence below which and the distance beyond which a clip is unknown on that count alone. Beyond
-  the least sure and the farthest reference clip a rank keeps falling (an exponential tail scaled by the
-  references' spread): with a few dozen clips no rank among them is small enough alone, and a clip far
-  beyond all of them must still be refused however sure the model is.
+  the confidence below which and the distance beyond which a clip is unknown on that count alone. The
+  ranks are interpolated between neighbouring reference values (a hair's change in a number never flips a
+  verdict by a whole rank), and beyond the least sure and the farthest reference clip a rank keeps falling
+  (an exponential tail scaled by the references' spread): with a few dozen clips no rank among them is small
+  enough alone, and a clip far beyond all of them must still be refused however sure the model is.
 
 The thresholds are only defaults: the app has a slider.
 """
@@ -136,15 +137,14 @@ class OpenSetCalibration:
         """The joint threshold, moved by a confidence the app's slider sets instead of :attr:`confidence`.
 
         The slider's value becomes the confidence below which a clip is unknown at any distance (the product's
-        threshold is then the rank that value has among the reference confidences); the calibrated value
+        threshold is then that value's own confidence rank, :func:`joint_ranks`); the calibrated value
         (or None; to within half the slider's 0.001 step) gives :attr:`joint` itself, 0 refuses nothing.
         """
         if confidence is None or abs(float(confidence) - self.confidence) < 5e-4:
             return float(self.joint)
         if confidence <= 0.0:
             return 0.0
-        ref = self.reference_confidences
-        return float((np.searchsorted(ref, confidence, side="left") + 1.5) / (len(ref) + 1))
+        return joint_ranks(self.reference_confidences, self.reference_distances, float(confidence), 0.0)[0]
 
     def judge(self, probs: np.ndarray, embedding: np.ndarray | None = None, *,
               confidence: float | None = None) -> dict[str, Any]:
@@ -201,8 +201,9 @@ class OpenSetCalibration:
                     "scaled_centroids": np.round(self.scaled_centroids, 6).tolist()}),
                 **({} if self.joint is None else {
                     "joint": self.joint, "joint_quantile": self.joint_quantile,
-                    "reference_confidences": np.round(self.reference_confidences, 7).tolist(),
-                    "reference_distances": np.round(self.reference_distances, 7).tolist()})}
+                    # unrounded: a calibration clip judged again must meet its own value, not a rounded one
+                    "reference_confidences": [float(v) for v in self.reference_confidences],
+                    "reference_distances": [float(v) for v in self.reference_distances]})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, n_classes: int) -> OpenSetCalibration:
@@ -277,49 +278,55 @@ def _spread(reference: np.ndarray) -> float:
 
 def joint_ranks(reference_confidences: np.ndarray, reference_distances: np.ndarray, confidence: float,
                 distance: float) -> tuple[float, float]:
-    """A clip's two ranks among the known clips a model got right (conformal p-values, in (0, 1]).
+    """A clip's two ranks among the known clips a model got right (smoothed conformal p-values, in (0, 1]).
 
     ``confidence_rank``: (1 + how many reference clips were at most this sure) / (n + 1); ``distance_rank``:
-    (1 + how many were at least this far) / (n + 1). Small is odd. Beyond the least sure / the farthest
-    reference clip the rank keeps falling, ``exp(-excess / spread) / (n + 1)`` (``spread``: the references'
-    standard deviation), so that with a few dozen clips a clip far beyond every known one is still refused
-    however sure the model is. References sorted ascending.
+    (1 + how many were at least this far) / (n + 1). Small is odd. The counts are interpolated linearly
+    between neighbouring reference values, so a rank moves little when the number moves little (a clip at a
+    reference value and the same clip scored by an exported copy of the model, a hair apart, get the same
+    verdict). Beyond the least sure / the farthest reference clip the rank keeps falling from 2 / (n + 1),
+    ``2 exp(-excess / spread) / (n + 1)`` (``spread``: the references' standard deviation), so that with a few
+    dozen clips a clip far beyond every known one is still refused however sure the model is. References
+    sorted ascending.
 
     Example
     -------
-    >>> joint_ranks(np.array([0.6, 0.8, 0.9, 0.95]), np.array([0.1, 0.2, 0.3, 0.4]), 0.7, 0.35)
-    (0.4, 0.4)
+    >>> joint_ranks(np.array([0.6, 0.8, 0.9, 0.95]), np.array([0.1, 0.2, 0.3, 0.4]), 0.8, 0.3)
+    (0.6, 0.6)
     """
-    rc = np.asarray(reference_confidences)
-    rd = np.asarray(reference_distances)
+    rc = np.asarray(reference_confidences, dtype=np.float64)
+    rd = np.asarray(reference_distances, dtype=np.float64)
+    n, m = len(rc), len(rd)
     if confidence < rc[0]:
-        c_rank = float(np.exp(-(rc[0] - confidence) / _spread(rc)) / (len(rc) + 1))
+        c_rank = 2.0 * np.exp(-(rc[0] - confidence) / _spread(rc)) / (n + 1)
     else:
-        c_rank = float((np.searchsorted(rc, confidence, side="right") + 1) / (len(rc) + 1))
+        c_rank = (1.0 + np.interp(confidence, rc, np.arange(1.0, n + 1))) / (n + 1)
     if distance > rd[-1]:
-        d_rank = float(np.exp(-(distance - rd[-1]) / _spread(rd)) / (len(rd) + 1))
+        d_rank = 2.0 * np.exp(-(distance - rd[-1]) / _spread(rd)) / (m + 1)
     else:
-        d_rank = float((len(rd) - np.searchsorted(rd, distance, side="left") + 1) / (len(rd) + 1))
-    return c_rank, d_rank
+        d_rank = (1.0 + m - np.interp(distance, rd, np.arange(0.0, m))) / (m + 1)
+    return float(c_rank), float(d_rank)
 
 
 def joint_bounds(reference_confidences: np.ndarray, reference_distances: np.ndarray,
                  threshold: float) -> tuple[float, float]:
     """The confidence below which, and the distance beyond which, a clip's product of ranks is below
-    ``threshold`` whatever the other number (:func:`joint_ranks`; in its tails when ``threshold`` is below
-    every rank a reference value can have, 1 / (n + 1))."""
-    out = []
-    for ref, low in ((np.asarray(reference_confidences), True), (np.asarray(reference_distances), False)):
-        n = len(ref)
-        j = min(int(np.ceil(threshold * (n + 1) - 1e-12)) - 2, n - 1)  # at most j reference clips beyond it
-        if j >= 0:
-            out.append(float(ref[j] if low else ref[n - 1 - j]))
-        elif threshold <= 0.0:
-            out.append(0.0 if low else 2.0)
-        else:  # in the tail: exp(-excess / spread) / (n + 1) < threshold
-            excess = _spread(ref) * float(np.log(1.0 / (threshold * (n + 1))))
-            out.append(max(float(ref[0]) - excess, 0.0) if low else min(float(ref[-1]) + excess, 2.0))
-    return out[0], out[1]
+    ``threshold`` whatever the other number: where one rank alone (the other 1) equals it (:func:`joint_ranks`
+    inverted; 0.0 / 2.0 when ``threshold`` is 0)."""
+    rc = np.asarray(reference_confidences, dtype=np.float64)
+    rd = np.asarray(reference_distances, dtype=np.float64)
+    if threshold <= 0.0:
+        return 0.0, 2.0
+    n, m = len(rc), len(rd)
+    if threshold <= 2.0 / (n + 1):  # in the tail below the least sure reference clip
+        floor = float(rc[0]) - _spread(rc) * float(np.log(2.0 / (threshold * (n + 1))))
+    else:
+        floor = float(np.interp(threshold * (n + 1) - 1.0, np.arange(1.0, n + 1), rc))
+    if threshold <= 2.0 / (m + 1):  # in the tail beyond the farthest reference clip
+        ceiling = float(rd[-1]) + _spread(rd) * float(np.log(2.0 / (threshold * (m + 1))))
+    else:
+        ceiling = float(np.interp(1.0 + m - threshold * (m + 1), np.arange(0.0, m), rd))
+    return max(floor, 0.0), min(ceiling, 2.0)
 
 
 def _reference(values: np.ndarray) -> np.ndarray:

@@ -133,6 +133,22 @@ def test_shipped_transfer_bundle_without_the_field_still_loads():
     assert load_bundle(PRETRAINED / "fsdd_speech").pipeline.fine_tune is False
 
 
+def firm_verdict(calibration, pred, tol: float = 1e-3) -> bool:
+    """Whether ``pred``'s "none of these" verdict stays the same when its top probability and its distance move
+    by about ``tol`` either way (what an exported copy of the model may differ by): a calibration clip can sit
+    exactly on a threshold, and there the two runtimes may legitimately part."""
+    if calibration is None or pred.embedding is None:
+        return True
+    verdicts = set()
+    for dp in (-tol, 0.0, tol):
+        probs = pred.probs.copy()
+        probs[int(np.argmax(probs))] += dp
+        for scale in (1.0 - tol, 1.0, 1.0 + tol):  # the distance, moved along the way to the nearest centroid
+            emb = pred.embedding + (scale - 1.0) * (pred.embedding - calibration.centroids[int(np.argmax(probs))])
+            verdicts.add(calibration.judge(probs, emb)["unknown"])
+    return len(verdicts) == 1
+
+
 @pytest.mark.slow
 def test_fine_tuned_bundle_trains_saves_reloads_and_predicts(tmp_path, capsys):
     from audioclf.audio.io import load_audio
@@ -188,12 +204,15 @@ def test_fine_tuned_bundle_trains_saves_reloads_and_predicts(tmp_path, capsys):
     assert lite.max_abs_diff < 1e-3 and lite.agreement == 1.0, lite
     clips = [str(e.path) for e in list_examples()] + [str(c.path) for c in ds.clips]
     refs = {c: predict(bundle, c, explain=False) for c in clips}
+    firm = {c for c, ref in refs.items() if firm_verdict(bundle.open_set, ref)}
+    assert len(firm) >= len(refs) // 2, (len(firm), len(refs))  # the verdicts compared below are most of them
     for fmt in ("onnx", "tflite"):
         model, spec = export_runner.load(tmp_path / fmt)
         for clip, ref in refs.items():
             got = export_runner.classify_samples(model, spec, export_runner.load_audio(clip, pipe.sr))
             assert np.max(np.abs(got["probs"] - ref.window_probs)) < 1e-3, (fmt, clip)
-            assert export_runner.result(clip, spec, got)["unknown"] == ref.to_dict()["unknown"], (fmt, clip)
+            if clip in firm:  # a clip on the edge may fall either way within 1e-3
+                assert export_runner.result(clip, spec, got)["unknown"] == ref.to_dict()["unknown"], (fmt, clip)
 
 
 def test_keras_private_graph_replay_still_exists():

@@ -121,16 +121,13 @@ function countAtMost(values, x) {
   return lo;
 }
 
-/** How many of the sorted `values` are < x (numpy's searchsorted, side "left"). */
-function countBelow(values, x) {
-  let lo = 0;
-  let hi = values.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (values[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+/** Where x falls among the sorted `values`, as a fractional index: numpy's interp(x, values, 0..n-1). */
+function interpolatedIndex(values, x) {
+  const n = values.length;
+  const j = countAtMost(values, x) - 1;
+  if (j < 0) return 0;
+  if (j >= n - 1) return n - 1;
+  return j + (x - values[j]) / (values[j + 1] - values[j]);
 }
 
 /** "None of these" as audioclf.engine.openset.OpenSetCalibration.judge (export_runner.judge). */
@@ -148,13 +145,15 @@ export function judge(openSet, probs, embedding) {
       // confidence and distance judged together: each a rank among the known clips the model got right
       const rc = openSet.reference_confidences;
       const rd = openSet.reference_distances;
-      // beyond the references the ranks keep falling: exp(-excess / their standard deviation) / (n + 1)
+      // counts interpolated between reference values; beyond them 2 exp(-excess / their std) / (n + 1)
+      const n = rc.length;
+      const m = rd.length;
       const cRank = top < rc[0]
-        ? Math.exp(-(rc[0] - top) / spread(rc)) / (rc.length + 1)
-        : (countAtMost(rc, top) + 1) / (rc.length + 1);
-      const dRank = d > rd[rd.length - 1]
-        ? Math.exp(-(d - rd[rd.length - 1]) / spread(rd)) / (rd.length + 1)
-        : (rd.length - countBelow(rd, d) + 1) / (rd.length + 1);
+        ? (2 * Math.exp(-(rc[0] - top) / spread(rc))) / (n + 1)
+        : (1 + interpolatedIndex(rc, top) + 1) / (n + 1);
+      const dRank = d > rd[m - 1]
+        ? (2 * Math.exp(-(d - rd[m - 1]) / spread(rd))) / (m + 1)
+        : (1 + m - interpolatedIndex(rd, d)) / (m + 1);
       Object.assign(out, {
         confidence_rank: cRank, distance_rank: dRank, joint: cRank * dRank, joint_threshold: openSet.joint,
       });
