@@ -262,6 +262,37 @@ def _nearest_cosine(e: np.ndarray, c: np.ndarray) -> float:
     return float(np.clip(1.0 - (e @ c.T).max(axis=1), 0.0, 2.0)[0])
 
 
+def joint_ranks(reference_confidences, reference_distances, confidence, distance) -> tuple:
+    """Ranks of confidences and distances among the known clips a model got right (smoothed conformal p-values,
+    in (0, 1]; audioclf.engine.openset's "both together" test). Scalars give floats, arrays arrays.
+
+    ``confidence_rank``: (1 + how many reference clips were at most this sure) / (n + 1); ``distance_rank``:
+    (1 + how many were at least this far) / (n + 1). Small is odd. The counts are interpolated linearly
+    between neighbouring reference values, so a rank moves little when the number moves little. Beyond the
+    least sure / the farthest reference clip the rank keeps falling from 2 / (n + 1),
+    ``2 exp(-excess / spread) / (n + 1)`` (``spread``: the references' standard deviation, at least 1e-6), so
+    that with a few dozen clips a clip far beyond every known one is still refused however sure the model is.
+    References sorted ascending.
+
+    Example
+    -------
+    >>> joint_ranks(np.array([0.6, 0.8, 0.9, 0.95]), np.array([0.1, 0.2, 0.3, 0.4]), 0.8, 0.3)
+    (0.6, 0.6)
+    """
+    rc = np.asarray(reference_confidences, dtype=np.float64)
+    rd = np.asarray(reference_distances, dtype=np.float64)
+    c = np.asarray(confidence, dtype=np.float64)
+    d = np.asarray(distance, dtype=np.float64)
+    n, m = len(rc), len(rd)
+    c_tail = 2.0 * np.exp(-np.maximum(rc[0] - c, 0.0) / max(float(np.std(rc)), 1e-6)) / (n + 1)
+    d_tail = 2.0 * np.exp(-np.maximum(d - rd[-1], 0.0) / max(float(np.std(rd)), 1e-6)) / (m + 1)
+    c_rank = np.where(c < rc[0], c_tail, (1.0 + np.interp(c, rc, np.arange(1.0, n + 1))) / (n + 1))
+    d_rank = np.where(d > rd[-1], d_tail, (1.0 + m - np.interp(d, rd, np.arange(0.0, m))) / (m + 1))
+    if c_rank.ndim == 0 and d_rank.ndim == 0:
+        return float(c_rank), float(d_rank)
+    return c_rank, d_rank
+
+
 def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None) -> dict:
     """"None of these" as audioclf.engine.openset.OpenSetCalibration.judge."""
     if not open_set:
@@ -276,16 +307,7 @@ def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None
         if open_set.get("joint") is not None:  # confidence and distance judged together by their ranks
             rc = np.asarray(open_set["reference_confidences"], np.float64)
             rd = np.asarray(open_set["reference_distances"], np.float64)
-            # counts interpolated between reference values; beyond them 2 exp(-excess / their std) / (n + 1)
-            n, m = len(rc), len(rd)
-            if top < rc[0]:
-                c_rank = float(2.0 * np.exp(-(rc[0] - top) / max(float(np.std(rc)), 1e-6)) / (n + 1))
-            else:
-                c_rank = float((1.0 + np.interp(top, rc, np.arange(1.0, n + 1))) / (n + 1))
-            if d > rd[-1]:
-                d_rank = float(2.0 * np.exp(-(d - rd[-1]) / max(float(np.std(rd)), 1e-6)) / (m + 1))
-            else:
-                d_rank = float((1.0 + m - np.interp(d, rd, np.arange(0.0, m))) / (m + 1))
+            c_rank, d_rank = joint_ranks(rc, rd, top, d)
             out.update(confidence_rank=c_rank, distance_rank=d_rank, joint=c_rank * d_rank,
                        joint_threshold=open_set["joint"])
             unknown = c_rank * d_rank < open_set["joint"]

@@ -56,9 +56,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
+from .export_runner import joint_ranks  # one numpy implementation, shared with classify.py
 
-__all__ = ["OpenSetCalibration", "calibrate", "joint_ranks", "joint_bounds", "MAX_REFERENCE", "centroid_distance", "clip_embedding", "out_of_fold_distances",
-           "embedding_scale", "scaled_centroids", "scaled_centroid_distance",
+__all__ = ["OpenSetCalibration", "calibrate", "joint_ranks", "joint_bounds", "MAX_REFERENCE", "centroid_distance",
+           "clip_embedding", "out_of_fold_distances", "embedding_scale", "scaled_centroids", "scaled_centroid_distance",
            "reasons", "unknown_message", "calibration_note", "SOURCE_WORDS"]
 
 _QUANTILE = 0.05
@@ -172,16 +173,18 @@ class OpenSetCalibration:
         unknown = top < limit
         if self.centroids is not None and self.distance is not None and embedding is not None:
             d = float(centroid_distance(np.asarray(embedding)[None], self.centroids)[0])
-            out.update(distance=d, distance_threshold=self.distance)
-            unknown = unknown or d > self.distance
-            if self.joint is not None:
+            if self.joint is None:
+                out.update(distance=d, distance_threshold=self.distance)
+                unknown = unknown or d > self.distance
+            else:
                 rc, rd = joint_ranks(self.reference_confidences, self.reference_distances, top, d)
                 threshold = self.joint_threshold(confidence)
                 floor, ceiling = joint_bounds(self.reference_confidences, self.reference_distances, threshold)
                 # the single thresholds are the joint test's own edges (a clip beyond one is unknown whatever
                 # the other), so the product decides alone
-                out.update(confidence_threshold=floor if threshold == self.joint else limit, distance_threshold=ceiling,
-                           confidence_rank=rc, distance_rank=rd, joint=rc * rd, joint_threshold=threshold)
+                out.update(confidence_threshold=floor if threshold == self.joint else limit, distance=d,
+                           distance_threshold=ceiling, confidence_rank=rc, distance_rank=rd, joint=rc * rd,
+                           joint_threshold=threshold)
                 unknown = rc * rd < threshold
         if self.scaled_distance is not None and embedding is not None:
             d = float(scaled_centroid_distance(np.asarray(embedding)[None], self.center, self.scale,
@@ -274,38 +277,6 @@ class OpenSetCalibration:
 def _spread(reference: np.ndarray) -> float:
     """The scale of the ranks' tails beyond the references: their standard deviation (at least 1e-6)."""
     return max(float(np.std(reference)), 1e-6)
-
-
-def joint_ranks(reference_confidences: np.ndarray, reference_distances: np.ndarray, confidence: float,
-                distance: float) -> tuple[float, float]:
-    """A clip's two ranks among the known clips a model got right (smoothed conformal p-values, in (0, 1]).
-
-    ``confidence_rank``: (1 + how many reference clips were at most this sure) / (n + 1); ``distance_rank``:
-    (1 + how many were at least this far) / (n + 1). Small is odd. The counts are interpolated linearly
-    between neighbouring reference values, so a rank moves little when the number moves little (a clip at a
-    reference value and the same clip scored by an exported copy of the model, a hair apart, get the same
-    verdict). Beyond the least sure / the farthest reference clip the rank keeps falling from 2 / (n + 1),
-    ``2 exp(-excess / spread) / (n + 1)`` (``spread``: the references' standard deviation), so that with a few
-    dozen clips a clip far beyond every known one is still refused however sure the model is. References
-    sorted ascending.
-
-    Example
-    -------
-    >>> joint_ranks(np.array([0.6, 0.8, 0.9, 0.95]), np.array([0.1, 0.2, 0.3, 0.4]), 0.8, 0.3)
-    (0.6, 0.6)
-    """
-    rc = np.asarray(reference_confidences, dtype=np.float64)
-    rd = np.asarray(reference_distances, dtype=np.float64)
-    n, m = len(rc), len(rd)
-    if confidence < rc[0]:
-        c_rank = 2.0 * np.exp(-(rc[0] - confidence) / _spread(rc)) / (n + 1)
-    else:
-        c_rank = (1.0 + np.interp(confidence, rc, np.arange(1.0, n + 1))) / (n + 1)
-    if distance > rd[-1]:
-        d_rank = 2.0 * np.exp(-(distance - rd[-1]) / _spread(rd)) / (m + 1)
-    else:
-        d_rank = (1.0 + m - np.interp(distance, rd, np.arange(0.0, m))) / (m + 1)
-    return float(c_rank), float(d_rank)
 
 
 def joint_bounds(reference_confidences: np.ndarray, reference_distances: np.ndarray,
@@ -497,9 +468,8 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
             raise ParameterError(f"joint_quantile={joint_quantile!r} must be a number in (0, 0.5)")
         keep = right if right.any() else np.ones(len(probs), dtype=bool)
         ref_c, ref_d = _reference(probs.max(axis=1)[keep]), _reference(d[keep])
-        products = [np.prod(joint_ranks(ref_c, ref_d, c, dd)) for c, dd in zip(probs.max(axis=1)[keep], d[keep],
-                                                                                 strict=True)]
-        joint = float(np.quantile(products, joint_quantile))
+        c_rank, d_rank = joint_ranks(ref_c, ref_d, probs.max(axis=1)[keep], d[keep])
+        joint = float(np.quantile(c_rank * d_rank, joint_quantile))
         confidence, distance = joint_bounds(ref_c, ref_d, joint)
         scaled.update(joint=joint, joint_quantile=float(joint_quantile), reference_confidences=ref_c,
                       reference_distances=ref_d)
