@@ -22,7 +22,8 @@ engine the CLI's ``train --backbone`` uses (TensorFlow's import is not counted):
    splits with seed 0 by ``scripts/build_pretrained.py``), read from the
    protocol table of their cards in ``pretrained/``.
 3. **Few-shot curve**: 1, 3, 5, 8 and all clips per class on the training side
-   (subsampled per class, ``--draws`` different draws per point, seeds 0, 1, ...),
+   (subsampled per class, ``--draws`` different draws per point, seeds 0, 1, ...; the
+   "all" point, which draws nothing, is trained with ``--seeds`` training seeds instead),
    the validation side unchanged; the library's default recipe for that size
    (:func:`audioclf.engine.recipes.default_head`) through the engine, and beside it,
    on the very same clips, the baseline: scikit-learn's ``LogisticRegression(C=0.1)``
@@ -112,13 +113,14 @@ def cache_at(cache: Path):
             os.environ["AUDIOCLF_CACHE"] = old
 
 
-def run_train(dataset, config, pipeline, split: str, *, cache: Path) -> dict:
-    """Train once with ``$AUDIOCLF_CACHE`` (embeddings and features) at ``cache``; accuracy and seconds."""
+def run_train(dataset, config, pipeline, split: str, *, cache: Path, seed: int = 0) -> dict:
+    """Train once (training seed ``seed``) with ``$AUDIOCLF_CACHE`` (embeddings and features) at ``cache``;
+    accuracy and seconds."""
     from audioclf.engine.train import train
 
     with cache_at(cache):
         t0 = time.perf_counter()
-        res = train(dataset, config=dataclasses.replace(config, split=split, seed=0), pipeline=pipeline)
+        res = train(dataset, config=dataclasses.replace(config, split=split, seed=seed), pipeline=pipeline)
         wall = time.perf_counter() - t0
     return {"accuracy": float(res.accuracy), "seconds": wall, "features": float(res.timings.get("features", 0.0)),
             "train": float(res.timings.get("train", 0.0)), "evaluate": float(res.timings.get("evaluate", 0.0)),
@@ -220,12 +222,12 @@ def run_baseline(dataset, feats: dict) -> dict:
     return {"accuracy": acc, "seconds": time.perf_counter() - t0, "train_clips": len(train), "val_clips": len(val)}
 
 
-def run_recipe(dataset, backbone: str, head: str | None, split: str, *, cache: Path) -> dict:
+def run_recipe(dataset, backbone: str, head: str | None, split: str, *, cache: Path, seed: int = 0) -> dict:
     """The library's recipe (``head`` None: the default head for the data's size) through the engine."""
     from audioclf.engine.recipes import make_recipe
 
     config, pipeline = make_recipe(backbone=backbone, head=head, training={"split": split}, dataset=dataset)
-    out = run_train(dataset, config, pipeline, split, cache=cache)
+    out = run_train(dataset, config, pipeline, split, cache=cache, seed=seed)
     return {**out, "head": "attention" if config.attention else config.model.removeprefix("head_"),
             "solver": config.solver}
 
@@ -323,6 +325,8 @@ def main() -> None:
     parser.add_argument("--only", default="timing,compare,fewshot,unknown",
                         help="comma-separated: timing, compare, fewshot, unknown")
     parser.add_argument("--draws", type=int, default=3, help="draws of the training clips per few-shot point")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="training seeds 0..N-1 of the 'all' point (its only variation: it draws no clips)")
     parser.add_argument("--recorded-draws", type=int, default=5,
                         help="recorded-style 5 x 8 sets drawn at random for the unknown rates (beside the fixed one)")
     parser.add_argument("--recipes", action="store_true",
@@ -392,8 +396,11 @@ def main() -> None:
         heads = ["linear", "mlp", None] if args.recipes else [None]
         for n in shots:
             for v in values:
-                for d in range(args.draws if n != "all" else 1):
-                    sub = few_shot(ds, f"{how}:{v}", n, seed=d)
+                # a few-shot point draws its clips (draw d, training seed 0); "all" has one set of clips,
+                # trained with seeds 0..seeds-1 ("draw d" is then the seed)
+                for d in range(args.draws if n != "all" else args.seeds):
+                    sub = few_shot(ds, f"{how}:{v}", n, seed=d if n != "all" else 0)
+                    seed = d if n == "all" else 0
                     key = f"{name} {how}:{v} shots {n} draw {d}"
                     res.get(f"{key} baseline", functools.partial(run_baseline, sub, feats))
                     for head in heads:
@@ -404,7 +411,7 @@ def main() -> None:
                             res.get(f"{key} default", lambda picked=picked: dict(picked))
                             continue
                         res.get(f"{key} {head or 'default'}",
-                                functools.partial(run_recipe, sub, backbone, head, "split:val", cache=cache))
+                                functools.partial(run_recipe, sub, backbone, head, "split:val", cache=cache, seed=seed))
     # Full backbone runs of the old fixed recipe (a linear head trained by Adam) against from scratch.
     for name, ds, backbone, how, values in plans:
         if "compare" in parts:
@@ -420,7 +427,7 @@ def main() -> None:
             res.get(f"{name} {how}:{v} scratch", functools.partial(run_train, ds, scfg, spipe, f"{how}:{v}",
                                                                    cache=cache))
     print(render(res.rows, plans, shots, cold_before))
-    print("\n" + render_fewshot(res.rows, plans, shots, args.draws))
+    print("\n" + render_fewshot(res.rows, plans, shots, args.draws, args.seeds))
     print("\n" + render_unknown(res.rows))
     if "compare" in parts or args.table:
         print("\nThe shipped from-scratch models' protocol runs (their cards), beside the backbone:\n")
@@ -462,7 +469,7 @@ def run_unknown(res: Results, plans: list, esc, fsdd, *, cache: Path, work: Path
             cache=cache, work=work))
 
 
-def render_fewshot(rows: dict, plans: list, shots: list, draws: int) -> str:
+def render_fewshot(rows: dict, plans: list, shots: list, draws: int, seeds: int = 1) -> str:
     """The few-shot curve: default recipe beside the logistic-regression baseline, mean +- sd over runs."""
     import statistics
 
@@ -481,7 +488,7 @@ def render_fewshot(rows: dict, plans: list, shots: list, draws: int) -> str:
             for n in shots:
                 accs = []
                 for v in values:
-                    for d in range(draws if n != "all" else 1):
+                    for d in range(draws if n != "all" else seeds):
                         r = rows.get(f"{name} {how}:{v} shots {n} draw {d} {recipe}")
                         if r:
                             accs.append(r["accuracy"])
