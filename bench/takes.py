@@ -1,0 +1,169 @@
+"""Spoken digits as a user records them: a word somewhere in a take of room noise, against FSDD's tight clips.
+
+FSDD's clips are cut close around each digit (about 0.5 s), so the ``speech`` pipeline centres every one of them
+in silence inside its 1.3-s input: the k-th window is the same moment of every word. A take recorded in the app
+is longer (a press, a word, a press), with the word anywhere in it, so the inputs slide over the take and most
+hold part of the word and a stretch of noise. This measures what that costs, for the recorded-style case of
+issue 25 (one speaker records each digit five times and trains the default recipe, ``--split none``), on the
+other speakers' digits:
+
+* **short**: the FSDD clips as they are;
+* **long**: each clip placed at a random point of ``--seconds`` of white noise (standard deviation ``--noise``;
+  the clip scaled to a peak of 0.5 first, so about 30 dB under the speech);
+* **long, trimmed**: the long clips cut back to the sound before anything else, by a threshold on the frame
+  energy set ``--trim-db`` dB above the take's own noise floor (its 10th percentile): what a speech pipeline
+  that trims would see (not something the library does today).
+
+Prints, per recording speaker and as a mean: the accuracy and the share answered "none of these" for each
+training form x test form. Runs through :func:`audioclf.engine.train.train` and the saved bundle, as the app
+does; the clips are written to a temporary folder (``--work``), FSDD is read from ``$AUDIOCLF_DATA``.
+
+Usage::
+
+    python bench/takes.py                  # every speaker, 5 takes per digit, 2-s takes
+    python bench/takes.py --speakers george,jackson --takes 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FORMS = ("short", "long", "long, trimmed")
+
+
+def data_root() -> Path:
+    env = os.environ.get("AUDIOCLF_DATA")
+    return Path(env) if env else ROOT.parent / "shared" / "data"
+
+
+def trim_to_sound(y: np.ndarray, sr: int, *, above_floor_db: float = 15.0, frame_s: float = 0.02) -> np.ndarray:
+    """``y`` from the first to the last frame whose RMS is ``above_floor_db`` over the take's noise floor (the
+    10th percentile of its frames' RMS); all of ``y`` when no frame is."""
+    n = max(1, int(frame_s * sr))
+    frames = len(y) // n
+    if frames < 2:
+        return y
+    rms = np.sqrt(np.mean(y[:frames * n].reshape(frames, n).astype(np.float64) ** 2, axis=1)) + 1e-12
+    floor = np.percentile(rms, 10)
+    loud = np.flatnonzero(20 * np.log10(rms / floor) > above_floor_db)
+    if loud.size == 0:
+        return y
+    return y[loud[0] * n:(loud[-1] + 1) * n]
+
+
+def make_forms(clip, work: Path, rng: np.random.Generator, args) -> dict:
+    """The clip in each form: ``{form: Clip}``, written once under ``work``."""
+    import soundfile as sf
+
+    from audioclf.audio.io import load_audio
+
+    out = {"short": clip}
+    y, sr = load_audio(clip.path, sr=16000)
+    y = (y / max(float(np.max(np.abs(y))), 1e-9) * 0.5).astype(np.float32)
+    n = int(args.seconds * sr)
+    take = rng.normal(0.0, args.noise, n).astype(np.float32)
+    if len(y) < n:
+        off = int(rng.integers(0, n - len(y) + 1))
+        take[off:off + len(y)] += y
+    else:
+        take = y[:n] + take
+    for form, signal in (("long", take), ("long, trimmed", trim_to_sound(take, sr, above_floor_db=args.trim_db))):
+        path = work / form.replace(", ", "_") / f"{clip.path.stem}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, signal, sr)
+        out[form] = dataclasses.replace(clip, path=path)
+    return out
+
+
+def judge(bundle, clips: list, root: Path, classes: tuple) -> tuple[float, float]:
+    """Accuracy and the share answered "none of these" of the saved ``bundle`` on ``clips``."""
+    from audioclf.datasets import Dataset
+    from audioclf.engine.extract import extract_dataset
+    from audioclf.engine.inference import model_outputs
+    from audioclf.engine.openset import clip_embedding
+
+    ds = Dataset(name="probe", root=root, kind="folders", classes=classes, clips=tuple(clips))
+    ex = extract_dataset(ds, config=bundle.pipeline, cache=True)
+    x = bundle.stats.apply(ex.x) if bundle.stats is not None else ex.x
+    probs = model_outputs(bundle.model, x)["probs"]
+    right, unknown = [], []
+    for i, clip in enumerate(ex.clips):
+        p = probs[ex.clip_index == i].mean(axis=0)
+        right.append(bundle.classes[int(np.argmax(p))] == clip.label)
+        unknown.append(bundle.open_set.judge(p, clip_embedding(ex.x[ex.clip_index == i]))["unknown"])
+    return float(np.mean(right)), float(np.mean(unknown))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speakers", default="all", help="recording speakers, comma-separated (default all)")
+    parser.add_argument("--takes", type=int, default=5, help="takes per digit (default 5)")
+    parser.add_argument("--test", type=int, default=150, help="test clips from the other speakers (default 150)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of a long take (default 2.0)")
+    parser.add_argument("--noise", type=float, default=3e-3, help="noise standard deviation (default 3e-3)")
+    parser.add_argument("--trim-db", type=float, default=15.0, help="trim threshold over the noise floor, dB")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", default=None, help="folder for the clips, bundles and cache (default: temporary)")
+    args = parser.parse_args()
+
+    from audioclf.datasets import Dataset, load_dataset
+    from audioclf.engine.bundle import load_bundle
+    from audioclf.engine.recipes import make_recipe
+    from audioclf.engine.train import train
+
+    data = data_root()
+    if not (data / "fsdd").is_dir():
+        raise SystemExit(f"FSDD not found in {data}; set AUDIOCLF_DATA")
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="audioclf-takes-"))
+    os.environ.setdefault("AUDIOCLF_CACHE", str(work / "cache"))
+    fsdd = load_dataset(data / "fsdd")
+    speakers = sorted({c.group for c in fsdd.clips})
+    if args.speakers != "all":
+        speakers = [s.strip() for s in args.speakers.split(",")]
+    rng = np.random.default_rng(args.seed)
+    table: dict[tuple[str, str], list] = {}
+    for spk in speakers:
+        mine = [c for c in fsdd.clips if c.group == spk]
+        others = [c for c in fsdd.clips if c.group != spk]
+        takes = []
+        for label in fsdd.classes:
+            idx = [i for i, c in enumerate(mine) if c.label == label]
+            takes += [mine[i] for i in sorted(rng.choice(idx, size=args.takes, replace=False))]
+        test = [others[i] for i in sorted(rng.choice(len(others), size=args.test, replace=False))]
+        take_forms = [make_forms(c, work / spk / "takes", rng, args) for c in takes]
+        test_forms = [make_forms(c, work / spk / "test", rng, args) for c in test]
+        for trained in FORMS:
+            ds = Dataset(name=f"{spk} {trained}", root=work, kind="folders", classes=fsdd.classes,
+                         clips=tuple(f[trained] for f in take_forms))
+            config, pipeline = make_recipe(backbone="speech", training={"split": "none"}, dataset=ds)
+            out = work / spk / "bundles" / trained.replace(", ", "_")
+            train(ds, config=dataclasses.replace(config, seed=0), pipeline=pipeline, out=out)
+            bundle = load_bundle(out)
+            for tested in FORMS:
+                acc, refused = judge(bundle, [f[tested] for f in test_forms], work, fsdd.classes)
+                table.setdefault((trained, tested), []).append((acc, refused))
+                print(f"[takes] {spk}: trained on {trained}, tested on {tested}: {acc:.1%} right, "
+                      f"{refused:.1%} 'none of these'", file=sys.stderr, flush=True)
+    print(f"\n{args.takes} takes per digit by one speaker ({', '.join(speakers)} in turn), default recipe "
+          f"(`--split none`); {args.test} digits of the other speakers; long takes {args.seconds:g} s, noise "
+          f"{args.noise:g}; trimmed {args.trim_db:g} dB over the floor.\n")
+    print("| trained on | tested on | accuracy, mean (per speaker) | answered \"none of these\", mean |")
+    print("| --- | --- | ---: | ---: |")
+    for (trained, tested), rows in table.items():
+        accs = [a for a, _ in rows]
+        print(f"| {trained} | {tested} | {np.mean(accs):.1%} ({' / '.join(f'{a:.0%}' for a in accs)}) | "
+              f"{np.mean([r for _, r in rows]):.1%} |")
+
+
+if __name__ == "__main__":
+    main()
