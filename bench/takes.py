@@ -37,13 +37,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from transfer import data_root  # noqa: E402  ($AUDIOCLF_DATA, as every benchmark here finds it)
 
 FORMS = ("short", "long", "long, trimmed")
-
-
-def data_root() -> Path:
-    env = os.environ.get("AUDIOCLF_DATA")
-    return Path(env) if env else ROOT.parent / "shared" / "data"
 
 
 def trim_to_sound(y: np.ndarray, sr: int, *, above_floor_db: float = 15.0, frame_s: float = 0.02) -> np.ndarray:
@@ -89,13 +85,12 @@ def judge(bundle, clips: list, root: Path, classes: tuple) -> tuple[float, float
     """Accuracy and the share answered "none of these" of the saved ``bundle`` on ``clips``."""
     from audioclf.datasets import Dataset
     from audioclf.engine.extract import extract_dataset
-    from audioclf.engine.inference import model_outputs
+    from audioclf.engine.inference import predict_windows
     from audioclf.engine.openset import clip_embedding
 
     ds = Dataset(name="probe", root=root, kind="folders", classes=classes, clips=tuple(clips))
     ex = extract_dataset(ds, config=bundle.pipeline, cache=True)
-    x = bundle.stats.apply(ex.x) if bundle.stats is not None else ex.x
-    probs = model_outputs(bundle.model, x)["probs"]
+    probs = predict_windows(bundle, ex.x)
     right, unknown = [], []
     for i, clip in enumerate(ex.clips):
         p = probs[ex.clip_index == i].mean(axis=0)

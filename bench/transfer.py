@@ -240,7 +240,7 @@ def unknown_rates(train_ds, backbone: str, known: list, foreign: dict, *, cache:
     from audioclf.datasets import Dataset
     from audioclf.engine.bundle import load_bundle
     from audioclf.engine.extract import extract_dataset
-    from audioclf.engine.inference import model_outputs
+    from audioclf.engine.inference import predict_windows
     from audioclf.engine.openset import clip_embedding
     from audioclf.engine.recipes import make_recipe
     from audioclf.engine.train import train
@@ -252,8 +252,7 @@ def unknown_rates(train_ds, backbone: str, known: list, foreign: dict, *, cache:
         ds = Dataset(name="probe", root=train_ds.root, kind="folders", classes=tuple(sorted({c.label for c in clips})),
                      clips=tuple(clips))
         ex = extract_dataset(ds, config=bundle.pipeline, cache=True)
-        x = bundle.stats.apply(ex.x) if bundle.stats is not None else ex.x
-        probs = model_outputs(bundle.model, x)["probs"]
+        probs = predict_windows(bundle, ex.x)
         verdicts = [bundle.open_set.judge(probs[ex.clip_index == i].mean(axis=0),
                                           clip_embedding(ex.x[ex.clip_index == i])) for i in range(len(ex.clips))]
         unknown = np.array([v["unknown"] for v in verdicts])

@@ -262,6 +262,11 @@ def _nearest_cosine(e: np.ndarray, c: np.ndarray) -> float:
     return float(np.clip(1.0 - (e @ c.T).max(axis=1), 0.0, 2.0)[0])
 
 
+def rank_spread(reference) -> float:
+    """The scale of a rank's tail beyond its references: their standard deviation, at least 1e-6."""
+    return max(float(np.std(reference)), 1e-6)
+
+
 def joint_ranks(reference_confidences, reference_distances, confidence, distance) -> tuple:
     """Ranks of confidences and distances among the known clips a model got right (smoothed conformal p-values,
     in (0, 1]; audioclf.engine.openset's "both together" test). Scalars give floats, arrays arrays.
@@ -284,8 +289,8 @@ def joint_ranks(reference_confidences, reference_distances, confidence, distance
     c = np.asarray(confidence, dtype=np.float64)
     d = np.asarray(distance, dtype=np.float64)
     n, m = len(rc), len(rd)
-    c_tail = 2.0 * np.exp(-np.maximum(rc[0] - c, 0.0) / max(float(np.std(rc)), 1e-6)) / (n + 1)
-    d_tail = 2.0 * np.exp(-np.maximum(d - rd[-1], 0.0) / max(float(np.std(rd)), 1e-6)) / (m + 1)
+    c_tail = 2.0 * np.exp(-np.maximum(rc[0] - c, 0.0) / rank_spread(rc)) / (n + 1)
+    d_tail = 2.0 * np.exp(-np.maximum(d - rd[-1], 0.0) / rank_spread(rd)) / (m + 1)
     c_rank = np.where(c < rc[0], c_tail, (1.0 + np.interp(c, rc, np.arange(1.0, n + 1))) / (n + 1))
     d_rank = np.where(d > rd[-1], d_tail, (1.0 + m - np.interp(d, rd, np.arange(0.0, m))) / (m + 1))
     if c_rank.ndim == 0 and d_rank.ndim == 0:
@@ -303,14 +308,15 @@ def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None
     if open_set.get("centroids") is not None and open_set.get("distance") is not None and embedding is not None:
         d = float(_nearest_cosine(np.asarray(embedding, np.float64)[None], np.asarray(open_set["centroids"], np.float64)))
         out.update(distance=d, distance_threshold=open_set["distance"])
-        unknown = unknown or d > open_set["distance"]
         if open_set.get("joint") is not None:  # confidence and distance judged together by their ranks
             rc = np.asarray(open_set["reference_confidences"], np.float64)
             rd = np.asarray(open_set["reference_distances"], np.float64)
             c_rank, d_rank = joint_ranks(rc, rd, top, d)
             out.update(confidence_rank=c_rank, distance_rank=d_rank, joint=c_rank * d_rank,
                        joint_threshold=open_set["joint"])
-            unknown = c_rank * d_rank < open_set["joint"]
+            unknown = c_rank * d_rank < open_set["joint"]  # the product decides alone (its edges are the thresholds)
+        else:
+            unknown = unknown or d > open_set["distance"]
     if open_set.get("scaled_distance") is not None and embedding is not None:
         z = (np.asarray(embedding, np.float64) - np.asarray(open_set["center"], np.float64)) \
             / np.asarray(open_set["scale"], np.float64)

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
-from .export_runner import joint_ranks  # one numpy implementation, shared with classify.py
+from .export_runner import joint_ranks, rank_spread  # one numpy implementation, shared with classify.py
 
 __all__ = ["OpenSetCalibration", "calibrate", "joint_ranks", "joint_bounds", "MAX_REFERENCE", "centroid_distance",
            "clip_embedding", "out_of_fold_distances", "embedding_scale", "scaled_centroids", "scaled_centroid_distance",
@@ -274,11 +274,6 @@ class OpenSetCalibration:
                    else float(d["confidence_quantile"]))
 
 
-def _spread(reference: np.ndarray) -> float:
-    """The scale of the ranks' tails beyond the references: their standard deviation (at least 1e-6)."""
-    return max(float(np.std(reference)), 1e-6)
-
-
 def joint_bounds(reference_confidences: np.ndarray, reference_distances: np.ndarray,
                  threshold: float) -> tuple[float, float]:
     """The confidence below which, and the distance beyond which, a clip's product of ranks is below
@@ -290,11 +285,11 @@ def joint_bounds(reference_confidences: np.ndarray, reference_distances: np.ndar
         return 0.0, 2.0
     n, m = len(rc), len(rd)
     if threshold <= 2.0 / (n + 1):  # in the tail below the least sure reference clip
-        floor = float(rc[0]) - _spread(rc) * float(np.log(2.0 / (threshold * (n + 1))))
+        floor = float(rc[0]) - rank_spread(rc) * float(np.log(2.0 / (threshold * (n + 1))))
     else:
         floor = float(np.interp(threshold * (n + 1) - 1.0, np.arange(1.0, n + 1), rc))
     if threshold <= 2.0 / (m + 1):  # in the tail beyond the farthest reference clip
-        ceiling = float(rd[-1]) + _spread(rd) * float(np.log(2.0 / (threshold * (m + 1))))
+        ceiling = float(rd[-1]) + rank_spread(rd) * float(np.log(2.0 / (threshold * (m + 1))))
     else:
         ceiling = float(np.interp(1.0 + m - threshold * (m + 1), np.arange(0.0, m), rd))
     return max(floor, 0.0), min(ceiling, 2.0)

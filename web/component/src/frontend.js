@@ -140,8 +140,9 @@ export function judge(openSet, probs, embedding) {
   if (openSet.centroids != null && openSet.distance != null && embedding != null) {
     const d = nearestCosine(embedding, openSet.centroids);
     Object.assign(out, { distance: d, distance_threshold: openSet.distance });
-    unknown = unknown || d > openSet.distance;
-    if (openSet.joint != null) {
+    if (openSet.joint == null) {
+      unknown = unknown || d > openSet.distance;
+    } else {
       // confidence and distance judged together: each a rank among the known clips the model got right
       const rc = openSet.reference_confidences;
       const rd = openSet.reference_distances;
@@ -157,7 +158,7 @@ export function judge(openSet, probs, embedding) {
       Object.assign(out, {
         confidence_rank: cRank, distance_rank: dRank, joint: cRank * dRank, joint_threshold: openSet.joint,
       });
-      unknown = cRank * dRank < openSet.joint;
+      unknown = cRank * dRank < openSet.joint; // the product decides alone (its edges are the thresholds)
     }
   }
   if (openSet.scaled_distance != null && embedding != null) {
