@@ -27,10 +27,12 @@ from .audio.preprocess import (
     DenoiseConfig,
     PreprocessConfig,
     SplitConfig,
+    TrimConfig,
     denoise,
     preprocess,
     split_silence,
     trim_silence,
+    trim_to_sound,
 )
 from .audio.windowing import WindowConfig, Windows, frame_windows, hop_for_overlap, sample_windows
 from .backbones import BackboneSpec, embed_dataset, get_backbone, list_backbones
@@ -109,6 +111,7 @@ __all__ = [
     # audio
     "load_audio", "audio_info", "resample", "to_wav_bytes", "write_audio",
     "DenoiseConfig", "SplitConfig", "PreprocessConfig", "denoise", "split_silence", "trim_silence", "preprocess",
+    "TrimConfig", "trim_to_sound",
     # features and windows
     "FeatureConfig", "ChannelInfo", "ChannelData", "list_channels", "get_channel", "compute_channel",
     "compute_channels", "stack_channels", "stft_pair", "summary_matrix", "summary_vector", "mean_stft",

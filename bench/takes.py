@@ -9,10 +9,11 @@ other speakers' digits:
 
 * **short**: the FSDD clips as they are;
 * **long**: each clip placed at a random point of ``--seconds`` of white noise (standard deviation ``--noise``;
-  the clip scaled to a peak of 0.5 first, so about 30 dB under the speech);
-* **long, trimmed**: the long clips cut back to the sound before anything else, by a threshold on the frame
-  energy set ``--trim-db`` dB above the take's own noise floor (its 10th percentile): what a speech pipeline
-  that trims would see (not something the library does today).
+  the clip scaled to a peak of 0.5 first, so about 30 dB under the speech).
+
+Each form is trained and tested with the ``speech`` pipeline as it is by default, which trims every take to its
+sound (:class:`audioclf.audio.preprocess.TrimConfig`), and with the trim off (``make_recipe(trim=False)``, the
+pipeline before 2026-12-07).
 
 Prints, per recording speaker and as a mean: the accuracy and the share answered "none of these" for each
 training form x test form. Runs through :func:`audioclf.engine.train.train` and the saved bundle, as the app
@@ -39,22 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from transfer import data_root  # noqa: E402  ($AUDIOCLF_DATA, as every benchmark here finds it)
 
-FORMS = ("short", "long", "long, trimmed")
-
-
-def trim_to_sound(y: np.ndarray, sr: int, *, above_floor_db: float = 15.0, frame_s: float = 0.02) -> np.ndarray:
-    """``y`` from the first to the last frame whose RMS is ``above_floor_db`` over the take's noise floor (the
-    10th percentile of its frames' RMS); all of ``y`` when no frame is."""
-    n = max(1, int(frame_s * sr))
-    frames = len(y) // n
-    if frames < 2:
-        return y
-    rms = np.sqrt(np.mean(y[:frames * n].reshape(frames, n).astype(np.float64) ** 2, axis=1)) + 1e-12
-    floor = np.percentile(rms, 10)
-    loud = np.flatnonzero(20 * np.log10(rms / floor) > above_floor_db)
-    if loud.size == 0:
-        return y
-    return y[loud[0] * n:(loud[-1] + 1) * n]
+FORMS = ("short", "long")
+TRIMS = {"trim off": False, "trim (default)": None}
 
 
 def make_forms(clip, work: Path, rng: np.random.Generator, args) -> dict:
@@ -73,11 +60,10 @@ def make_forms(clip, work: Path, rng: np.random.Generator, args) -> dict:
         take[off:off + len(y)] += y
     else:
         take = y[:n] + take
-    for form, signal in (("long", take), ("long, trimmed", trim_to_sound(take, sr, above_floor_db=args.trim_db))):
-        path = work / form.replace(", ", "_") / f"{clip.path.stem}.wav"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(path, signal, sr)
-        out[form] = dataclasses.replace(clip, path=path)
+    path = work / "long" / f"{clip.path.stem}.wav"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, take, sr)
+    out["long"] = dataclasses.replace(clip, path=path)
     return out
 
 
@@ -106,7 +92,6 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=150, help="test clips from the other speakers (default 150)")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of a long take (default 2.0)")
     parser.add_argument("--noise", type=float, default=3e-3, help="noise standard deviation (default 3e-3)")
-    parser.add_argument("--trim-db", type=float, default=15.0, help="trim threshold over the noise floor, dB")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", default=None, help="folder for the clips, bundles and cache (default: temporary)")
     args = parser.parse_args()
@@ -137,28 +122,28 @@ def main() -> None:
         test = [others[i] for i in sorted(rng.choice(len(others), size=args.test, replace=False))]
         take_forms = [make_forms(c, work / spk / "takes", rng, args) for c in takes]
         test_forms = [make_forms(c, work / spk / "test", rng, args) for c in test]
-        for trained in FORMS:
-            ds = Dataset(name=f"{spk} {trained}", root=work, kind="folders", classes=fsdd.classes,
-                         clips=tuple(f[trained] for f in take_forms))
-            config, pipeline = make_recipe(backbone="speech", training={"split": "none"}, dataset=ds)
-            out = work / spk / "bundles" / trained.replace(", ", "_")
-            train(ds, config=dataclasses.replace(config, seed=0), pipeline=pipeline, out=out)
-            bundle = load_bundle(out)
-            for tested in FORMS:
-                acc, refused = judge(bundle, [f[tested] for f in test_forms], work, fsdd.classes)
-                table.setdefault((trained, tested), []).append((acc, refused))
-                print(f"[takes] {spk}: trained on {trained}, tested on {tested}: {acc:.1%} right, "
-                      f"{refused:.1%} 'none of these'", file=sys.stderr, flush=True)
+        for recipe, trim in TRIMS.items():
+            for trained in FORMS:
+                ds = Dataset(name=f"{spk} {trained}", root=work, kind="folders", classes=fsdd.classes,
+                             clips=tuple(f[trained] for f in take_forms))
+                config, pipeline = make_recipe(backbone="speech", training={"split": "none"}, dataset=ds, trim=trim)
+                out = work / spk / "bundles" / f"{trained}-{'off' if trim is False else 'on'}"
+                train(ds, config=dataclasses.replace(config, seed=0), pipeline=pipeline, out=out)
+                bundle = load_bundle(out)
+                for tested in FORMS:
+                    acc, refused = judge(bundle, [f[tested] for f in test_forms], work, fsdd.classes)
+                    table.setdefault((recipe, trained, tested), []).append((acc, refused))
+                    print(f"[takes] {spk}, {recipe}: trained on {trained}, tested on {tested}: {acc:.1%} right, "
+                          f"{refused:.1%} 'none of these'", file=sys.stderr, flush=True)
     print(f"\n{args.takes} takes per digit by one speaker ({', '.join(speakers)} in turn), default recipe "
           f"(`--split none`); {args.test} digits of the other speakers; long takes {args.seconds:g} s, noise "
-          f"{args.noise:g}; trimmed {args.trim_db:g} dB over the floor.\n")
-    print("| trained on | tested on | accuracy, mean (per speaker) | answered \"none of these\", mean |")
-    print("| --- | --- | ---: | ---: |")
-    for (trained, tested), rows in table.items():
+          f"{args.noise:g}.\n")
+    print("| pipeline | trained on | tested on | accuracy, mean (per speaker) | answered \"none of these\", mean |")
+    print("| --- | --- | --- | ---: | ---: |")
+    for (recipe, trained, tested), rows in table.items():
         accs = [a for a, _ in rows]
-        print(f"| {trained} | {tested} | {np.mean(accs):.1%} ({' / '.join(f'{a:.0%}' for a in accs)}) | "
+        print(f"| {recipe} | {trained} | {tested} | {np.mean(accs):.1%} ({' / '.join(f'{a:.0%}' for a in accs)}) | "
               f"{np.mean([r for _, r in rows]):.1%} |")
-
 
 if __name__ == "__main__":
     main()

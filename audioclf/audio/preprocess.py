@@ -1,4 +1,4 @@
-"""Preprocessing: spectral-gating denoise and silence splitting.
+"""Preprocessing: spectral-gating denoise, trimming a take to its sound, and silence splitting.
 
 Both functions accept any finite clip -- silent, one sample long, clipped or
 very loud -- and never return NaN. They guard known edge cases of the
@@ -18,12 +18,15 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .._validate import check_keys, check_number, check_positive_int
+from ..engine.export_runner import trim_bounds  # one numpy implementation, shared with an export's classify.py
 from ..errors import AudioError, ParameterError
 
 __all__ = [
     "DenoiseConfig",
     "SplitConfig",
     "SplitResult",
+    "TrimConfig",
+    "trim_to_sound",
     "denoise",
     "split_silence",
     "trim_silence",
@@ -312,20 +315,77 @@ def require_sound(result: SplitResult, *, name: str = "clip") -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class TrimConfig:
+    """Cut a take back to its sound: the room noise before and after a spoken word goes, the word stays.
+
+    A frame of ``frame_s`` seconds is sound when its RMS is more than ``above_floor_db`` over the take's own
+    noise floor (the ``floor_percentile``-th percentile of its frames) or within ``within_peak_db`` of its
+    loudest frame; the first to the last sound frame are kept, with ``pad_s`` seconds more on each side.
+    Unlike :class:`SplitConfig` (relative to the loudest frame only) it follows the noise of the room, and it
+    keeps the pauses inside the sound. Plain numpy, so an exported model repeats it exactly
+    (``classify.py`` and the browser).
+    """
+
+    above_floor_db: float = 15.0
+    within_peak_db: float = 25.0
+    frame_s: float = 0.02
+    pad_s: float = 0.1
+    floor_percentile: float = 10.0
+
+    def __post_init__(self) -> None:
+        check_number(self.above_floor_db, "above_floor_db", low=0, low_open=True)
+        check_number(self.within_peak_db, "within_peak_db", low=0, low_open=True)
+        check_number(self.frame_s, "frame_s", low=0.001, high=1.0)
+        check_number(self.pad_s, "pad_s", low=0, high=5.0)
+        check_number(self.floor_percentile, "floor_percentile", low=0, high=100)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrimConfig:
+        """Rebuild from :meth:`to_dict` output; an unknown key is a :class:`ParameterError`."""
+        return cls(**check_keys(d, cls))
+
+
+def trim_to_sound(y: np.ndarray, sr: int, *, config: TrimConfig | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """``y`` cut back to its sound (:class:`TrimConfig`) and the ``(start, end)`` samples kept.
+
+    A clip that is sound from end to end, or holds no sound at all, comes back whole.
+
+    Examples
+    --------
+    >>> y = np.r_[np.zeros(8000), np.ones(4000), np.zeros(8000)].astype(np.float32)
+    >>> trim_to_sound(y, 16000)[1]
+    (6400, 13760)
+    """
+    config = config or TrimConfig()
+    y = _check_signal(y)
+    check_positive_int(sr, "sr")
+    start, end = trim_bounds(y, sr, **config.to_dict())
+    return np.asarray(y[start:end], dtype=np.float32), (start, end)
+
+
+@dataclass(frozen=True)
 class PreprocessConfig:
-    """What happens to a clip before features: optional denoise, then optional silence removal.
+    """What happens to a clip before features: optional denoise, then an optional trim to its sound, then
+    optional silence removal.
 
     Saved in every model bundle so inference repeats exactly what training did.
     """
 
     denoise: DenoiseConfig | None = None
     split: SplitConfig | None = None
+    trim: TrimConfig | None = None
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "denoise": self.denoise.to_dict() if self.denoise else None,
             "split": self.split.to_dict() if self.split else None,
         }
+        if self.trim is not None:  # absent when off, so pipelines from before the trim keep their hashes
+            out["trim"] = self.trim.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, d: dict | None) -> PreprocessConfig:
@@ -333,6 +393,7 @@ class PreprocessConfig:
         return cls(
             denoise=DenoiseConfig.from_dict(d["denoise"]) if d.get("denoise") else None,
             split=SplitConfig.from_dict(d["split"]) if d.get("split") else None,
+            trim=TrimConfig.from_dict(d["trim"]) if d.get("trim") else None,
         )
 
 
@@ -341,9 +402,10 @@ class Preprocessed:
     """The result of :func:`preprocess`.
 
     y : np.ndarray [shape=(m,)]
-        The processed clip (denoised, silences removed if asked).
+        The processed clip (denoised, trimmed, silences removed if asked).
     intervals : np.ndarray [shape=(k, 2)] or None
-        Non-silent intervals of the (denoised) input, in samples; None when no split was asked.
+        Where the kept audio lies in the (denoised) input, in samples: the non-silent intervals of a split, the
+        one kept stretch of a trim; None when neither was asked.
     """
 
     y: np.ndarray
@@ -367,11 +429,16 @@ def preprocess(y: np.ndarray, sr: int, *, config: PreprocessConfig | None = None
     y = _check_signal(y)
     if config.denoise is not None:
         y = denoise(y, sr, config=config.denoise)
+    offset = 0
+    if config.trim is not None:
+        y, (offset, end) = trim_to_sound(y, sr, config=config.trim)
+        if config.split is None:
+            return Preprocessed(y, sr, np.array([[offset, end]], dtype=np.int64))
     if config.split is None:
         return Preprocessed(y, sr)
     res = split_silence(y, sr, config=config.split)
     if res.is_silent:
         if allow_silent:
-            return Preprocessed(y, sr, res.intervals)
+            return Preprocessed(y, sr, res.intervals + offset)
         require_sound(res, name=name)
-    return Preprocessed(res.y, sr, res.intervals)
+    return Preprocessed(res.y, sr, res.intervals + offset)

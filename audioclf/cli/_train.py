@@ -88,6 +88,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="remove silences quieter than TOP_DB below the loudest frame before features (default off)")
     p.add_argument("--denoise", choices=("stationary", "nonstationary"), default=None,
                    help="spectral-gating denoise before features, noise profile from the whole clip (default off)")
+    p.add_argument("--trim", choices=("on", "off"), default=None,
+                   help="cut every clip back to its sound (the room noise before and after a word) before anything "
+                        "else; default on with the speech backbone, off otherwise")
     p.add_argument("--center", choices=("none", "time"), default=None,
                    help="'time': subtract each frequency bin's mean over the window (cepstral mean normalisation; "
                         "removes a fixed colouring such as a microphone or a voice's tilt)")
@@ -192,6 +195,7 @@ def _configs(args: argparse.Namespace, dataset=None):
         features={"n_fft": args.n_fft, "hop_length": args.hop_length, "fmin": args.fmin, "fmax": args.fmax,
                   "n_mels": args.n_mels, "n_mfcc": args.n_mfcc},
         split_silence=args.split_silence, denoise=args.denoise, center=args.center, pad=args.pad,
+        trim=None if args.trim is None else args.trim == "on",
         augment=_augment(args.augment) if args.augment is not None else None,
         model_options=_model_options(args.model_option),
         training={"split": split, "seed": args.seed, "attention": args.attention,

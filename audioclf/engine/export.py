@@ -77,7 +77,9 @@ def check_exportable(bundle: Bundle) -> None:
     ------
     ExportError
         A channel without a matrix front end (CQT, chroma, phase, gammatone...), summary inputs,
-        or preprocessing (denoise, silence split) the graph cannot hold.
+        or preprocessing (denoise, silence split) the graph cannot hold. A trim to the sound is no part of
+        the graph either, but plain numpy: ``classify.py`` and the browser repeat it (``labels.json``'s
+        ``trim``).
     """
     cfg = bundle.pipeline
     if cfg.preprocess.denoise is not None or cfg.preprocess.split is not None:
@@ -651,7 +653,9 @@ def _labels(b: Bundle, plan: _Plan, model_file: str) -> dict[str, Any]:
     window, hop = _spans(b)
     return {"schema": "audioclf.service.downloads", "schema_version": 1, "name": b.name, "model_file": model_file,
             "classes": list(b.classes), "sample_rate": b.pipeline.sr, "window_samples": window,
-            "hop_samples": hop, "level": b.pipeline.level, "frontend": plan.frontend,
+            "hop_samples": hop, "level": b.pipeline.level,
+            "trim": b.pipeline.preprocess.trim.to_dict() if b.pipeline.preprocess.trim is not None else None,
+            "frontend": plan.frontend,
             "inputs": {k: list(v) for k, v in plan.inputs.items()}, "outputs": sorted(plan.outputs),
             "open_set": b.open_set.to_dict() if b.open_set is not None else None}
 
@@ -663,7 +667,7 @@ _README = """# {name}: an exported audioclf model
     pip install numpy soundfile soxr {runtime}
     python classify.py CLIP.wav [CLIP2.ogg ...] [--json]
 
-`classify.py` reads each file, scales it to full-scale peak, cuts it into windows of {window} samples every
+`classify.py` reads each file,{trim} scales it to full-scale peak, cuts it into windows of {window} samples every
 {hop} (the last one padded by '{pad}'), runs the model and averages the windows, as audioclf's `predict`
 does; `--json` prints the same fields as `python -m audioclf predict --json`. `labels.json` holds the classes,
 the front end's framing and the open-set ("none of these") thresholds.
@@ -833,7 +837,9 @@ def export_bundle(bundle: Bundle | str | os.PathLike, out: str | os.PathLike, *,
         (tmp / "README.md").write_text(_README.format(
             name=b.name, model_file=model_file, sr=b.pipeline.sr, classes=", ".join(b.classes),
             runtime="onnxruntime" if fmt == "onnx" else "ai-edge-litert", window=window, hop=hop,
-            pad=b.pipeline.window.pad, fmt=fmt.upper(), quantize=quantize), encoding="utf-8")
+            pad=b.pipeline.window.pad, fmt=fmt.upper(), quantize=quantize,
+            trim=" cuts it back to its sound (the noise before and after it; `trim` in `labels.json`),"
+            if b.pipeline.preprocess.trim is not None else ""), encoding="utf-8")
         diff, agree, names, warnings, qcheck = float("nan"), float("nan"), (), [], None
         if check:
             diff, tops = _compare(b, export_runner.Model(tmp / model_file, labels["outputs"]), labels, clips)

@@ -3,7 +3,7 @@
 This file is copied as it is into every export folder (:func:`audioclf.engine.export.export_bundle`), so it
 imports nothing from audioclf, TensorFlow, Keras or librosa. It repeats, in numpy, exactly the steps of
 :func:`audioclf.engine.inference.predict` that lie outside the exported graph: reading the file (soundfile,
-mono mix-down, soxr HQ resampling, clipping to [-1, 1]), scaling the clip to full-scale peak, cutting it into
+mono mix-down, soxr HQ resampling, clipping to [-1, 1]), trimming it to its sound (pipelines that trim: `trim_bounds`), scaling the clip to full-scale peak, cutting it into
 the frames of the front end and the windows of the model (the same starts, hop and padding policy), averaging
 the windows' probabilities and the open-set ("none of these") verdict.
 
@@ -97,6 +97,43 @@ def peak_level(y: np.ndarray) -> np.ndarray:
     return (y / peak).astype(np.float32) if peak > _SILENT_PEAK else y
 
 
+def trim_bounds(y: np.ndarray, sr: int, *, above_floor_db: float = 15.0, within_peak_db: float = 25.0,
+                frame_s: float = 0.02, pad_s: float = 0.1, floor_percentile: float = 10.0) -> tuple[int, int]:
+    """Where the sound of a take lies: ``(start, end)`` samples of ``y`` to keep (audioclf's ``TrimConfig``).
+
+    The clip is cut into frames of ``frame_s`` seconds (the last one zero-filled); a frame is sound when its RMS
+    is more than ``above_floor_db`` over the take's noise floor (the ``floor_percentile``-th percentile of the
+    frames' RMS) or within ``within_peak_db`` of the loudest frame. The first to the last such frame are kept,
+    ``pad_s`` more on each side (a word's quiet onset and tail), within the clip. The second rule keeps a clip
+    that is sound from end to end (a tight recording, whose quietest frames are speech) as it is; the first
+    trims a take's room noise down to the word. A clip without sound (all zeros) is kept whole.
+
+    Example
+    -------
+    >>> y = np.zeros(16000, np.float32); y[6000:9000] = 0.5
+    >>> trim_bounds(y, 16000)
+    (4160, 10880)
+    """
+    n = len(y)
+    f = max(1, int(round(frame_s * sr)))
+    count = -(-n // f)
+    if count == 0:
+        return 0, 0
+    padded = np.zeros(count * f, np.float64)
+    padded[:n] = y
+    rms = np.sqrt(np.mean(padded.reshape(count, f) ** 2, axis=1))
+    top = float(rms.max())
+    if not top > 0.0:
+        return 0, n
+    floor = float(np.percentile(rms, floor_percentile))
+    threshold = min(floor * 10.0 ** (above_floor_db / 20.0), top * 10.0 ** (-within_peak_db / 20.0))
+    loud = np.flatnonzero(rms > threshold)
+    if len(loud) == 0:  # a constant level: every frame at the threshold
+        return 0, n
+    pad = int(round(pad_s * sr))
+    return max(0, int(loud[0]) * f - pad), min(n, (int(loud[-1]) + 1) * f + pad)
+
+
 def frame(x: np.ndarray, n_fft: int, hop: int, *, center: bool) -> np.ndarray:
     """Frames of ``n_fft`` samples every ``hop`` [shape=(n_frames, n_fft)]; centred as librosa (zero padding)."""
     if center:
@@ -167,7 +204,12 @@ def classify_samples(model: Model, spec: dict, y: np.ndarray) -> dict:
     """Window probabilities, times and (embedding models) the clip's mean embedding of one clip at the model's rate."""
     fe, sr = spec["frontend"], spec["sample_rate"]
     duration = len(y) / sr
+    offset = 0
+    if spec.get("trim"):  # the pipeline's trim to the sound, before the level
+        offset, end = trim_bounds(y, sr, **spec["trim"])
+        y = y[offset:end]
     y = peak_level(y) if spec.get("level") == "peak" else y
+    span = len(y) / sr  # what the windows cut: the trimmed clip
     kind = fe["kind"]
     out: dict = {"duration": duration, "embedding": None}
     if kind == "waveform":
@@ -175,7 +217,7 @@ def classify_samples(model: Model, spec: dict, y: np.ndarray) -> dict:
         starts, idx, kept, padded = window_index(len(y), length, hop, fe["pad"])
         x = np.where(kept, y[idx], 0.0).astype(np.float32)  # 'constant': silence past the end
         probs = _batched(model, {"audio": x})["probs"]
-        out.update(starts=starts / sr, ends=np.minimum((starts + length) / sr, duration), padded=padded)
+        out.update(starts=starts / sr, ends=np.minimum((starts + length) / sr, span), padded=padded)
     elif kind == "frames":
         frames = frame(y, fe["n_fft"], fe["hop"], center=True)[:1 + len(y) // fe["hop"]]
         n, length = len(frames), fe["window_frames"]
@@ -185,9 +227,12 @@ def classify_samples(model: Model, spec: dict, y: np.ndarray) -> dict:
             feeds["clip_peak"] = np.repeat(_clip_peak(model, frames, length, {}, fe["floors"]), len(idx), axis=0)
         probs = _batched(model, feeds)["probs"]
         out.update(starts=starts * fe["hop"] / sr,
-                   ends=np.minimum((starts + length) * fe["hop"] / sr, duration), padded=padded)
+                   ends=np.minimum((starts + length) * fe["hop"] / sr, span), padded=padded)
     else:  # blocks of a backbone
-        probs = _blocks(model, spec, fe, y, duration, out)
+        probs = _blocks(model, spec, fe, y, span, out)
+    if offset:  # trimmed: window times in the clip as read
+        out["starts"] = out["starts"] + offset / sr
+        out["ends"] = out["ends"] + offset / sr
     out["probs"] = probs
     return out
 

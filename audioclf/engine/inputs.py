@@ -187,6 +187,10 @@ def prepare_clip(y: np.ndarray, sr: int, *, config: PipelineConfig, name: str = 
     if intervals is not None and len(intervals) == 0:
         notes.append("no sound found by silence splitting: the whole (unsplit) clip was used")
         intervals = None
+    elif config.preprocess.trim is not None and config.preprocess.split is None and intervals is not None:
+        a, b = (int(v) for v in intervals[0])
+        if b - a < len(y):
+            notes.append(f"trimmed to its sound: {a / sr:.2f}-{b / sr:.2f} s of {len(y) / sr:.2f} s")
     signal = pre.y
     if len(signal) == 0:
         raise ParameterError(f"{name}: the clip holds no samples")

@@ -7,11 +7,13 @@ from audioclf.audio.preprocess import (
     DenoiseConfig,
     PreprocessConfig,
     SplitConfig,
+    TrimConfig,
     denoise,
     preprocess,
     require_sound,
     split_silence,
     trim_silence,
+    trim_to_sound,
 )
 
 SR = 22050
@@ -136,3 +138,52 @@ def test_preprocess_config_roundtrip_and_pipeline():
     y = synth.burst_in_silence(SR) + synth.noise(1.5, SR, amp=0.002, rng=3)
     out = preprocess(y, SR, config=cfg)
     assert 0.4 < out.duration < 0.6 and out.intervals.shape == (1, 2)
+
+
+def _word_in_noise(noise: float, *, before: float = 0.9, word: float = 0.4, after: float = 0.7, sr: int = 16000):
+    """A 'word' (a vowel-like tone with a quiet fricative tail) in a take of steady room noise."""
+    rng = np.random.default_rng(5)
+    body = synth.tone(220, word, sr, amp=0.5) * np.hanning(int(word * sr)).astype(np.float32) ** 0.3
+    tail = rng.normal(0, 0.02, int(0.1 * sr)).astype(np.float32)  # about 25 dB under the vowel: kept
+    y = np.concatenate([np.zeros(int(before * sr)), body, tail, np.zeros(int(after * sr))]).astype(np.float32)
+    return y + rng.normal(0, noise, len(y)).astype(np.float32), int(before * sr), int((before + word + 0.1) * sr)
+
+
+@pytest.mark.parametrize("noise", [1e-4, 3e-3])
+def test_trim_cuts_a_take_back_to_its_word_and_keeps_its_tail(noise):
+    sr = 16000
+    y, start, end = _word_in_noise(noise)
+    cut, (a, b) = trim_to_sound(y, sr)
+    pad, frame = int(0.1 * sr), int(0.02 * sr)
+    assert start - pad - frame <= a <= start - pad + frame  # the word's onset, less the 0.1-s pad
+    assert end + pad - frame <= b <= end + pad + frame  # the fricative tail is sound, then the pad
+    np.testing.assert_array_equal(cut, y[a:b])
+
+
+def test_trim_keeps_a_tight_clip_and_silence_whole():
+    sr = 16000
+    tight = synth.tone(300, 0.5, sr) * np.linspace(0.05, 1, int(0.5 * sr)).astype(np.float32)  # 26 dB fade in
+    assert trim_to_sound(tight, sr)[1] == (0, len(tight))  # every frame within 25 dB of the peak
+    assert trim_to_sound(np.zeros(8000, np.float32), sr)[1] == (0, 8000)
+    steady = synth.noise(1.0, sr, amp=0.1, rng=1)
+    assert trim_to_sound(steady, sr)[1] == (0, len(steady))  # a constant level holds no quieter room to cut
+
+
+def test_trim_config_checks_and_travels_only_when_on():
+    with pytest.raises(errors.ParameterError, match="pad_s"):
+        TrimConfig(pad_s=-1)
+    with pytest.raises(errors.ParameterError, match="above_floor_db"):
+        TrimConfig(above_floor_db=0)
+    cfg = PreprocessConfig(trim=TrimConfig(pad_s=0.05))
+    assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
+    assert "trim" not in PreprocessConfig().to_dict()  # pipelines from before the trim keep their hashes
+
+
+def test_preprocess_trims_before_splitting_and_says_where_it_kept():
+    sr = 16000
+    y, start, _ = _word_in_noise(1e-4)
+    out = preprocess(y, sr, config=PreprocessConfig(trim=TrimConfig()))
+    a, b = out.intervals[0]
+    assert out.intervals.shape == (1, 2) and len(out.y) == b - a and abs(a - (start - 1600)) <= 320
+    both = preprocess(y, sr, config=PreprocessConfig(trim=TrimConfig(), split=SplitConfig(top_db=30)))
+    assert both.intervals[0, 0] >= a  # split intervals are times of the clip as given, not of the trimmed one

@@ -75,12 +75,12 @@ RECURRENT = (dict(channels=("mel",), input_kind="spectrogram", input_shape=(32, 
              {"attention": "rnn", "filters": (4, 4), "units": 8, "dense_units": 8})
 
 
-def _tiny_bundle(folder: Path, kind: str) -> Path:
-    """A bundle of ``kind`` with a model trained for one short epoch on random inputs."""
+def _tiny_bundle(folder: Path, kind: str, **extra) -> Path:
+    """A bundle of ``kind`` with a model trained for one short epoch on random inputs (``extra``: pipeline fields)."""
     from audioclf.models import build_model
 
     pipe, arch, options = RECURRENT if kind == "recurrent" else TINY[kind]
-    cfg = PipelineConfig(sr=SR, features=_features(), **pipe)
+    cfg = PipelineConfig(sr=SR, features=_features(), **pipe, **extra)
     model = build_model(arch, input_shape=cfg.input_shape, num_classes=len(CLASSES), **options)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(12, *cfg.input_shape)).astype(np.float32)
@@ -228,6 +228,26 @@ def test_a_freshly_trained_model_of_each_kind_exports_to_onnx_and_tflite_within_
         ref = predict(load_bundle(path), y, sr=SR, name="c", explain=False).to_dict()
         assert mine["windows"] == ref["windows"] and any(w["padded"] for w in mine["windows"])
         assert mine["unknown"] == ref["unknown"] and mine["open_set"] == ref["open_set"]
+
+
+@pytest.mark.slow
+def test_classify_py_trims_a_take_as_predict_does(tmp_path):
+    """A speech pipeline that trims each take to its sound: classify.py cuts the same samples (numpy, the
+    library's own ``trim_bounds``), so windows, their times in the take and the verdict are predict's."""
+    from audioclf.audio.preprocess import PreprocessConfig, TrimConfig
+
+    path = _tiny_bundle(tmp_path, "backbone", preprocess=PreprocessConfig(trim=TrimConfig()))
+    folder = export_bundle(path, tmp_path / "out", fmt="onnx", check=False).folder
+    model, spec = export_runner.load(folder)
+    assert spec["trim"] == TrimConfig().to_dict()
+    rng = np.random.default_rng(3)
+    y = rng.normal(0, 1e-3, 3 * SR).astype(np.float32)
+    y[int(1.2 * SR):int(1.2 * SR) + len(word := _clip(0.6))] += word  # a 'word' 1.2 s into a 3-s take
+    mine = export_runner.result("t", spec, export_runner.classify_samples(model, spec, y))
+    ref = predict(load_bundle(path), y, sr=SR, name="t", explain=False).to_dict()
+    assert mine["windows"] == ref["windows"] and mine["open_set"] == ref["open_set"]
+    assert len(mine["windows"]) == 1 and 1.0 < mine["windows"][0]["start"] < 1.2  # the word's window, centred
+    assert "trim" in (folder / "README.md").read_text() and mine["duration"] == 3.0
 
 
 @pytest.mark.slow

@@ -69,17 +69,59 @@ def _recording_level(model, spec: dict, y: np.ndarray) -> dict:
     return {"peak": peak, "clipPeak": clip_peak}
 
 
-def test_live_stream_cuts_predicts_windows(exported, tmp_path):
-    """Samples pushed in chunks of 1024, as the AudioWorklet sends them: every live window at one of predict's
-    starts sees predict's frames (given the recording's level), so its probabilities are classify.py's."""
-    from audioclf.service.listen import live_hop
+def _with_trim(exported, tmp_path, trim):
+    """The same export with labels.json's ``trim`` set to ``trim`` (None: a model from before the trim). The trim
+    lies outside the graph, so any export can be run either way."""
+    import shutil
 
-    model, spec = export_runner.load(exported)
+    spec = json.loads((exported / "labels.json").read_text())
+    if spec.get("trim") == trim:
+        return exported
+    out = tmp_path / ("trimmed" if trim else "untrimmed")
+    shutil.copytree(exported, out)
+    (out / "labels.json").write_text(json.dumps({**spec, "trim": trim}))
+    return out
+
+
+def _stream(spec, tmp_path):
     sr = spec["sample_rate"]
     parts = [load_example(c, sr=sr)[0] for c in ("esc10_rooster", "fsdd_three_george", "fsdd_nine_theo")]
     y = np.concatenate([0.5 * p / np.abs(p).max() for p in parts]).astype(np.float32)
     src = tmp_path / "y.f32"
     y.tofile(src)
+    return y, src
+
+
+def test_live_windows_of_a_trimming_model_are_clips_of_their_own(exported, tmp_path):
+    """A model that trims each take to its sound hears each live window as a clip of its own: trimmed to the word
+    in it and scaled to its own peak, as classify.py classifies a recording of just that window."""
+    from audioclf.service.listen import live_hop
+
+    from audioclf.audio.preprocess import TrimConfig
+
+    if json.loads((exported / "labels.json").read_text())["frontend"]["kind"] != "blocks":
+        pytest.skip("the trim is the speech backbone's default; its frames are blocks")
+    exported = _with_trim(exported, tmp_path, TrimConfig().to_dict())
+    model, spec = export_runner.load(exported)
+    y, src = _stream(spec, tmp_path)
+    hop, _ = live_hop(spec)
+    live = json.loads(run_node("live_check.mjs", str(exported), str(src), str(hop)))
+    n, unit = spec["window_samples"], spec["frontend"]["hop_samples"]
+    assert len(live) >= 5
+    for w in live:
+        a = w["w"] * hop * unit
+        ref = export_runner.classify_samples(model, spec, y[a:a + n])
+        assert float(np.max(np.abs(np.asarray(w["probs"]) - ref["probs"].mean(axis=0)))) < 1e-4, w["w"]
+
+
+def test_live_stream_cuts_predicts_windows(exported, tmp_path):
+    """Samples pushed in chunks of 1024, as the AudioWorklet sends them: every live window at one of predict's
+    starts sees predict's frames (given the recording's level), so its probabilities are classify.py's."""
+    from audioclf.service.listen import live_hop
+
+    exported = _with_trim(exported, tmp_path, None)
+    model, spec = export_runner.load(exported)
+    y, src = _stream(spec, tmp_path)
     hop, _ = live_hop(spec)
     level = _recording_level(model, spec, y)
     live = json.loads(run_node("live_check.mjs", str(exported), str(src), str(hop), json.dumps(level)))
@@ -123,3 +165,31 @@ def test_js_none_of_these_is_classify_pys(tmp_path, rng):
         assert g.keys() == w.keys()
         for k, v in w.items():
             assert g[k] == pytest.approx(v, abs=1e-9), k
+
+
+def test_js_trims_a_take_where_classify_py_does(tmp_path, rng):
+    """The trim to the sound (labels.json ``trim``) on takes of every kind: a word in noise, a tight clip, silence,
+    steady noise, a click; the browser keeps the same samples as export_runner.trim_bounds."""
+    need_node()
+    from audioclf.audio.preprocess import TrimConfig
+
+    sr = 8000
+    cases = []
+    for i in range(24):
+        n = int(rng.integers(1, 3 * sr))
+        y = rng.normal(0, [0.0, 1e-4, 3e-3, 3e-2][i % 4], n)
+        if i % 3 and n > 10:  # a 'word' somewhere, of random length and level
+            a = int(rng.integers(0, n - 1))
+            b = min(n, a + int(rng.integers(1, sr)))
+            y[a:b] += rng.uniform(0.05, 0.8) * np.sin(np.arange(b - a) * rng.uniform(0.05, 0.5))
+        if i % 5 == 0:
+            y[int(rng.integers(0, n))] += 0.9  # a click
+        trim = TrimConfig(above_floor_db=float(rng.choice([10.0, 15.0])), pad_s=float(rng.choice([0.0, 0.1]))).to_dict()
+        cases.append({"y": y.astype(np.float32).tolist(), "sr": sr, "trim": trim})
+    cases.append({"y": [0.0] * 100, "sr": sr, "trim": TrimConfig().to_dict()})
+    src = tmp_path / "cases.json"
+    src.write_text(json.dumps(cases))
+    got = json.loads(run_node("trim_check.mjs", str(src)))
+    want = [list(export_runner.trim_bounds(np.asarray(c["y"], np.float32), sr, **c["trim"])) for c in cases]
+    assert got == want
+    assert sum(b - a < len(c["y"]) for (a, b), c in zip(want, cases, strict=True)) >= 8  # most takes are cut

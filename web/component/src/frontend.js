@@ -1,5 +1,5 @@
-// What an exported model needs outside its graph, in JavaScript: audioclf.engine.export_runner's framing,
-// windowing, peak scaling and open-set verdict, line for line, and the model call through onnxruntime-web.
+// What an exported model needs outside its graph, in JavaScript: audioclf.engine.export_runner's trim to the
+// sound, framing, windowing, peak scaling and open-set verdict, line for line, and the model call through onnxruntime-web.
 //
 // `classifyClip` runs a whole clip as `predict` (and classify.py) does; it is what web/test/classify_check.mjs
 // checks against export_runner under node. The live view (live.js) cuts the same frames and windows from a
@@ -60,6 +60,45 @@ export function peakLevel(y) {
   const out = new Float32Array(y.length);
   for (let i = 0; i < y.length; i++) out[i] = y[i] / peak;
   return out;
+}
+
+/** numpy's percentile (linear interpolation) of an array of numbers. */
+function percentile(values, q) {
+  const v = Float64Array.from(values).sort();
+  const pos = ((v.length - 1) * q) / 100;
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, v.length - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
+}
+
+/** [start, end) samples of the take's sound (export_runner.trim_bounds; `trim` of labels.json). */
+export function trimBounds(y, sr, t) {
+  const n = y.length;
+  const f = Math.max(1, Math.round(t.frame_s * sr));
+  const count = Math.ceil(n / f);
+  if (count === 0) return [0, 0];
+  const rms = new Float64Array(count);
+  for (let j = 0; j < count; j++) {
+    let sum = 0;
+    for (let i = j * f; i < Math.min(n, (j + 1) * f); i++) sum += y[i] * y[i];
+    rms[j] = Math.sqrt(sum / f);
+  }
+  let top = 0;
+  for (const r of rms) if (r > top) top = r;
+  if (!(top > 0)) return [0, n];
+  const floor = percentile(rms, t.floor_percentile);
+  const threshold = Math.min(floor * 10 ** (t.above_floor_db / 20), top * 10 ** (-t.within_peak_db / 20));
+  let first = -1;
+  let last = -1;
+  for (let j = 0; j < count; j++) {
+    if (rms[j] > threshold) {
+      if (first < 0) first = j;
+      last = j;
+    }
+  }
+  if (first < 0) return [0, n];
+  const pad = Math.round(t.pad_s * sr);
+  return [Math.max(0, first * f - pad), Math.min(n, (last + 1) * f + pad)];
 }
 
 /** Frames of nFft samples every hop [n_frames][nFft]; centred as librosa (zero padding). */
@@ -229,7 +268,14 @@ export async function classifyClip(model, spec, y0) {
   const fe = spec.frontend;
   const sr = spec.sample_rate;
   const duration = y0.length / sr;
-  const y = spec.level === "peak" ? peakLevel(y0) : y0;
+  let offset = 0;
+  let cut = y0;
+  if (spec.trim) { // the pipeline's trim to the sound, before the level
+    const [a, b] = trimBounds(y0, sr, spec.trim);
+    [offset, cut] = [a, y0.subarray(a, b)];
+  }
+  const y = spec.level === "peak" ? peakLevel(cut) : cut;
+  const span = y.length / sr; // what the windows cut: the trimmed clip
   const probs = [];
   const res = { duration, embedding: null, starts: [], ends: [], padded: [] };
   if (fe.kind === "waveform") {
@@ -242,7 +288,7 @@ export async function classifyClip(model, spec, y0) {
       probs.push(rowsOf(out, "probs")[0]);
     }
     res.starts = starts.map((s) => s / sr);
-    res.ends = starts.map((s) => Math.min((s + length) / sr, duration));
+    res.ends = starts.map((s) => Math.min((s + length) / sr, span));
     res.padded = padded;
   } else if (fe.kind === "frames") {
     const frames = frameSignal(y, fe.n_fft, fe.hop, true).slice(0, 1 + Math.floor(y.length / fe.hop));
@@ -260,10 +306,14 @@ export async function classifyClip(model, spec, y0) {
       probs.push(rowsOf(out, "probs")[0]);
     }
     res.starts = starts.map((s) => (s * fe.hop) / sr);
-    res.ends = starts.map((s) => Math.min(((s + length) * fe.hop) / sr, duration));
+    res.ends = starts.map((s) => Math.min(((s + length) * fe.hop) / sr, span));
     res.padded = padded;
   } else {
-    await classifyBlocks(model, spec, fe, y, duration, res, probs);
+    await classifyBlocks(model, spec, fe, y, span, res, probs);
+  }
+  if (offset) { // trimmed: window times in the clip as read
+    res.starts = res.starts.map((s) => s + offset / sr);
+    res.ends = res.ends.map((e) => e + offset / sr);
   }
   res.probs = probs;
   return res;

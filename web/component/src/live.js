@@ -11,7 +11,12 @@
 // its decibel floor (`clip_peak`, top_db below the clip's peak) is the highest window peak of those 10 s.
 // A recording whose loudness holds steady for 10 s is thus scaled as `predict` scales it.
 
-import { NO_PEAK, SILENT_PEAK, judge, meanEmbedding } from "./frontend.js";
+// A model whose pipeline trims each take to its sound (labels.json `trim`, the speech backbone's default) hears
+// every live window as a clip: the window's samples are trimmed to the word in them, scaled to their own peak
+// and classified as `predict` classifies a recording of that window alone (classifyClip). A word anywhere
+// inside the window thus reaches the model as the trained, trimmed takes did, whatever its position.
+
+import { NO_PEAK, SILENT_PEAK, classifyClip, judge, meanEmbedding } from "./frontend.js";
 
 /** Live windows of an export spec: {unitSamples, hopUnits, lengthUnits, lastSample(w), ...}. */
 export function liveGeometry(spec, liveHop) {
@@ -149,8 +154,25 @@ export class LiveClassifier {
       slot_fill: { data: new Float32Array(1), dims: [1, 1] } };
   }
 
+  /** The samples of window w as a clip of its own: [first sample, count] (models that trim). */
+  clipOf(w) {
+    return [w * this.geo.hop * Math.round(this.geo.unitS * this.sr), this.spec.window_samples];
+  }
+
+  async _classifyAsClip(w) {
+    const [a, n] = this.clipOf(w);
+    const res = await classifyClip(this.model, this.spec, this.buffer.slice(a, n));
+    const probs = Array.from({ length: this.spec.classes.length }, (_, c) =>
+      res.probs.reduce((s, row) => s + row[c], 0) / res.probs.length);
+    return { probs, embedding: res.embedding };
+  }
+
   /** Run window w: {w, start, end, probs, top, label index, verdict, embedding}. */
   async classify(w) {
+    if (this.spec.trim) {
+      const { probs, embedding } = await this._classifyAsClip(w);
+      return this._result(w, probs, embedding);
+    }
     const [, end] = this.span(w);
     const from = Math.max(0, end - this.peakSamples);
     const peak = this.fixedLevel ? this.fixedLevel.peak : this.buffer.peak(from, end);
@@ -180,6 +202,10 @@ export class LiveClassifier {
     }
     const probs = Array.from(out.probs.data.slice(0, this.spec.classes.length));
     const embedding = out.embedding ? meanEmbedding([out.embedding]) : null;
+    return this._result(w, probs, embedding);
+  }
+
+  _result(w, probs, embedding) {
     const verdict = judge(this.spec.open_set, probs, embedding);
     let top = 0;
     probs.forEach((p, i) => { if (p > probs[top]) top = i; });
