@@ -242,7 +242,8 @@ def test_classify_py_trims_a_take_as_predict_does(tmp_path):
     assert spec["trim"] == TrimConfig().to_dict()
     rng = np.random.default_rng(3)
     y = rng.normal(0, 1e-3, 3 * SR).astype(np.float32)
-    y[int(1.2 * SR):int(1.2 * SR) + len(word := _clip(0.6))] += word  # a 'word' 1.2 s into a 3-s take
+    word = _clip(0.6)
+    y[int(1.2 * SR):int(1.2 * SR) + len(word)] += word  # a 'word' 1.2 s into a 3-s take
     mine = export_runner.result("t", spec, export_runner.classify_samples(model, spec, y))
     ref = predict(load_bundle(path), y, sr=SR, name="t", explain=False).to_dict()
     assert mine["windows"] == ref["windows"] and mine["open_set"] == ref["open_set"]

@@ -95,9 +95,8 @@ def _stream(spec, tmp_path):
 def test_live_windows_of_a_trimming_model_are_clips_of_their_own(exported, tmp_path):
     """A model that trims each take to its sound hears each live window as a clip of its own: trimmed to the word
     in it and scaled to its own peak, as classify.py classifies a recording of just that window."""
-    from audioclf.service.listen import live_hop
-
     from audioclf.audio.preprocess import TrimConfig
+    from audioclf.service.listen import live_hop
 
     if json.loads((exported / "labels.json").read_text())["frontend"]["kind"] != "blocks":
         pytest.skip("the trim is the speech backbone's default; its frames are blocks")
