@@ -81,7 +81,8 @@ def test_record_takes_play_delete_rename_and_background():
     assert len(at.get("audio")) == 6  # the synthetic set loaded at first is not shown under "Record clips"
     assert any("press 'Use these recordings'" in i.value for i in at.info)
     assert any("6 of 200 takes, 0.1 of 10 min" in c.value for c in at.caption)
-    assert any("For spoken words, stop right after the word" in c.value for c in at.caption)  # bench/takes.py
+    assert any("trims each take to the word" in c.value and "stop right after the word" in c.value
+               for c in at.caption)  # bench/takes.py
     # a take that is too short or silent is a clear message, not a traceback, and is not kept
     _record(at, "tone", wav(synth.tone(440, 0.1, SR)))
     assert not at.exception and any("tone take 4 lasts 0.10 s, shorter than" in e.value for e in at.error)
