@@ -3,7 +3,7 @@
 import streamlit as st
 
 from audioclf.audio.io import load_audio, to_wav_bytes
-from audioclf.audio.preprocess import DenoiseConfig, PreprocessConfig, SplitConfig, preprocess
+from audioclf.audio.preprocess import DenoiseConfig, PreprocessConfig, SplitConfig, TrimConfig, preprocess
 from audioclf.datasets.examples import opening_example
 from audioclf.errors import AudioclfError
 from audioclf.features import FeatureConfig, compute_channels, list_channels
@@ -84,16 +84,22 @@ with c1:
                                         noise_range=rng if rng and rng[1] > rng[0] else None)
         except AudioclfError as exc:
             st.error(str(exc))
+trim_cfg = None
 with c2:
+    if st.toggle("Trim to the sound", key="ex_trim",
+                 help="What the speech backbone's pipeline does to every take: cut the noise before and after the "
+                      "sound (frames 15 dB over the take's own noise floor, or within 25 dB of its loudest), "
+                      "0.1 s kept on each side."):
+        trim_cfg = TrimConfig(above_floor_db=float(st.slider("dB over the noise floor", 3, 40, 15, key="ex_trim_db")))
     if st.toggle("Split on silence", key="ex_split"):
         split_cfg = SplitConfig(top_db=st.slider("top_db (dB below the peak)", 10, 80, 30, key="ex_topdb"))
-pre_cfg = PreprocessConfig(denoise=denoise_cfg, split=split_cfg)
+pre_cfg = PreprocessConfig(denoise=denoise_cfg, split=split_cfg, trim=trim_cfg)
 try:
     pre = run_preprocess(y, sr, pre_cfg.to_dict())
 except AudioclfError as exc:
     st.error(str(exc))
     st.stop()
-if denoise_cfg or split_cfg:
+if denoise_cfg or split_cfg or trim_cfg:
     intervals = None if pre.intervals is None else pre.intervals / sr
     st.plotly_chart(waveform_figure(y, sr, intervals_s=intervals, processed=pre.y, title="Before and after"),
                     width="stretch", key="ex_before_after")

@@ -78,6 +78,16 @@ def test_explore_split_shows_intervals_and_before_after(explore):
     assert len(at.get("audio")) == 2
 
 
+def test_explore_trim_shades_the_one_stretch_it_keeps(explore):
+    at = explore
+    at.selectbox(key="ex_example").set_value("bursts").run()
+    at.toggle(key="ex_trim").set_value(True).run()
+    assert not at.exception and not at.error
+    figs = at.get("plotly_chart")
+    assert len(figs) == 2  # before/after + channels
+    assert figs[0].proto.spec.count('"type":"rect"') == 1  # first burst to last, the pauses between kept
+
+
 def test_explore_denoise_range_and_download(explore):
     at = explore
     at.selectbox(key="ex_example").set_value("noisy_tone").run()
