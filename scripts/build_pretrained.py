@@ -440,7 +440,8 @@ MODELS["fsdd_speech"] = {
     "check_split": "split:test",
     "title": "FSDD spoken digits: a small head on Google's speech_embedding backbone",
     "summary": ("Recognises the English spoken digits zero to nine from the embeddings of Google's "
-                "speech_embedding network (trained for keyword spotting): each clip is centred in 1.34 s of "
+                "speech_embedding network (trained for keyword spotting): each clip is trimmed to its sound "
+                "(the room noise before and after the word goes, 0.2 s kept on each side) and centred in 1.34 s of "
                 "silence when shorter, eight 0.78-s windows per input, one hidden layer per window, mean and max over "
                 "the windows, no augmentation. "
                 "The digit model that copes best with new voices, and it can answer 'none of these'. "

@@ -329,7 +329,7 @@ class TrimConfig:
     above_floor_db: float = 15.0
     within_peak_db: float = 25.0
     frame_s: float = 0.02
-    pad_s: float = 0.1
+    pad_s: float = 0.2
     floor_percentile: float = 10.0
 
     def __post_init__(self) -> None:
@@ -357,7 +357,7 @@ def trim_to_sound(y: np.ndarray, sr: int, *, config: TrimConfig | None = None) -
     --------
     >>> y = np.r_[np.zeros(8000), np.ones(4000), np.zeros(8000)].astype(np.float32)
     >>> trim_to_sound(y, 16000)[1]
-    (6400, 13760)
+    (4800, 15360)
     """
     config = config or TrimConfig()
     y = _check_signal(y)

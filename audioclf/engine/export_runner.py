@@ -3,9 +3,10 @@
 This file is copied as it is into every export folder (:func:`audioclf.engine.export.export_bundle`), so it
 imports nothing from audioclf, TensorFlow, Keras or librosa. It repeats, in numpy, exactly the steps of
 :func:`audioclf.engine.inference.predict` that lie outside the exported graph: reading the file (soundfile,
-mono mix-down, soxr HQ resampling, clipping to [-1, 1]), trimming it to its sound (pipelines that trim: `trim_bounds`), scaling the clip to full-scale peak, cutting it into
-the frames of the front end and the windows of the model (the same starts, hop and padding policy), averaging
-the windows' probabilities and the open-set ("none of these") verdict.
+mono mix-down, soxr HQ resampling, clipping to [-1, 1]), trimming it to its sound (pipelines that trim:
+:func:`trim_bounds`), scaling the clip to full-scale peak, cutting it into the frames of the front end and the
+windows of the model (the same starts, hop and padding policy), averaging the windows' probabilities and the
+open-set ("none of these") verdict.
 
 The graph reads **frames** of audio, not one contiguous stretch: the bundle's features are computed over the
 whole clip and then cut into windows, so a window's frames are the clip's frames (a tail window padded by
@@ -98,7 +99,7 @@ def peak_level(y: np.ndarray) -> np.ndarray:
 
 
 def trim_bounds(y: np.ndarray, sr: int, *, above_floor_db: float = 15.0, within_peak_db: float = 25.0,
-                frame_s: float = 0.02, pad_s: float = 0.1, floor_percentile: float = 10.0) -> tuple[int, int]:
+                frame_s: float = 0.02, pad_s: float = 0.2, floor_percentile: float = 10.0) -> tuple[int, int]:
     """Where the sound of a take lies: ``(start, end)`` samples of ``y`` to keep (audioclf's ``TrimConfig``).
 
     The clip is cut into frames of ``frame_s`` seconds (the last one zero-filled); a frame is sound when its RMS
@@ -112,7 +113,7 @@ def trim_bounds(y: np.ndarray, sr: int, *, above_floor_db: float = 15.0, within_
     -------
     >>> y = np.zeros(16000, np.float32); y[6000:9000] = 0.5
     >>> trim_bounds(y, 16000)
-    (4160, 10880)
+    (2560, 12480)
     """
     n = len(y)
     f = max(1, int(round(frame_s * sr)))

@@ -154,7 +154,7 @@ def test_trim_cuts_a_take_back_to_its_word_and_keeps_its_tail(noise):
     sr = 16000
     y, start, end = _word_in_noise(noise)
     cut, (a, b) = trim_to_sound(y, sr)
-    pad, frame = int(0.1 * sr), int(0.02 * sr)
+    pad, frame = int(TrimConfig().pad_s * sr), int(0.02 * sr)
     assert start - pad - frame <= a <= start - pad + frame  # the word's onset, less the 0.1-s pad
     assert end + pad - frame <= b <= end + pad + frame  # the fricative tail is sound, then the pad
     np.testing.assert_array_equal(cut, y[a:b])
@@ -184,6 +184,6 @@ def test_preprocess_trims_before_splitting_and_says_where_it_kept():
     y, start, _ = _word_in_noise(1e-4)
     out = preprocess(y, sr, config=PreprocessConfig(trim=TrimConfig()))
     a, b = out.intervals[0]
-    assert out.intervals.shape == (1, 2) and len(out.y) == b - a and abs(a - (start - 1600)) <= 320
+    assert out.intervals.shape == (1, 2) and len(out.y) == b - a and abs(a - (start - int(0.2 * sr))) <= 320
     both = preprocess(y, sr, config=PreprocessConfig(trim=TrimConfig(), split=SplitConfig(top_db=30)))
     assert both.intervals[0, 0] >= a  # split intervals are times of the clip as given, not of the trimmed one

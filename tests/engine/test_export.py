@@ -247,7 +247,7 @@ def test_classify_py_trims_a_take_as_predict_does(tmp_path):
     mine = export_runner.result("t", spec, export_runner.classify_samples(model, spec, y))
     ref = predict(load_bundle(path), y, sr=SR, name="t", explain=False).to_dict()
     assert mine["windows"] == ref["windows"] and mine["open_set"] == ref["open_set"]
-    assert len(mine["windows"]) == 1 and 1.0 < mine["windows"][0]["start"] < 1.2  # the word's window, centred
+    assert len(mine["windows"]) == 1 and 0.9 < mine["windows"][0]["start"] < 1.2  # the word's window, centred
     assert "trim" in (folder / "README.md").read_text() and mine["duration"] == 3.0
 
 
