@@ -194,3 +194,18 @@ def test_train_on_a_few_clips_starts_from_the_backbone_and_says_so(layouts, tmp_
                  "--model", "feature_mlp", "--epochs", "1", "--workers", "1", "--quiet", "--json"])
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and (res["start"], res["backbone"], res["head"]) == ("scratch", None, None)
+
+
+def test_the_speech_backbone_trims_its_takes_by_default_and_the_cli_switches_it():
+    from audioclf.audio.preprocess import TrimConfig
+
+    assert make_recipe(backbone="speech")[1].preprocess.trim == TrimConfig()
+    assert make_recipe(backbone="sounds")[1].preprocess.trim is None  # rain fills the clip
+    assert make_recipe(backbone="speech", trim=False)[1].preprocess.trim is None
+    kept = make_recipe(backbone="speech", split_silence=30.0)[1].preprocess  # another choice keeps the trim
+    assert kept.trim == TrimConfig() and kept.split.top_db == 30.0
+    parser = build_parser()
+    _, pipe = _configs(parser.parse_args(["train", "--data", "x", "--out", "o", "--backbone", "sounds", "--trim", "on"]))
+    assert pipe.preprocess.trim == TrimConfig()
+    with pytest.raises(ParameterError, match="trim='yes' must be True, False or None"):
+        make_recipe(backbone="speech", trim="yes")
