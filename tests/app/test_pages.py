@@ -185,7 +185,9 @@ def test_small_datasets_start_from_a_backbone_and_train_a_head(app):
     assert _start(at).value == "Start from a pretrained backbone"  # the default for a small dataset
     backbone = next(s for s in at.selectbox if s.key.startswith("tr_backbone_"))
     assert backbone.value == "sounds" and len(backbone.options) == 2  # sounds by default, speech for FSDD
+    assert at.checkbox(key="tr_trim_sounds").value is False  # a bark's echo or the rain belong to the clip
     backbone.set_value("speech").run()
+    assert at.checkbox(key="tr_trim_speech").value is True  # spoken takes are cut to the word
     head = next(s for s in at.selectbox if s.key.startswith("tr_head_"))
     assert head.value == "linear"  # the library's default for 6 clips per class (default_head)
     head.set_value("attention").run()
