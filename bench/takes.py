@@ -38,7 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from transfer import data_root  # noqa: E402  ($AUDIOCLF_DATA, as every benchmark here finds it)
+from transfer import clip_verdicts, data_root  # noqa: E402  ($AUDIOCLF_DATA as every benchmark here; verdicts)
 
 FORMS = ("short", "long")
 TRIMS = {"trim off": False, "trim (default)": None}
@@ -67,22 +67,11 @@ def make_forms(clip, work: Path, rng: np.random.Generator, args) -> dict:
     return out
 
 
-def judge(bundle, clips: list, root: Path, classes: tuple) -> tuple[float, float]:
+def judge(bundle, clips: list, root: Path) -> tuple[float, float]:
     """Accuracy and the share answered "none of these" of the saved ``bundle`` on ``clips``."""
-    from audioclf.datasets import Dataset
-    from audioclf.engine.extract import extract_dataset
-    from audioclf.engine.inference import predict_windows
-    from audioclf.engine.openset import clip_embedding
-
-    ds = Dataset(name="probe", root=root, kind="folders", classes=classes, clips=tuple(clips))
-    ex = extract_dataset(ds, config=bundle.pipeline, cache=True)
-    probs = predict_windows(bundle, ex.x)
-    right, unknown = [], []
-    for i, clip in enumerate(ex.clips):
-        p = probs[ex.clip_index == i].mean(axis=0)
-        right.append(bundle.classes[int(np.argmax(p))] == clip.label)
-        unknown.append(bundle.open_set.judge(p, clip_embedding(ex.x[ex.clip_index == i]))["unknown"])
-    return float(np.mean(right)), float(np.mean(unknown))
+    seen, probs, verdicts = clip_verdicts(bundle, clips, root)
+    right = [bundle.classes[int(np.argmax(p))] == clip.label for p, clip in zip(probs, seen, strict=True)]
+    return float(np.mean(right)), float(np.mean([v["unknown"] for v in verdicts]))
 
 
 def main() -> None:
@@ -131,7 +120,7 @@ def main() -> None:
                 train(ds, config=dataclasses.replace(config, seed=0), pipeline=pipeline, out=out)
                 bundle = load_bundle(out)
                 for tested in FORMS:
-                    acc, refused = judge(bundle, [f[tested] for f in test_forms], work, fsdd.classes)
+                    acc, refused = judge(bundle, [f[tested] for f in test_forms], work)
                     table.setdefault((recipe, trained, tested), []).append((acc, refused))
                     print(f"[takes] {spk}, {recipe}: trained on {trained}, tested on {tested}: {acc:.1%} right, "
                           f"{refused:.1%} 'none of these'", file=sys.stderr, flush=True)

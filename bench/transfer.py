@@ -232,16 +232,30 @@ def run_recipe(dataset, backbone: str, head: str | None, split: str, *, cache: P
             "solver": config.solver}
 
 
+def clip_verdicts(bundle, clips: list, root: Path) -> tuple[tuple, list, list]:
+    """The clips as extracted, each one's probabilities (its windows' mean) and its "none of these" verdict from a
+    saved ``bundle``: what ``predict`` gives, for many clips at once through the feature cache. ``clips`` need not
+    carry the bundle's classes (foreign sounds)."""
+    from audioclf.datasets import Dataset
+    from audioclf.engine.extract import extract_dataset
+    from audioclf.engine.inference import predict_windows
+    from audioclf.engine.openset import clip_embedding
+
+    ds = Dataset(name="probe", root=root, kind="folders", classes=tuple(sorted({c.label for c in clips})),
+                 clips=tuple(clips))
+    ex = extract_dataset(ds, config=bundle.pipeline, cache=True)
+    windows = predict_windows(bundle, ex.x)
+    probs = [windows[ex.clip_index == i].mean(axis=0) for i in range(len(ex.clips))]
+    verdicts = [bundle.open_set.judge(p, clip_embedding(ex.x[ex.clip_index == i])) for i, p in enumerate(probs)]
+    return ex.clips, probs, verdicts
+
+
 def unknown_rates(train_ds, backbone: str, known: list, foreign: dict, *, cache: Path, work: Path) -> dict:
     """Train the default recipe on ``train_ds`` with split none; the share of ``known`` clips and of each
     foreign set answered "none of these" by the saved bundle (read back from disk)."""
     import numpy as np
 
-    from audioclf.datasets import Dataset
     from audioclf.engine.bundle import load_bundle
-    from audioclf.engine.extract import extract_dataset
-    from audioclf.engine.inference import predict_windows
-    from audioclf.engine.openset import clip_embedding
     from audioclf.engine.recipes import make_recipe
     from audioclf.engine.train import train
 
@@ -249,12 +263,7 @@ def unknown_rates(train_ds, backbone: str, known: list, foreign: dict, *, cache:
     out_dir = work / f"unknown-{abs(hash((train_ds.name, len(train_ds.clips))))}"
 
     def share(clips: list) -> tuple[float, int]:
-        ds = Dataset(name="probe", root=train_ds.root, kind="folders", classes=tuple(sorted({c.label for c in clips})),
-                     clips=tuple(clips))
-        ex = extract_dataset(ds, config=bundle.pipeline, cache=True)
-        probs = predict_windows(bundle, ex.x)
-        verdicts = [bundle.open_set.judge(probs[ex.clip_index == i].mean(axis=0),
-                                          clip_embedding(ex.x[ex.clip_index == i])) for i in range(len(ex.clips))]
+        _, _, verdicts = clip_verdicts(bundle, clips, train_ds.root)
         unknown = np.array([v["unknown"] for v in verdicts])
         by_confidence = np.array([v["confidence"] < v["confidence_threshold"] for v in verdicts])
         by_distance = np.array([v.get("distance", 0.0) > v.get("distance_threshold", np.inf) for v in verdicts])

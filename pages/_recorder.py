@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from audioclf.audio.preprocess import TrimConfig
 from audioclf.datasets.recordings import BACKGROUND, BACKGROUND_HELP, RecordingSet
 from audioclf.engine.openset import unknown_message
 from audioclf.errors import AudioclfError
@@ -77,7 +78,8 @@ def recorder_section() -> RecordingSet | None:
                "of recordings in this session. Several short takes per class (1-3 s) teach more than one long one. "
                "For spoken words, pick the speech backbone under Model: it trims each take to the word (86 % of "
                "digits from takes with 2 s of quiet room noise around the word, 67 % without the trim, measured); "
-               "in a loud room, stop right after the word, since the trim keeps noise within 25 dB of the voice.")
+               f"in a loud room, stop right after the word, since the trim keeps noise within "
+               f"{TrimConfig().within_peak_db:g} dB of the voice.")
     c = st.columns([3, 1, 2], vertical_alignment="bottom")
     new = c[0].text_input("New class name", key="tr_new_class")
     if c[1].button("Add class", key="tr_add_class") and new.strip():

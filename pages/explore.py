@@ -86,11 +86,14 @@ with c1:
             st.error(str(exc))
 trim_cfg = None
 with c2:
+    trim_default = TrimConfig()
     if st.toggle("Trim to the sound", key="ex_trim",
                  help="What the speech backbone's pipeline does to every take: cut the noise before and after the "
-                      "sound (frames 15 dB over the take's own noise floor, or within 25 dB of its loudest), "
-                      "0.2 s kept on each side."):
-        trim_cfg = TrimConfig(above_floor_db=float(st.slider("dB over the noise floor", 3, 40, 15, key="ex_trim_db")))
+                      f"sound (frames {trim_default.above_floor_db:g} dB over the take's own noise floor, or within "
+                      f"{trim_default.within_peak_db:g} dB of its loudest), {trim_default.pad_s:g} s kept on each "
+                      "side."):
+        trim_cfg = TrimConfig(above_floor_db=float(st.slider("dB over the noise floor", 3, 40,
+                                                             int(trim_default.above_floor_db), key="ex_trim_db")))
     if st.toggle("Split on silence", key="ex_split"):
         split_cfg = SplitConfig(top_db=st.slider("top_db (dB below the peak)", 10, 80, 30, key="ex_topdb"))
 pre_cfg = PreprocessConfig(denoise=denoise_cfg, split=split_cfg, trim=trim_cfg)

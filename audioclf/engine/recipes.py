@@ -295,10 +295,11 @@ def make_recipe(*, model: str | None = None, sr: int | None = None, channels: Se
         if denoise is not None:
             check_choice(denoise, "denoise", DENOISE_MODES)
         pre = pipeline.preprocess
-        pipeline = dataclasses.replace(pipeline, preprocess=PreprocessConfig(
-            denoise=DenoiseConfig(stationary=denoise == "stationary") if denoise else pre.denoise,
-            split=SplitConfig(top_db=split_silence) if split_silence is not None else pre.split,
-            trim=pre.trim if trim is None else (pre.trim or TrimConfig()) if trim else None))
+        if trim is not None:  # keep a trim the recipe already has (its settings), add the default one, or drop it
+            pre = dataclasses.replace(pre, trim=(pre.trim or TrimConfig()) if trim else None)
+        pipeline = dataclasses.replace(pipeline, preprocess=dataclasses.replace(
+            pre, denoise=DenoiseConfig(stationary=denoise == "stationary") if denoise else pre.denoise,
+            split=SplitConfig(top_db=split_silence) if split_silence is not None else pre.split))
     if center is not None:
         pipeline = dataclasses.replace(pipeline, center=center)
     if pad is not None:

@@ -66,26 +66,17 @@ def test_explore_example_draws_chosen_channels(explore):
         assert title.lower() in spec.lower()
 
 
-def test_explore_split_shows_intervals_and_before_after(explore):
+@pytest.mark.parametrize(("toggle", "rects"), [("ex_split", 3), ("ex_trim", 1)])
+def test_explore_split_and_trim_shade_what_they_keep_before_and_after(explore, toggle, rects):
+    """Split: the three bursts are shaded; trim: one stretch, first burst to last, the pauses between kept."""
     at = explore
     at.selectbox(key="ex_example").set_value("bursts").run()
-    at.toggle(key="ex_split").set_value(True).run()
+    at.toggle(key=toggle).set_value(True).run()
     assert not at.exception and not at.error
     figs = at.get("plotly_chart")
     assert len(figs) == 2  # before/after + channels
-    spec = figs[0].proto.spec
-    assert spec.count('"type":"rect"') == 3  # the three bursts are shaded
+    assert figs[0].proto.spec.count('"type":"rect"') == rects
     assert len(at.get("audio")) == 2
-
-
-def test_explore_trim_shades_the_one_stretch_it_keeps(explore):
-    at = explore
-    at.selectbox(key="ex_example").set_value("bursts").run()
-    at.toggle(key="ex_trim").set_value(True).run()
-    assert not at.exception and not at.error
-    figs = at.get("plotly_chart")
-    assert len(figs) == 2  # before/after + channels
-    assert figs[0].proto.spec.count('"type":"rect"') == 1  # first burst to last, the pauses between kept
 
 
 def test_explore_denoise_range_and_download(explore):
