@@ -239,14 +239,13 @@ def clip_verdicts(bundle, clips: list, root: Path) -> tuple[tuple, list, list]:
     from audioclf.datasets import Dataset
     from audioclf.engine.extract import extract_dataset
     from audioclf.engine.inference import predict_windows
-    from audioclf.engine.openset import clip_embedding
 
     ds = Dataset(name="probe", root=root, kind="folders", classes=tuple(sorted({c.label for c in clips})),
                  clips=tuple(clips))
     ex = extract_dataset(ds, config=bundle.pipeline, cache=True)
     windows = predict_windows(bundle, ex.x)
     probs = [windows[ex.clip_index == i].mean(axis=0) for i in range(len(ex.clips))]
-    verdicts = [bundle.open_set.judge(p, clip_embedding(ex.x[ex.clip_index == i])) for i, p in enumerate(probs)]
+    verdicts = [bundle.open_set.judge(p, inputs=ex.x[ex.clip_index == i]) for i, p in enumerate(probs)]
     return ex.clips, probs, verdicts
 
 

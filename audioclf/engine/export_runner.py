@@ -287,6 +287,7 @@ def _blocks(model: Model, spec: dict, fe: dict, y: np.ndarray, duration: float, 
                    padded=padded)
     emb = res["embedding"].astype(np.float64)
     out["embedding"] = emb.mean(axis=tuple(range(emb.ndim - 1))).astype(np.float32)
+    out["sequences"] = res["embedding"]  # each input's K embeddings, for the position-by-position distance
     return res["probs"]
 
 
@@ -313,13 +314,31 @@ def rank_spread(reference) -> float:
     return max(float(np.std(reference)), 1e-6)
 
 
+def far_rank(reference, value):
+    """A distance's rank among the sorted reference distances of the known clips a model got right: (1 + how many
+    were at least this far) / (n + 1), the count interpolated between neighbouring references, and beyond the
+    farthest ``2 exp(-excess / spread) / (n + 1)`` (:func:`joint_ranks`). A scalar gives a float, an array an array.
+
+    Example
+    -------
+    >>> far_rank(np.array([0.1, 0.2, 0.3, 0.4]), 0.3)
+    0.6
+    """
+    rd = np.asarray(reference, dtype=np.float64)
+    d = np.asarray(value, dtype=np.float64)
+    m = len(rd)
+    tail = 2.0 * np.exp(-np.maximum(d - rd[-1], 0.0) / rank_spread(rd)) / (m + 1)
+    rank = np.where(d > rd[-1], tail, (1.0 + m - np.interp(d, rd, np.arange(0.0, m))) / (m + 1))
+    return float(rank) if rank.ndim == 0 else rank
+
+
 def joint_ranks(reference_confidences, reference_distances, confidence, distance) -> tuple:
     """Ranks of confidences and distances among the known clips a model got right (smoothed conformal p-values,
     in (0, 1]; audioclf.engine.openset's "both together" test). Scalars give floats, arrays arrays.
 
     ``confidence_rank``: (1 + how many reference clips were at most this sure) / (n + 1); ``distance_rank``:
-    (1 + how many were at least this far) / (n + 1). Small is odd. The counts are interpolated linearly
-    between neighbouring reference values, so a rank moves little when the number moves little. Beyond the
+    (1 + how many were at least this far) / (n + 1) (:func:`far_rank`). Small is odd. The counts are interpolated
+    linearly between neighbouring reference values, so a rank moves little when the number moves little. Beyond the
     least sure / the farthest reference clip the rank keeps falling from 2 / (n + 1),
     ``2 exp(-excess / spread) / (n + 1)`` (``spread``: the references' standard deviation, at least 1e-6), so
     that with a few dozen clips a clip far beyond every known one is still refused however sure the model is.
@@ -331,21 +350,32 @@ def joint_ranks(reference_confidences, reference_distances, confidence, distance
     (0.6, 0.6)
     """
     rc = np.asarray(reference_confidences, dtype=np.float64)
-    rd = np.asarray(reference_distances, dtype=np.float64)
     c = np.asarray(confidence, dtype=np.float64)
-    d = np.asarray(distance, dtype=np.float64)
-    n, m = len(rc), len(rd)
+    n = len(rc)
     c_tail = 2.0 * np.exp(-np.maximum(rc[0] - c, 0.0) / rank_spread(rc)) / (n + 1)
-    d_tail = 2.0 * np.exp(-np.maximum(d - rd[-1], 0.0) / rank_spread(rd)) / (m + 1)
     c_rank = np.where(c < rc[0], c_tail, (1.0 + np.interp(c, rc, np.arange(1.0, n + 1))) / (n + 1))
-    d_rank = np.where(d > rd[-1], d_tail, (1.0 + m - np.interp(d, rd, np.arange(0.0, m))) / (m + 1))
+    d_rank = np.asarray(far_rank(reference_distances, distance))
     if c_rank.ndim == 0 and d_rank.ndim == 0:
         return float(c_rank), float(d_rank)
     return c_rank, d_rank
 
 
-def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None) -> dict:
-    """"None of these" as audioclf.engine.openset.OpenSetCalibration.judge."""
+def sequence_distances(inputs, centroids) -> np.ndarray:
+    """Each model input's cosine distance to the nearest class's mean sequence [shape=(n,)], in [0, 2]: the input's
+    K window embeddings laid end to end [shape=(n, K, dim)], compared position by position (the k-th window with the
+    k-th), where the centroid distance compares their mean. A clip's distance is the smallest over its inputs."""
+    x = np.asarray(inputs, dtype=np.float64)
+    x = x.reshape(len(x), -1)
+    c = np.asarray(centroids, dtype=np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+    c = c / np.maximum(np.linalg.norm(c, axis=-1, keepdims=True), 1e-12)
+    return np.clip(1.0 - (x @ c.T).max(axis=1), 0.0, 2.0)
+
+
+def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None,
+          sequences: np.ndarray | None = None) -> dict:
+    """"None of these" as audioclf.engine.openset.OpenSetCalibration.judge (``sequences``: the clip's model inputs,
+    (n, K, dim), for a calibration with ``sequence_centroids``)."""
     if not open_set:
         return {}
     top = float(np.max(probs))
@@ -358,9 +388,16 @@ def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None
             rc = np.asarray(open_set["reference_confidences"], np.float64)
             rd = np.asarray(open_set["reference_distances"], np.float64)
             c_rank, d_rank = joint_ranks(rc, rd, top, d)
-            out.update(confidence_rank=c_rank, distance_rank=d_rank, joint=c_rank * d_rank,
-                       joint_threshold=open_set["joint"])
-            unknown = c_rank * d_rank < open_set["joint"]  # the product decides alone (its edges are the thresholds)
+            product = c_rank * d_rank
+            out.update(confidence_rank=c_rank, distance_rank=d_rank)
+            if open_set.get("sequence_centroids") is not None and sequences is not None:  # the third rank
+                s = float(sequence_distances(sequences, open_set["sequence_centroids"]).min())
+                s_rank = far_rank(np.asarray(open_set["reference_sequences"], np.float64), s)
+                product *= s_rank
+                out.update(sequence_distance=s, sequence_distance_threshold=open_set["sequence_distance"],
+                           sequence_rank=s_rank)
+            out.update(joint=product, joint_threshold=open_set["joint"])
+            unknown = product < open_set["joint"]  # the product decides alone (its edges are the thresholds)
         else:
             unknown = unknown or d > open_set["distance"]
     if open_set.get("scaled_distance") is not None and embedding is not None:
@@ -379,7 +416,7 @@ def result(name: str, spec: dict, res: dict, *, top_k: int = 3, decimals: int = 
     window_probs = res["probs"]
     probs = window_probs.mean(axis=0)
     order = np.argsort(-probs)[:top_k]
-    verdict = judge(spec.get("open_set"), probs, res["embedding"])
+    verdict = judge(spec.get("open_set"), probs, res["embedding"], res.get("sequences"))
     return {
         "file": name,
         "label": classes[int(np.argmax(probs))],

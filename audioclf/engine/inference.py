@@ -86,6 +86,9 @@ class Prediction:
     notes: tuple[str, ...] = ()
     open_set: dict = field(default_factory=dict)
     embedding: np.ndarray | None = field(default=None, repr=False)
+    #: The clip's backbone embeddings as the head reads them, before standardisation (n_inputs, K, dim): what
+    #: the "none of these" test compares window by window (models on embeddings; else None).
+    sequences: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def unknown(self) -> bool:
@@ -99,7 +102,7 @@ class Prediction:
         if calibration is None:
             return self
         return dataclasses.replace(self, open_set=calibration.judge(self.probs, self.embedding,
-                                                                   confidence=confidence))
+                                                                   confidence=confidence, inputs=self.sequences))
 
     @property
     def seconds(self) -> float:
@@ -344,11 +347,12 @@ def assemble(bundle: Bundle, label: str, inp: ClipInputs, x: np.ndarray, out: Mo
     (the clip's probabilities, its embedding and the open-set verdict are per clip)."""
     clip_probs = out.probs.mean(axis=0)
     embedding = clip_embedding(inp.x) if bundle.pipeline.input_kind == "embedding" else None
-    verdict = bundle.open_set.judge(clip_probs, embedding) if bundle.open_set is not None else {}
+    sequences = inp.x if embedding is not None else None
+    verdict = {} if bundle.open_set is None else bundle.open_set.judge(clip_probs, embedding, inputs=sequences)
     return Prediction(file=label, classes=bundle.classes, probs=clip_probs, window_probs=out.probs,
                       starts=inp.starts, ends=inp.ends, padded=inp.padded, attention=out.attention,
                       extras=out.extras, inputs=x, duration=inp.duration, timings=timings, notes=inp.notes,
-                      open_set=verdict, embedding=embedding)
+                      open_set=verdict, embedding=embedding, sequences=sequences)
 
 
 def _has_attention(model: Any) -> bool:

@@ -45,6 +45,15 @@ above its threshold.
   (an exponential tail scaled by the references' spread): with a few dozen clips no rank among them is small
   enough alone, and a clip far beyond all of them must still be refused however sure the model is.
 
+* **the course of the sound** (pipelines that trim each take to its sound, the ``speech`` backbone's) -- a third
+  rank beside the two, multiplied into the product: the distance from the clip's K window embeddings, laid end to
+  end, to the nearest class's mean sequence (:func:`sequence_distances`; the smallest over the clip's inputs). A
+  trimmed word shorter than one input is centred in it, so the k-th window is the same moment of every take of a
+  class, and "tree" differs from "three" at its start though their mean embeddings are near. Calibrated out of
+  fold like the centroid distance; ``sequence_distance`` is the edge it alone must cross. Measured with
+  ``bench/transfer.py --only unknown`` (docs/benchmarks.md). Without the trim a word lies anywhere in a long take,
+  and the comparison would refuse the take for where the word is, so other pipelines do not use it.
+
 The thresholds are only defaults: the app has a slider.
 """
 
@@ -56,9 +65,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
-from .export_runner import joint_ranks, rank_spread  # one numpy implementation, shared with classify.py
+
+# one numpy implementation, shared with classify.py
+from .export_runner import far_rank, joint_ranks, rank_spread, sequence_distances
 
 __all__ = ["OpenSetCalibration", "calibrate", "joint_ranks", "joint_bounds", "MAX_REFERENCE", "centroid_distance",
+           "far_rank", "sequence_distances", "sequence_centroids", "clip_sequence_distances",
+           "out_of_fold_sequence_distances",
            "clip_embedding", "out_of_fold_distances", "embedding_scale", "scaled_centroids", "scaled_centroid_distance",
            "reasons", "unknown_message", "calibration_note", "SOURCE_WORDS"]
 
@@ -115,6 +128,13 @@ class OpenSetCalibration:
     reference_confidences, reference_distances : np.ndarray or None [shape=(n,)]
         Sorted top probabilities and centroid distances of the calibration clips the model got right
         (at most :data:`MAX_REFERENCE` each), the ranks' references.
+    sequence_centroids : np.ndarray or None [shape=(n_classes, K * dim)]
+        Unit-length mean sequences of each class's model inputs (K window embeddings end to end), for the joint
+        test's third rank (:func:`sequence_distances`); None: no such rank.
+    reference_sequences : np.ndarray or None [shape=(n,)]
+        Sorted sequence distances of the calibration clips the model got right, the third rank's references.
+    sequence_distance : float or None
+        The sequence distance beyond which a clip is unknown on that count alone (the other ranks 1).
     """
 
     confidence: float
@@ -133,6 +153,9 @@ class OpenSetCalibration:
     joint_quantile: float | None = None
     reference_confidences: np.ndarray | None = None
     reference_distances: np.ndarray | None = None
+    sequence_centroids: np.ndarray | None = None
+    reference_sequences: np.ndarray | None = None
+    sequence_distance: float | None = None
 
     def joint_threshold(self, confidence: float | None = None) -> float:
         """The joint threshold, moved by a confidence the app's slider sets instead of :attr:`confidence`.
@@ -148,7 +171,7 @@ class OpenSetCalibration:
         return joint_ranks(self.reference_confidences, self.reference_distances, float(confidence), 0.0)[0]
 
     def judge(self, probs: np.ndarray, embedding: np.ndarray | None = None, *,
-              confidence: float | None = None) -> dict[str, Any]:
+              confidence: float | None = None, inputs: np.ndarray | None = None) -> dict[str, Any]:
         """Is one clip "none of these"?
 
         Parameters
@@ -156,17 +179,23 @@ class OpenSetCalibration:
         probs : np.ndarray [shape=(n_classes,)]
             The clip's probabilities.
         embedding : np.ndarray [shape=(dim,)], optional
-            Its mean embedding (models on embeddings).
+            Its mean embedding (models on embeddings; default: the mean of ``inputs``).
         confidence : float, optional
             Override the calibrated confidence threshold (the app's slider).
+        inputs : np.ndarray [shape=(n_inputs, K, dim)], optional
+            The clip's model inputs (models on embeddings), for the sequence rank of a calibration that has one;
+            without them such a calibration judges by the other two ranks alone.
 
         Returns
         -------
         dict
             ``unknown`` (bool), ``confidence`` (the clip's top probability),
             ``confidence_threshold``, and for embedding models ``distance`` and
-            ``distance_threshold``.
+            ``distance_threshold`` (with the sequence rank also ``sequence_distance``,
+            ``sequence_distance_threshold`` and ``sequence_rank``).
         """
+        if embedding is None and inputs is not None:
+            embedding = clip_embedding(inputs)
         top = float(np.max(probs))
         limit = self.confidence if confidence is None else float(confidence)
         out: dict[str, Any] = {"confidence": top, "confidence_threshold": limit}
@@ -180,12 +209,19 @@ class OpenSetCalibration:
                 rc, rd = joint_ranks(self.reference_confidences, self.reference_distances, top, d)
                 threshold = self.joint_threshold(confidence)
                 floor, ceiling = joint_bounds(self.reference_confidences, self.reference_distances, threshold)
+                product = rc * rd
+                if self.sequence_centroids is not None and inputs is not None:
+                    s = float(sequence_distances(inputs, self.sequence_centroids).min())
+                    rs = far_rank(self.reference_sequences, s)
+                    product *= rs
+                    out.update(sequence_distance=s, sequence_rank=rs,
+                               sequence_distance_threshold=far_bound(self.reference_sequences, threshold))
                 # the single thresholds are the joint test's own edges (a clip beyond one is unknown whatever
-                # the other), so the product decides alone
+                # the others), so the product decides alone
                 out.update(confidence_threshold=floor if threshold == self.joint else limit, distance=d,
-                           distance_threshold=ceiling, confidence_rank=rc, distance_rank=rd, joint=rc * rd,
+                           distance_threshold=ceiling, confidence_rank=rc, distance_rank=rd, joint=product,
                            joint_threshold=threshold)
-                unknown = rc * rd < threshold
+                unknown = product < threshold
         if self.scaled_distance is not None and embedding is not None:
             d = float(scaled_centroid_distance(np.asarray(embedding)[None], self.center, self.scale,
                                                self.scaled_centroids)[0])
@@ -206,7 +242,11 @@ class OpenSetCalibration:
                     "joint": self.joint, "joint_quantile": self.joint_quantile,
                     # unrounded: a calibration clip judged again must meet its own value, not a rounded one
                     "reference_confidences": [float(v) for v in self.reference_confidences],
-                    "reference_distances": [float(v) for v in self.reference_distances]})}
+                    "reference_distances": [float(v) for v in self.reference_distances]}),
+                **({} if self.sequence_centroids is None else {
+                    "sequence_distance": self.sequence_distance,
+                    "sequence_centroids": np.round(self.sequence_centroids, 6).tolist(),
+                    "reference_sequences": [float(v) for v in self.reference_sequences]})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, n_classes: int) -> OpenSetCalibration:
@@ -268,6 +308,21 @@ class OpenSetCalibration:
                                      "non-empty sorted finite lists, with a distance threshold")
             joint = {"joint": float(jt), "reference_confidences": rc, "reference_distances": rd,
                      "joint_quantile": None if d.get("joint_quantile") is None else float(d["joint_quantile"])}
+            if d.get("sequence_centroids") is not None:
+                try:
+                    sc = np.asarray(d["sequence_centroids"], dtype=np.float32)
+                    rs = np.asarray(d["reference_sequences"], dtype=np.float64)
+                    edge = float(d["sequence_distance"])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise ParameterError(f"open-set sequence centroids need reference_sequences and "
+                                         f"sequence_distance: {exc}") from exc
+                if (sc.ndim != 2 or len(sc) != n_classes or not np.all(np.isfinite(sc)) or rs.ndim != 1
+                        or len(rs) == 0 or not np.all(np.isfinite(rs)) or np.any(np.diff(rs) < 0)
+                        or not 0.0 <= edge <= 2.0):
+                    raise ParameterError(f"open-set sequence centroids {sc.shape} must be one finite row per class "
+                                         f"({n_classes}), with non-empty sorted finite reference_sequences "
+                                         f"{rs.shape} and a sequence distance in [0, 2]")
+                joint.update(sequence_centroids=sc, reference_sequences=rs, sequence_distance=edge)
         return cls(**scaled, **joint, confidence=float(conf), distance=None if dist is None else float(dist), centroids=centroids,
                    quantile=float(d.get("quantile", _QUANTILE)), clips=int(d.get("clips", 0)), source=source,
                    confidence_quantile=None if d.get("confidence_quantile") is None
@@ -283,16 +338,26 @@ def joint_bounds(reference_confidences: np.ndarray, reference_distances: np.ndar
     rd = np.asarray(reference_distances, dtype=np.float64)
     if threshold <= 0.0:
         return 0.0, 2.0
-    n, m = len(rc), len(rd)
+    n = len(rc)
     if threshold <= 2.0 / (n + 1):  # in the tail below the least sure reference clip
         floor = float(rc[0]) - rank_spread(rc) * float(np.log(2.0 / (threshold * (n + 1))))
     else:
         floor = float(np.interp(threshold * (n + 1) - 1.0, np.arange(1.0, n + 1), rc))
+    return max(floor, 0.0), far_bound(rd, threshold)
+
+
+def far_bound(reference: np.ndarray, threshold: float) -> float:
+    """The distance beyond which a clip's rank among ``reference`` (:func:`far_rank`) is below ``threshold``
+    (2.0 when ``threshold`` is 0): one distance's edge of the joint test, the other ranks 1."""
+    rd = np.asarray(reference, dtype=np.float64)
+    if threshold <= 0.0:
+        return 2.0
+    m = len(rd)
     if threshold <= 2.0 / (m + 1):  # in the tail beyond the farthest reference clip
         ceiling = float(rd[-1]) + rank_spread(rd) * float(np.log(2.0 / (threshold * (m + 1))))
     else:
         ceiling = float(np.interp(1.0 + m - threshold * (m + 1), np.arange(0.0, m), rd))
-    return max(floor, 0.0), min(ceiling, 2.0)
+    return min(ceiling, 2.0)
 
 
 def _reference(values: np.ndarray) -> np.ndarray:
@@ -360,7 +425,8 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
               source: str = "validation", confidence_quantile: float | None = None,
               scaled_quantile: float | None = None,
               val_scaled_distances: np.ndarray | None = None,
-              joint_quantile: float | None = None) -> OpenSetCalibration:
+              joint_quantile: float | None = None, sequence_centroids: np.ndarray | None = None,
+              val_sequence_distances: np.ndarray | None = None) -> OpenSetCalibration:
     """Measure the "none of these" thresholds on validation clips.
 
     Parameters
@@ -390,6 +456,11 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
         With embeddings: one test on confidence and distance together instead of two apart (see the module's
         notes), letting this share of the right clips fall to "unknown", in (0, 0.5); ``quantile`` and
         ``confidence_quantile`` are then unused, and ``confidence`` and ``distance`` are the joint test's edges.
+    sequence_centroids : np.ndarray [shape=(n_classes, K * dim)], optional
+        With ``joint_quantile``: the classes' mean sequences (:func:`sequence_centroids`), for a third rank in the
+        product, with ``val_sequence_distances`` (each clip's, :func:`clip_sequence_distances` or out of fold
+        :func:`out_of_fold_sequence_distances`).
+    val_sequence_distances : np.ndarray [shape=(n_clips,)], optional
 
     Returns
     -------
@@ -464,10 +535,23 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
         keep = right if right.any() else np.ones(len(probs), dtype=bool)
         ref_c, ref_d = _reference(probs.max(axis=1)[keep]), _reference(d[keep])
         c_rank, d_rank = joint_ranks(ref_c, ref_d, probs.max(axis=1)[keep], d[keep])
-        joint = float(np.quantile(c_rank * d_rank, joint_quantile))
+        product = c_rank * d_rank
+        if sequence_centroids is not None:
+            cents = np.asarray(sequence_centroids, dtype=np.float32)
+            sd = None if val_sequence_distances is None else np.asarray(val_sequence_distances, dtype=np.float64)
+            if cents.ndim != 2 or len(cents) != probs.shape[1] or sd is None or sd.shape != (len(probs),):
+                raise ParameterError(f"sequence_centroids needs one row per class ({probs.shape[1]}) and "
+                                     f"val_sequence_distances one distance per clip ({len(probs)}), got "
+                                     f"{cents.shape} and {None if sd is None else sd.shape}")
+            ref_s = _reference(sd[keep])
+            product = product * far_rank(ref_s, sd[keep])
+        joint = float(np.quantile(product, joint_quantile))
         confidence, distance = joint_bounds(ref_c, ref_d, joint)
         scaled.update(joint=joint, joint_quantile=float(joint_quantile), reference_confidences=ref_c,
                       reference_distances=ref_d)
+        if sequence_centroids is not None:
+            scaled.update(sequence_centroids=cents, reference_sequences=ref_s,
+                          sequence_distance=far_bound(ref_s, joint))
     return OpenSetCalibration(confidence=confidence, distance=distance, centroids=centroids,
                               quantile=float(quantile), clips=int(len(probs)), source=source,
                               confidence_quantile=None if confidence_quantile is None else float(confidence_quantile),
@@ -508,6 +592,48 @@ def out_of_fold_distances(embeddings: np.ndarray, labels: np.ndarray, folds: np.
     return out
 
 
+def sequence_centroids(inputs: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Unit-length mean sequence of each class [shape=(n_classes, K * dim)]: the mean of its model inputs
+    [shape=(n_inputs, K, dim)], each input's K window embeddings laid end to end (``labels``: one class index per
+    input; a class without inputs gets a zero row, which nothing is near)."""
+    x = np.asarray(inputs, dtype=np.float64)
+    x = x.reshape(len(x), -1)
+    labels = np.asarray(labels)
+    rows = [x[labels == k].mean(axis=0) if np.any(labels == k) else np.zeros(x.shape[1]) for k in range(n_classes)]
+    return _unit(np.stack(rows)).astype(np.float32)
+
+
+def clip_sequence_distances(inputs: np.ndarray, clip_index: np.ndarray, n_clips: int,
+                            centroids: np.ndarray) -> np.ndarray:
+    """Each clip's sequence distance [shape=(n_clips,)]: the smallest of its inputs' (:func:`sequence_distances`;
+    ``clip_index``: the clip of each input)."""
+    per_input = sequence_distances(inputs, centroids)
+    out = np.full(n_clips, 2.0)
+    np.minimum.at(out, np.asarray(clip_index), per_input)
+    return out
+
+
+def out_of_fold_sequence_distances(inputs: np.ndarray, clip_index: np.ndarray, labels: np.ndarray,
+                                   folds: np.ndarray) -> np.ndarray:
+    """Each clip's sequence distance to the mean sequences of the clips in the other folds [shape=(n_clips,)]
+    (``labels`` and ``folds``: one per clip; ``clip_index``: the clip of each input), as
+    :func:`out_of_fold_distances` does for the centroid distance."""
+    x = np.asarray(inputs)
+    clip_index = np.asarray(clip_index)
+    labels = np.asarray(labels)
+    folds = np.asarray(folds)
+    n_classes = int(labels.max()) + 1
+    out = np.full(len(labels), 2.0)
+    for k in np.unique(folds):
+        rest = folds[clip_index] != k
+        cents = sequence_centroids(x[rest], labels[clip_index[rest]], n_classes)
+        cents = cents[np.isin(np.arange(n_classes), labels[folds != k])]  # classes the other folds hold
+        held = ~rest
+        per_input = sequence_distances(x[held], cents)
+        np.minimum.at(out, clip_index[held], per_input)
+    return out
+
+
 def _pair(value: float, limit: float, *, percent: bool) -> tuple[str, str]:
     """``value`` and ``limit`` with as few decimals as tell them apart (at most 4 after the point)."""
     scale, unit = (100.0, " %") if percent else (1.0, "")
@@ -538,13 +664,23 @@ def reasons(verdict: dict[str, Any]) -> list[str]:
     if dist is not None and dlimit is not None and dist > dlimit:
         a, b = _pair(dist, dlimit, percent=False)
         out.append(f"distance to the nearest known class {a}, beyond this model's threshold of {b}")
+    seq, slimit = verdict.get("sequence_distance"), verdict.get("sequence_distance_threshold")
+    if seq is not None and slimit is not None and seq > slimit:
+        a, b = _pair(seq, slimit, percent=False)
+        out.append(f"its course over time (window by window) {a} from the nearest known class's, beyond this "
+                   f"model's threshold of {b}")
     joint, jlimit = verdict.get("joint"), verdict.get("joint_threshold")
     if not out and joint is not None and jlimit is not None and joint < jlimit:
         a, b = _pair(joint, jlimit, percent=True)
         c_rank, d_rank = verdict["confidence_rank"], verdict["distance_rank"]
-        out.append(f"confidence {verdict['confidence'] * 100:.1f} % ({c_rank * 100:.1f} % of the known clips it "
-                   f"gets right were as unsure) and distance to the nearest known class {verdict['distance']:.2f} "
-                   f"({d_rank * 100:.1f} % were as far): together {a}, below this model's threshold of {b}")
+        parts = [f"confidence {verdict['confidence'] * 100:.1f} % ({c_rank * 100:.1f} % of the known clips it "
+                 f"gets right were as unsure)", f"distance to the nearest known class {verdict['distance']:.2f} "
+                 f"({d_rank * 100:.1f} % were as far)"]
+        if verdict.get("sequence_rank") is not None:
+            parts.append(f"its course over time {verdict['sequence_distance']:.2f} from the nearest class's "
+                         f"({verdict['sequence_rank'] * 100:.1f} % were as far)")
+        joined = " and ".join(parts) if len(parts) == 2 else f"{parts[0]}, {parts[1]} and {parts[2]}"
+        out.append(f"{joined}: together {a}, below this model's threshold of {b}")
     dist, dlimit = verdict.get("scaled_distance"), verdict.get("scaled_distance_threshold")
     if dist is not None and dlimit is not None and dist > dlimit:
         a, b = _pair(dist, dlimit, percent=False)
@@ -582,7 +718,8 @@ def calibration_note(calibration: OpenSetCalibration) -> str:
     """
     if calibration.joint is not None:
         return (f"Calibrated on {calibration.clips} {SOURCE_WORDS.get(calibration.source, 'clips')}: a clip is "
-                "'none of these' when its confidence and its distance to the nearest class in the backbone's space, "
+                "'none of these' when its confidence and its distance to the nearest class in the backbone's space"
+                f"{' (as a whole, and window by window over time)' if calibration.sequence_centroids is not None else ''}, "
                 "each ranked among the clips the model got right, are together rarer than "
                 f"{1 - (calibration.joint_quantile or calibration.quantile):.0%} of those clips. This slider is the "
                 "confidence below which a clip is refused however near it is; moving it moves the joint test too.")

@@ -105,22 +105,31 @@ DISTANCE_FOLDS = 5
 ADAM_OOF_FOLDS = 2
 
 
-def _calibrate_open_set(evaluation: Any, train_ex: Any, val_ex: Any, *, embedding: bool) -> Any:
-    """Thresholds for "none of these" from the validation clips (see :mod:`audioclf.engine.openset`)."""
-    from .openset import calibrate
+def _calibrate_open_set(evaluation: Any, train_ex: Any, val_ex: Any, *, embedding: bool,
+                        sequence: bool = False) -> Any:
+    """Thresholds for "none of these" from the validation clips (see :mod:`audioclf.engine.openset`);
+    ``sequence``: with the joint test's third rank, the position-by-position distance."""
+    from .openset import calibrate, clip_sequence_distances, sequence_centroids
 
     if evaluation.n_clips == 0:
         return None
     if not embedding:
         return calibrate(evaluation.clip_probs, evaluation.clip_true)
+    seq: dict[str, Any] = {}
+    if sequence and EMBEDDING_JOINT_QUANTILE is not None:
+        cents = sequence_centroids(train_ex.x, train_ex.labels, evaluation.clip_probs.shape[1])
+        seq = {"sequence_centroids": cents,
+               "val_sequence_distances": clip_sequence_distances(val_ex.x, val_ex.clip_index, len(val_ex.clips),
+                                                                 cents)}
     return calibrate(evaluation.clip_probs, evaluation.clip_true, train_embeddings=_clip_means(train_ex),
                      train_labels=train_ex.clip_labels, val_embeddings=_clip_means(val_ex),
                      quantile=EMBEDDING_DISTANCE_QUANTILE, confidence_quantile=EMBEDDING_CONFIDENCE_QUANTILE,
-                     scaled_quantile=EMBEDDING_SCALED_QUANTILE, joint_quantile=EMBEDDING_JOINT_QUANTILE)
+                     scaled_quantile=EMBEDDING_SCALED_QUANTILE, joint_quantile=EMBEDDING_JOINT_QUANTILE, **seq)
 
 
 def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, train_ex: Any,
-                           *, embedding: bool, vote: str, seed: int, n_folds: int = 5) -> tuple[Any, str | None]:
+                           *, embedding: bool, vote: str, seed: int, n_folds: int = 5,
+                           sequence: bool = False) -> tuple[Any, str | None]:
     """Thresholds for "none of these" from out-of-fold scores of the training clips, or None and why not.
 
     Used when no clips are held out (``split none``): each training clip is scored by a model
@@ -131,7 +140,7 @@ def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.nd
     """
     from .convex import clip_folds, out_of_fold_probs
     from .metrics import clip_probabilities
-    from .openset import calibrate, out_of_fold_distances
+    from .openset import calibrate, out_of_fold_distances, out_of_fold_sequence_distances, sequence_centroids
 
     if fit_predict is None:
         return None, ("'none of these' is not calibrated: no clips were held out (split none), and this model "
@@ -147,7 +156,12 @@ def _calibrate_out_of_fold(fit_predict: Callable[[np.ndarray, np.ndarray], np.nd
         if n_folds != DISTANCE_FOLDS:
             folds = clip_folds(clip_labels, folds=DISTANCE_FOLDS, seed=seed, groups=[c.group for c in train_ex.clips])
         means = _clip_means(train_ex)
-        return calibrate(clip_probs, clip_labels, train_embeddings=means, train_labels=clip_labels,
+        seq: dict[str, Any] = {}
+        if sequence and EMBEDDING_JOINT_QUANTILE is not None:
+            seq = {"sequence_centroids": sequence_centroids(train_ex.x, train_ex.labels, clip_probs.shape[1]),
+                   "val_sequence_distances": out_of_fold_sequence_distances(train_ex.x, train_ex.clip_index,
+                                                                            clip_labels, folds)}
+        return calibrate(clip_probs, clip_labels, train_embeddings=means, train_labels=clip_labels, **seq,
                          val_distances=out_of_fold_distances(means, clip_labels, folds),
                          val_scaled_distances=None if EMBEDDING_SCALED_QUANTILE is None
                          else out_of_fold_distances(means, clip_labels, folds, scaled=True),
@@ -344,8 +358,10 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
                        clip_names=[clip_id(c, dataset.root) for c in val_ex.clips], vote=config.vote)
     notes = list(train_ex.notes[:20])
     embedding = pipeline.input_kind == "embedding"
+    # the position-by-position distance holds where every take is trimmed to its sound (openset's notes)
+    sequence = embedding and not pipeline.fine_tune and pipeline.preprocess.trim is not None
     if config.split.strip().lower() != "none":  # held-out clips: calibrate on them
-        open_set = _calibrate_open_set(evaluation, train_ex, val_ex, embedding=embedding)
+        open_set = _calibrate_open_set(evaluation, train_ex, val_ex, embedding=embedding, sequence=sequence)
     else:
         fit_predict = None
         if convex:
@@ -365,7 +381,8 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
             open_set, why = None, "'none of these' is not calibrated: training was stopped before the end"
         else:
             # 5 folds for the convex head (a fit takes a second), 2 for a head trained by Adam (each a training)
-            open_set, why = _calibrate_out_of_fold(fit_predict, train_ex, embedding=embedding, vote=config.vote,
+            open_set, why = _calibrate_out_of_fold(fit_predict, train_ex, embedding=embedding, sequence=sequence,
+                                                   vote=config.vote,
                                                    seed=config.seed, n_folds=DISTANCE_FOLDS if convex
                                                    else ADAM_OOF_FOLDS)
             if stop is not None and stop.is_set() and not convex:

@@ -136,7 +136,13 @@ def test_split_none_calibrates_out_of_fold(synthetic, tmp_path):
     from audioclf.engine.bundle import load_bundle
     from audioclf.engine.extract import extract_dataset
     from audioclf.engine.metrics import clip_probabilities
-    from audioclf.engine.openset import calibrate, centroid_distance, out_of_fold_distances
+    from audioclf.engine.openset import (
+        calibrate,
+        centroid_distance,
+        out_of_fold_distances,
+        out_of_fold_sequence_distances,
+        sequence_centroids,
+    )
     from audioclf.engine.recipes import make_recipe
     from audioclf.engine.train import train
     from audioclf.features.normalization import fit_stats
@@ -158,9 +164,13 @@ def test_split_none_calibrates_out_of_fold(synthetic, tmp_path):
                             .predict(x[te]), ex.clip_index, folds)
     clip_oof = clip_probabilities(oof, ex.clip_index, len(ex.clips))
     means = np.stack([ex.x[ex.clip_index == i].mean(axis=(0, 1)) for i in range(len(ex.clips))])
+    # the speech pipeline trims its takes, so a third rank compares the windows one by one, also out of fold
+    assert pipeline.preprocess.trim is not None
+    seq_oof = out_of_fold_sequence_distances(ex.x, ex.clip_index, clip_labels, folds)
     expected = calibrate(clip_oof, clip_labels, train_embeddings=means, train_labels=clip_labels,
                          val_distances=out_of_fold_distances(means, clip_labels, folds),
-                         confidence_quantile=0.01, joint_quantile=0.05)
+                         confidence_quantile=0.01, joint_quantile=0.05,
+                         sequence_centroids=sequence_centroids(ex.x, ex.labels, 3), val_sequence_distances=seq_oof)
     assert cal.confidence == pytest.approx(expected.confidence, abs=1e-4)
     assert cal.distance == pytest.approx(expected.distance, abs=1e-4)
     # confidence and distance judged together, against the out-of-fold clips' own values
@@ -169,6 +179,9 @@ def test_split_none_calibrates_out_of_fold(synthetic, tmp_path):
     assert np.allclose(cal.reference_confidences, np.sort(clip_oof.max(axis=1)[right]), atol=1e-6)
     assert np.allclose(cal.reference_distances, np.sort(out_of_fold_distances(means, clip_labels, folds)[right]),
                        atol=1e-6)
+    assert np.allclose(cal.reference_sequences, np.sort(seq_oof[right]), atol=1e-6)
+    assert np.allclose(cal.sequence_centroids, expected.sequence_centroids, atol=1e-6)
+    assert cal.sequence_distance == pytest.approx(expected.sequence_distance, abs=1e-6)
     assert cal.scaled_distance is None  # the scaled test is off by default (engine.train)
     # In-sample scores would have been stricter: the model is surer of the clips it learned.
     in_sample = calibrate(res.evaluation.clip_probs, res.evaluation.clip_true)
@@ -177,8 +190,9 @@ def test_split_none_calibrates_out_of_fold(synthetic, tmp_path):
 
     # The thresholds load and judge the same after a save and load.
     again = type(cal).from_dict(cal.to_dict(), n_classes=3)
-    probs, emb = res.evaluation.clip_probs[0], means[0]
-    assert again.judge(probs, emb) == cal.judge(probs, emb)
+    probs, inputs = res.evaluation.clip_probs[0], ex.x[ex.clip_index == 0]
+    assert again.judge(probs, inputs=inputs) == cal.judge(probs, inputs=inputs)
+    assert "sequence_rank" in cal.judge(probs, inputs=inputs)
     assert again.source == "out-of-fold"
 
 

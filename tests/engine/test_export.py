@@ -75,8 +75,9 @@ RECURRENT = (dict(channels=("mel",), input_kind="spectrogram", input_shape=(32, 
              {"attention": "rnn", "filters": (4, 4), "units": 8, "dense_units": 8})
 
 
-def _tiny_bundle(folder: Path, kind: str, **extra) -> Path:
-    """A bundle of ``kind`` with a model trained for one short epoch on random inputs (``extra``: pipeline fields)."""
+def _tiny_bundle(folder: Path, kind: str, *, joint: bool = False, **extra) -> Path:
+    """A bundle of ``kind`` with a model trained for one short epoch on random inputs (``extra``: pipeline fields;
+    ``joint``: a backbone's calibration judges its ranks together, the window-by-window one among them)."""
     from audioclf.models import build_model
 
     pipe, arch, options = RECURRENT if kind == "recurrent" else TINY[kind]
@@ -91,7 +92,16 @@ def _tiny_bundle(folder: Path, kind: str, **extra) -> Path:
     stats = NormStats(np.full((c,), -30.0 if kind in ("mel", "multichannel") else 0.1, np.float32),
                       np.full((c,), 20.0 if kind != "waveform" else 0.3, np.float32))
     open_set = None
-    if kind == "backbone":
+    if kind == "backbone" and joint:
+        from audioclf.engine.openset import calibrate
+
+        labels = np.arange(30) % 3
+        probs = rng.dirichlet(np.ones(3), 30) + np.eye(3)[labels]
+        open_set = calibrate(probs / probs.sum(axis=1, keepdims=True), labels, train_embeddings=rng.normal(size=(30, 96)),
+                             train_labels=labels, val_distances=rng.uniform(0.0, 1.0, 30), source="out-of-fold",
+                             joint_quantile=0.05, sequence_centroids=rng.normal(size=(3, cfg.input_shape[0] * 96)),
+                             val_sequence_distances=rng.uniform(0.2, 1.0, 30))
+    elif kind == "backbone":
         open_set = OpenSetCalibration(confidence=0.4, distance=0.2, centroids=rng.normal(size=(3, 96)), clips=9)
     return save_bundle(folder / kind, model=model, pipeline=cfg, classes=CLASSES, stats=stats, architecture=arch,
                        options=options, open_set=open_set)
@@ -236,7 +246,7 @@ def test_classify_py_trims_a_take_as_predict_does(tmp_path):
     library's own ``trim_bounds``), so windows, their times in the take and the verdict are predict's."""
     from audioclf.audio.preprocess import PreprocessConfig, TrimConfig
 
-    path = _tiny_bundle(tmp_path, "backbone", preprocess=PreprocessConfig(trim=TrimConfig()))
+    path = _tiny_bundle(tmp_path, "backbone", joint=True, preprocess=PreprocessConfig(trim=TrimConfig()))
     folder = export_bundle(path, tmp_path / "out", fmt="onnx", check=False).folder
     model, spec = export_runner.load(folder)
     assert spec["trim"] == TrimConfig().to_dict()
@@ -247,6 +257,7 @@ def test_classify_py_trims_a_take_as_predict_does(tmp_path):
     mine = export_runner.result("t", spec, export_runner.classify_samples(model, spec, y))
     ref = predict(load_bundle(path), y, sr=SR, name="t", explain=False).to_dict()
     assert mine["windows"] == ref["windows"] and mine["open_set"] == ref["open_set"]
+    assert "sequence_rank" in mine["open_set"]  # the windows one by one, judged alike
     w = mine["windows"]  # the windows cover the word and its 0.2-s margins, not the 3 s of the take
     assert 0.9 < w[0]["start"] < 1.2 and w[-1]["end"] < 2.3 and len(w) <= 2
     assert "trim" in (folder / "README.md").read_text() and mine["duration"] == 3.0

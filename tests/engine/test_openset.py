@@ -282,3 +282,93 @@ def test_a_few_dozen_clips_still_refuse_a_sure_clip_far_beyond_every_known_one(r
     assert joint_ranks(cal.reference_confidences, cal.reference_distances, cal.confidence - 1e-3, 0.0)[0] < cal.joint
     assert joint_ranks(cal.reference_confidences, cal.reference_distances, cal.confidence + 1e-3, 0.0)[0] > cal.joint
     assert cal.judge(sure, near)["unknown"] is False
+
+
+def _sequence_world(rng, n=60, k=4, dim=8):
+    """Three classes, each a course of K windows; n clips (one input each) along them with a little noise. A
+    'tree' clip is class 0's windows in reverse order: the same mean embedding, another course."""
+    from audioclf.engine.openset import out_of_fold_distances, out_of_fold_sequence_distances, sequence_centroids
+
+    courses = rng.normal(size=(3, k, dim))
+    labels = np.arange(n) % 3
+    x = courses[labels] + rng.normal(scale=0.15, size=(n, k, dim))
+    means = x.mean(axis=1)
+    folds = np.arange(n) % 5
+    probs = np.full((n, 3), 0.02)
+    probs[np.arange(n), labels] = rng.uniform(0.8, 0.96, n)
+    cal = calibrate(probs, labels, train_embeddings=means, train_labels=labels, source="out-of-fold",
+                    val_distances=out_of_fold_distances(means, labels, folds), joint_quantile=0.05,
+                    sequence_centroids=sequence_centroids(x, labels, 3),
+                    val_sequence_distances=out_of_fold_sequence_distances(x, np.arange(n), labels, folds))
+    return cal, courses, x
+
+
+def test_sequence_rank_refuses_a_clip_with_a_known_mean_but_another_course_over_time(rng):
+    """'tree' against 'three': the mean embedding of the windows is the class's, the windows one by one are not."""
+    from audioclf.engine.openset import reasons
+
+    cal, courses, _ = _sequence_world(rng)
+    assert cal.sequence_centroids.shape == (3, 4 * 8) and np.all(np.diff(cal.reference_sequences) >= 0)
+    sure = np.array([0.95, 0.03, 0.02])
+    known = courses[0][None] + rng.normal(scale=0.15, size=(1, 4, 8))
+    reversed_course = courses[0][::-1][None]
+    assert cal.judge(sure, inputs=known)["unknown"] is False
+    verdict = cal.judge(sure, inputs=reversed_course)
+    assert verdict["unknown"] is True
+    assert verdict["distance_rank"] > 0.5  # its mean is near class 0: the centroid alone would keep it
+    assert verdict["sequence_distance"] > verdict["sequence_distance_threshold"]
+    assert cal.judge(sure, clip_embedding(reversed_course))["unknown"] is False  # without its windows
+    [why] = reasons(verdict)
+    assert why.startswith("its course over time (window by window) ") and "beyond this model's threshold" in why
+    # a clip of several inputs: the nearest of them counts
+    assert cal.judge(sure, inputs=np.concatenate([reversed_course, known]))["sequence_distance"] == \
+        pytest.approx(cal.judge(sure, inputs=known)["sequence_distance"])
+
+
+def test_sequence_calibration_round_trips_and_judges_like_classify_py(rng):
+    from audioclf.engine import export_runner
+
+    cal, courses, _ = _sequence_world(rng)
+    again = OpenSetCalibration.from_dict(cal.to_dict(), n_classes=3)
+    assert again.sequence_distance == cal.sequence_distance
+    assert np.array_equal(again.reference_sequences, cal.reference_sequences)
+    flips = 0
+    for i in range(40):
+        top = float(rng.uniform(0.5, 0.99))
+        probs = np.array([top, 1 - top - 0.01, 0.01])
+        inputs = courses[i % 3][None] + rng.normal(scale=0.1 + i / 40, size=(2, 4, 8))
+        want = cal.judge(probs, inputs=inputs)
+        assert again.judge(probs, inputs=inputs) == pytest.approx(want, rel=1e-4, abs=1e-6)  # centroids to 1e-6
+        got = export_runner.judge(cal.to_dict(), probs, inputs.mean(axis=(0, 1)), inputs)
+        assert got["unknown"] == want["unknown"] and got["joint"] == pytest.approx(want["joint"], rel=1e-4)
+        assert got["sequence_rank"] == pytest.approx(want["sequence_rank"], rel=1e-4)
+        flips += want["unknown"]
+    assert 0 < flips < 40
+    bad = {**cal.to_dict(), "sequence_centroids": cal.to_dict()["sequence_centroids"][:2]}
+    with pytest.raises(ParameterError, match="one finite row per class"):
+        OpenSetCalibration.from_dict(bad, n_classes=3)
+    bad = cal.to_dict()
+    del bad["reference_sequences"]
+    with pytest.raises(ParameterError, match="need reference_sequences"):
+        OpenSetCalibration.from_dict(bad, n_classes=3)
+
+
+def test_out_of_fold_sequence_distances_never_see_the_clip_itself(rng):
+    """Each clip's sequence distance is to the mean sequences of the other folds: changing a clip moves no other
+    clip of its fold, and its own distance is what the other folds' centroids give."""
+    from audioclf.engine.openset import out_of_fold_sequence_distances, sequence_centroids, sequence_distances
+
+    n, labels, folds = 30, np.arange(30) % 3, np.arange(30) % 5
+    x = rng.normal(size=(n, 4, 8))
+    index = np.repeat(np.arange(n), 2)  # two inputs per clip
+    inputs = np.stack([x, x + rng.normal(scale=0.5, size=x.shape)], axis=1).reshape(2 * n, 4, 8)
+    base = out_of_fold_sequence_distances(inputs, index, labels, folds)
+    rest = folds[index] != 0
+    cents = sequence_centroids(inputs[rest], labels[index[rest]], 3)
+    own = [sequence_distances(inputs[index == i], cents).min() for i in np.flatnonzero(folds == 0)]
+    assert np.allclose(base[folds == 0], own)
+    moved = inputs.copy()
+    moved[index == 0] *= -3.0  # clip 0, fold 0
+    after = out_of_fold_sequence_distances(moved, index, labels, folds)
+    same_fold = (folds == 0) & (np.arange(n) != 0)
+    assert np.allclose(after[same_fold], base[same_fold]) and not np.allclose(after[folds != 0], base[folds != 0])

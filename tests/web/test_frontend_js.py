@@ -111,6 +111,10 @@ def test_live_windows_of_a_trimming_model_are_clips_of_their_own(exported, tmp_p
         a = w["w"] * hop * unit
         ref = export_runner.classify_samples(model, spec, y[a:a + n])
         assert float(np.max(np.abs(np.asarray(w["probs"]) - ref["probs"].mean(axis=0)))) < 1e-4, w["w"]
+        verdict = export_runner.judge(spec["open_set"], ref["probs"].mean(axis=0), ref["embedding"], ref["sequences"])
+        assert w["unknown"] == verdict["unknown"], w["w"]
+        if (spec["open_set"] or {}).get("sequence_centroids") is not None:  # the windows one by one, alike
+            assert w["sequence_rank"] == pytest.approx(verdict["sequence_rank"], rel=1e-3, abs=1e-6), w["w"]
 
 
 def test_live_stream_cuts_predicts_windows(exported, tmp_path):
@@ -150,16 +154,29 @@ def test_js_none_of_these_is_classify_pys(tmp_path, rng):
             open_set.update(joint=0.02, reference_confidences=np.sort(rng.uniform(0.3, 1.0, 50)).tolist(),
                             reference_distances=np.sort(rng.uniform(0.0, 0.8, 50)).tolist())
         probs = rng.dirichlet(np.ones(4) * (0.3 + i / 10))
-        emb = centroids[i % 3] + rng.normal(scale=0.1 + i / 20, size=d)
-        cases.append({"open_set": open_set, "probs": probs.tolist(), "embedding": emb.tolist()})
+        # two inputs of K = 4 windows around the class's sequence; their mean is the clip's embedding
+        seq = np.repeat(centroids[i % 3][None, None], 4, axis=1) + rng.normal(scale=0.1 + i / 20, size=(2, 4, d))
+        emb = seq.mean(axis=(0, 1))
+        if i % 6 == 0:  # the third rank, window by window (trimmed pipelines since 2026-12-07)
+            open_set.update(sequence_centroids=rng.normal(size=(3, 4 * d)).tolist(), sequence_distance=0.5,
+                            reference_sequences=np.sort(rng.uniform(0.2, 1.0, 50)).tolist())
+            if i == 12:  # a clip on a class's sequence
+                seq = np.asarray(open_set["sequence_centroids"][0]).reshape(1, 4, d)
+        cases.append({"open_set": open_set, "probs": probs.tolist(), "embedding": emb.tolist(),
+                      "sequences": [{"data": seq.ravel().tolist(), "dims": list(seq.shape)}]})
     cases.append({"open_set": None, "probs": [0.2, 0.8], "embedding": None})
     src = tmp_path / "cases.json"
     src.write_text(json.dumps(cases))
     got = json.loads(run_node("judge_check.mjs", str(src)))
     want = [export_runner.judge(c["open_set"], np.asarray(c["probs"]),
-                                None if c["embedding"] is None else np.asarray(c["embedding"])) for c in cases]
+                                None if c["embedding"] is None else np.asarray(c["embedding"]),
+                                None if "sequences" not in c else np.reshape(c["sequences"][0]["data"],
+                                                                             c["sequences"][0]["dims"]))
+            for c in cases]
     assert [g.get("unknown") for g in got] == [w.get("unknown") for w in want]
     assert len({g["unknown"] for g in got[:-1]}) == 2  # both verdicts occur
+    thirds = [w for w in want if "sequence_rank" in w]
+    assert len(thirds) == 7 and len({w["unknown"] for w in thirds}) == 2  # the third rank judged both ways
     for g, w in zip(got, want, strict=True):
         assert g.keys() == w.keys()
         for k, v in w.items():

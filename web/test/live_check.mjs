@@ -21,7 +21,8 @@ for (let i = 0; i < y.length; i += 1024) {
   live.buffer.push(y.subarray(i, Math.min(i + 1024, y.length)));
   while (live.ready(live.next)) {
     const r = await live.classify(live.next++);
-    out.push({ w: r.w, start: r.start, end: r.end, probs: r.probs, unknown: r.unknown });
+    out.push({ w: r.w, start: r.start, end: r.end, probs: r.probs, unknown: r.unknown,
+      sequence_rank: r.verdict.sequence_rank ?? null });
   }
 }
 console.log(JSON.stringify(out));

@@ -169,8 +169,32 @@ function interpolatedIndex(values, x) {
   return j + (x - values[j]) / (values[j + 1] - values[j]);
 }
 
-/** "None of these" as audioclf.engine.openset.OpenSetCalibration.judge (export_runner.judge). */
-export function judge(openSet, probs, embedding) {
+/** A distance's rank among the sorted references (export_runner.far_rank): (1 + how many were at least this far)
+ * / (m + 1), interpolated; beyond the farthest 2 exp(-excess / their std) / (m + 1). */
+function farRank(rd, d) {
+  const m = rd.length;
+  return d > rd[m - 1]
+    ? (2 * Math.exp(-(d - rd[m - 1]) / spread(rd))) / (m + 1)
+    : (1 + m - interpolatedIndex(rd, d)) / (m + 1);
+}
+
+/** The smallest, over a clip's inputs, of the cosine distance from an input's K embeddings laid end to end to the
+ * nearest class's mean sequence (export_runner.sequence_distances). `sequences`: a list of {data, dims} outputs. */
+export function sequenceDistance(sequences, centroids) {
+  let best = Infinity;
+  for (const e of sequences) {
+    const dims = e.dims;
+    const width = e.data.length / dims[0]; // K * dim per input
+    for (let b = 0; b < dims[0]; b++) {
+      best = Math.min(best, nearestCosine(e.data.subarray(b * width, (b + 1) * width), centroids));
+    }
+  }
+  return best;
+}
+
+/** "None of these" as audioclf.engine.openset.OpenSetCalibration.judge (export_runner.judge); `sequences`: the clip's
+ * embedding outputs ({data, dims}, each (inputs, K, dim)), for a calibration with sequence centroids. */
+export function judge(openSet, probs, embedding, sequences = null) {
   if (!openSet) return {};
   let top = -Infinity;
   for (const p of probs) top = Math.max(top, p);
@@ -187,17 +211,22 @@ export function judge(openSet, probs, embedding) {
       const rd = openSet.reference_distances;
       // counts interpolated between reference values; beyond them 2 exp(-excess / their std) / (n + 1)
       const n = rc.length;
-      const m = rd.length;
       const cRank = top < rc[0]
         ? (2 * Math.exp(-(rc[0] - top) / spread(rc))) / (n + 1)
         : (1 + interpolatedIndex(rc, top) + 1) / (n + 1);
-      const dRank = d > rd[m - 1]
-        ? (2 * Math.exp(-(d - rd[m - 1]) / spread(rd))) / (m + 1)
-        : (1 + m - interpolatedIndex(rd, d)) / (m + 1);
-      Object.assign(out, {
-        confidence_rank: cRank, distance_rank: dRank, joint: cRank * dRank, joint_threshold: openSet.joint,
-      });
-      unknown = cRank * dRank < openSet.joint; // the product decides alone (its edges are the thresholds)
+      const dRank = farRank(rd, d);
+      let product = cRank * dRank;
+      Object.assign(out, { confidence_rank: cRank, distance_rank: dRank });
+      if (openSet.sequence_centroids != null && sequences != null) { // the third rank: window by window
+        const s = sequenceDistance(sequences, openSet.sequence_centroids);
+        const sRank = farRank(openSet.reference_sequences, s);
+        product *= sRank;
+        Object.assign(out, {
+          sequence_distance: s, sequence_distance_threshold: openSet.sequence_distance, sequence_rank: sRank,
+        });
+      }
+      Object.assign(out, { joint: product, joint_threshold: openSet.joint });
+      unknown = product < openSet.joint; // the product decides alone (its edges are the thresholds)
     }
   }
   if (openSet.scaled_distance != null && embedding != null) {
@@ -413,6 +442,7 @@ async function classifyBlocks(model, spec, fe, y0, duration, res, probs) {
     res.padded = padded;
   }
   res.embedding = meanEmbedding(outs.map((o) => o.embedding));
+  res.sequences = outs.map((o) => o.embedding); // each input's K embeddings, for the window-by-window distance
 }
 
 /** Mean over every axis but the last of a list of embedding outputs. */

@@ -164,14 +164,14 @@ export class LiveClassifier {
     const res = await classifyClip(this.model, this.spec, this.buffer.slice(a, n));
     const probs = Array.from({ length: this.spec.classes.length }, (_, c) =>
       res.probs.reduce((s, row) => s + row[c], 0) / res.probs.length);
-    return { probs, embedding: res.embedding };
+    return { probs, embedding: res.embedding, sequences: res.sequences };
   }
 
   /** Run window w: {w, start, end, probs, top, label index, verdict, embedding}. */
   async classify(w) {
     if (this.spec.trim) {
-      const { probs, embedding } = await this._classifyAsClip(w);
-      return this._result(w, probs, embedding);
+      const { probs, embedding, sequences } = await this._classifyAsClip(w);
+      return this._result(w, probs, embedding, sequences);
     }
     const [, end] = this.span(w);
     const from = Math.max(0, end - this.peakSamples);
@@ -202,11 +202,11 @@ export class LiveClassifier {
     }
     const probs = Array.from(out.probs.data.slice(0, this.spec.classes.length));
     const embedding = out.embedding ? meanEmbedding([out.embedding]) : null;
-    return this._result(w, probs, embedding);
+    return this._result(w, probs, embedding, out.embedding ? [out.embedding] : null);
   }
 
-  _result(w, probs, embedding) {
-    const verdict = judge(this.spec.open_set, probs, embedding);
+  _result(w, probs, embedding, sequences = null) {
+    const verdict = judge(this.spec.open_set, probs, embedding, sequences);
     let top = 0;
     probs.forEach((p, i) => { if (p > probs[top]) top = i; });
     const [start, stop] = this.times(w);
