@@ -266,11 +266,16 @@ def unknown_rates(train_ds, backbone: str, known: list, foreign: dict, *, cache:
         unknown = np.array([v["unknown"] for v in verdicts])
         by_confidence = np.array([v["confidence"] < v["confidence_threshold"] for v in verdicts])
         by_distance = np.array([v.get("distance", 0.0) > v.get("distance_threshold", np.inf) for v in verdicts])
-        # refused by the two together (the joint test) though within each edge alone
-        together = unknown & ~by_confidence & ~by_distance
-        return float(unknown.mean()), len(unknown), {"confidence": float(by_confidence.mean()),
-                                                     "distance": float(by_distance.mean()),
-                                                     "together": float(together.mean())}
+        # the window-by-window distance's own edge (trimmed speech pipelines)
+        by_sequence = np.array([v.get("sequence_distance", 0.0) > v.get("sequence_distance_threshold", np.inf)
+                                for v in verdicts])
+        # refused by the ranks together (the joint test) though within each edge alone
+        together = unknown & ~by_confidence & ~by_distance & ~by_sequence
+        tests = {"confidence": float(by_confidence.mean()), "distance": float(by_distance.mean()),
+                 "together": float(together.mean())}
+        if any("sequence_rank" in v for v in verdicts):
+            tests["sequence"] = float(by_sequence.mean())
+        return float(unknown.mean()), len(unknown), tests
 
     with cache_at(cache):  # the training and the probes read the benchmark's cache
         t0 = time.perf_counter()
@@ -521,7 +526,8 @@ def render_unknown(rows: dict) -> str:
         if not by:
             return ""
         both = f", only together {by['together']:.0%}" if "together" in by else ""
-        return f" (confidence {by['confidence']:.0%}, distance {by['distance']:.0%}{both})"
+        seq = f", window by window {by['sequence']:.0%}" if "sequence" in by else ""
+        return f" (confidence {by['confidence']:.0%}, distance {by['distance']:.0%}{seq}{both})"
 
     out = ["| trained on | head | calibration | known clips answered unknown (refused by each test) | "
            "foreign answered unknown (refused by each test) |",

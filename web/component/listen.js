@@ -135,6 +135,12 @@ function unknownReason(res) {
     || (v.scaled_distance != null && v.scaled_distance > v.scaled_distance_threshold)) {
     return "far from every class seen in training";
   }
+  if (v.sequence_distance != null && v.sequence_distance > v.sequence_distance_threshold) {
+    return "its course over time, window by window, is unlike every class seen in training";
+  }
+  if (v.joint != null && !(res.probs[res.top] < v.confidence_threshold)) {
+    return "a little unsure and a little far from every class seen in training: together rarer than the known clips";
+  }
   return `top probability ${res.probs[res.top].toFixed(2)} is below ${Number(v.confidence_threshold).toFixed(2)}`;
 }
 
