@@ -410,6 +410,22 @@ def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None
     return out
 
 
+def verdict_number(value: float, decimals: int = 3) -> float:
+    """A verdict's number for JSON: ``decimals`` after the point, and for a value under 0.1 as many more as keep
+    its first ``decimals`` significant digits (a product of ranks of 0.00047 against a threshold of 0.00051 must
+    not read 0.0 against 0.0).
+
+    Example
+    -------
+    >>> verdict_number(0.9543), verdict_number(0.000470722)
+    (0.954, 0.000471)
+    """
+    v = float(value)
+    if v == 0.0 or not math.isfinite(v):
+        return v
+    return round(v, max(decimals, decimals - 1 - math.floor(math.log10(abs(v)))))
+
+
 def result(name: str, spec: dict, res: dict, *, top_k: int = 3, decimals: int = 3) -> dict:
     """The fields of ``predict --json`` for one clip."""
     classes = spec["classes"]
@@ -428,7 +444,7 @@ def result(name: str, spec: dict, res: dict, *, top_k: int = 3, decimals: int = 
                     for s, e, p, row in zip(res["starts"], res["ends"], res["padded"], window_probs, strict=True)],
         "unknown": bool(verdict.get("unknown", False)),
         "unknown_score": round(float(verdict.get("confidence", np.max(probs))), decimals),
-        "open_set": {k: (round(v, decimals) if isinstance(v, float) else v) for k, v in verdict.items()},
+        "open_set": {k: (verdict_number(v, decimals) if isinstance(v, float) else v) for k, v in verdict.items()},
     }
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import ParameterError
 from .backend import replicated
 from .bundle import Bundle, load_bundle
+from .export_runner import verdict_number
 from .inputs import ClipInputs, clip_inputs
 from .openset import clip_embedding
 
@@ -140,7 +141,8 @@ class Prediction:
             "notes": list(self.notes),
             "unknown": self.unknown,
             "unknown_score": round(float(self.open_set.get("confidence", np.max(self.probs))), decimals),
-            "open_set": {k: (round(v, decimals) if isinstance(v, float) else v) for k, v in self.open_set.items()},
+            "open_set": {k: (verdict_number(v, decimals) if isinstance(v, float) else v)
+                         for k, v in self.open_set.items()},
         }
         if attention and self.attention:
             out["attention"] = {name: {"kind": a.kind, "axes": list(a.axes[1:]), "block": a.block,

@@ -107,6 +107,15 @@ def _tiny_bundle(folder: Path, kind: str, *, joint: bool = False, **extra) -> Pa
                        options=options, open_set=open_set)
 
 
+def _same_verdict(mine: dict, ref: dict) -> bool:
+    """Two ``open_set`` verdicts of predict --json agree: the same fields and verdict, numbers as rounded for JSON
+    (a tiny product of ranks keeps three significant digits, which the ONNX and Keras embeddings may move by one)."""
+    assert mine.keys() == ref.keys() and mine["unknown"] == ref["unknown"]
+    for k, v in ref.items():
+        assert mine[k] == pytest.approx(v, rel=1e-2, abs=1e-3), k
+    return True
+
+
 def _cli(capsys, *args: str) -> subprocess.CompletedProcess:
     """``python -m audioclf ARGS`` by its ``main`` in this process, which has TensorFlow loaded already: the same
     exit code, stdout and stderr, without a second interpreter importing it (5-10 s)."""
@@ -237,7 +246,7 @@ def test_a_freshly_trained_model_of_each_kind_exports_to_onnx_and_tflite_within_
         mine = export_runner.result("c", spec, export_runner.classify_samples(model, spec, y))
         ref = predict(load_bundle(path), y, sr=SR, name="c", explain=False).to_dict()
         assert mine["windows"] == ref["windows"] and any(w["padded"] for w in mine["windows"])
-        assert mine["unknown"] == ref["unknown"] and mine["open_set"] == ref["open_set"]
+        assert mine["unknown"] == ref["unknown"] and _same_verdict(mine["open_set"], ref["open_set"])
 
 
 @pytest.mark.slow
@@ -256,7 +265,7 @@ def test_classify_py_trims_a_take_as_predict_does(tmp_path):
     y[int(1.2 * SR):int(1.2 * SR) + len(word)] += word  # a 'word' 1.2 s into a 3-s take
     mine = export_runner.result("t", spec, export_runner.classify_samples(model, spec, y))
     ref = predict(load_bundle(path), y, sr=SR, name="t", explain=False).to_dict()
-    assert mine["windows"] == ref["windows"] and mine["open_set"] == ref["open_set"]
+    assert mine["windows"] == ref["windows"] and _same_verdict(mine["open_set"], ref["open_set"])
     assert "sequence_rank" in mine["open_set"]  # the windows one by one, judged alike
     w = mine["windows"]  # the windows cover the word and its 0.2-s margins, not the 3 s of the take
     assert 0.9 < w[0]["start"] < 1.2 and w[-1]["end"] < 2.3 and len(w) <= 2

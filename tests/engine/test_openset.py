@@ -372,3 +372,11 @@ def test_out_of_fold_sequence_distances_never_see_the_clip_itself(rng):
     after = out_of_fold_sequence_distances(moved, index, labels, folds)
     same_fold = (folds == 0) & (np.arange(n) != 0)
     assert np.allclose(after[same_fold], base[same_fold]) and not np.allclose(after[folds != 0], base[folds != 0])
+
+
+def test_predict_json_keeps_the_significant_digits_of_a_small_product_of_ranks():
+    """A joint product of 0.00047 against a threshold of 0.00051 must not read 0.0 against 0.0 in predict --json."""
+    from audioclf.engine.export_runner import verdict_number
+
+    assert verdict_number(0.000470722) == 0.000471 and verdict_number(0.000512) == 0.000512
+    assert verdict_number(0.9543) == 0.954 and verdict_number(0.0) == 0.0 and verdict_number(12.3456) == 12.346
