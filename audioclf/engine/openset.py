@@ -49,7 +49,7 @@ above its threshold.
   rank beside the two, multiplied into the product: the distance from the clip's K window embeddings, laid end to
   end, to the nearest class's mean sequence (:func:`sequence_distances`; the smallest over the clip's inputs). A
   trimmed word shorter than one input is centred in it, so the k-th window is the same moment of every take of a
-  class, and "tree" differs from "three" at its start though their mean embeddings are near. Calibrated out of
+  class, and a word like a class only on average drifts from it window by window. Calibrated out of
   fold like the centroid distance; ``sequence_distance`` is the edge it alone must cross. Measured with
   ``bench/transfer.py --only unknown`` (docs/benchmarks.md). Without the trim a word lies anywhere in a long take,
   and the comparison would refuse the take for where the word is, so other pipelines do not use it.

@@ -65,7 +65,9 @@ LESSONS: tuple[Lesson, ...] = (
            "threshold set on clips it did not learn from) or, for models on a backbone, when the clip lies far from "
            "every class's centre in the embedding space. A backbone model weighs the two together: a clip a "
            "little unsure *and* a little far is refused too, when fewer than 5 % of the known clips the model "
-           "gets right are that unusual on both counts."),
+           "gets right are that unusual on both counts. A speech model, whose takes are trimmed to the word, "
+           "also compares the word's windows one by one with each class's, so a word that is like a class only "
+           "on average is refused more often; one that sounds much like it (*tree* for three) can still pass."),
     Lesson("attention", "Attention",
            "Some models learn where to listen. **Recurrent attention** gives each step of a window a weight "
            "(they add up to 1) and the window's summary is the weighted average: the line under the "
