@@ -134,5 +134,6 @@ def main() -> None:
         print(f"| {recipe} | {trained} | {tested} | {np.mean(accs):.1%} ({' / '.join(f'{a:.0%}' for a in accs)}) | "
               f"{np.mean([r for _, r in rows]):.1%} |")
 
+
 if __name__ == "__main__":
     main()

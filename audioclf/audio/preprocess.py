@@ -314,6 +314,11 @@ def require_sound(result: SplitResult, *, name: str = "clip") -> np.ndarray:
     return result.y
 
 
+#: TrimConfig's fields: (low, high, low bound excluded).
+_TRIM_BOUNDS = {"above_floor_db": (0.0, None, True), "within_peak_db": (0.0, None, True),
+                "frame_s": (0.001, 1.0, False), "pad_s": (0.0, 5.0, False), "floor_percentile": (0.0, 100.0, False)}
+
+
 @dataclass(frozen=True)
 class TrimConfig:
     """Cut a take back to its sound: the room noise before and after a spoken word goes, the word stays.
@@ -333,11 +338,10 @@ class TrimConfig:
     floor_percentile: float = 10.0
 
     def __post_init__(self) -> None:
-        check_number(self.above_floor_db, "above_floor_db", low=0, low_open=True)
-        check_number(self.within_peak_db, "within_peak_db", low=0, low_open=True)
-        check_number(self.frame_s, "frame_s", low=0.001, high=1.0)
-        check_number(self.pad_s, "pad_s", low=0, high=5.0)
-        check_number(self.floor_percentile, "floor_percentile", low=0, high=100)
+        # stored as plain floats (as AugmentConfig does), so a NumPy scalar never reaches the saved JSON
+        for name, (low, high, low_open) in _TRIM_BOUNDS.items():
+            object.__setattr__(self, name, check_number(getattr(self, name), name, low=low, high=high,
+                                                        low_open=low_open))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -302,11 +302,13 @@ def _clip_peak_blocks(model: Model, frames: np.ndarray, k: int, extra: dict, fe:
 
 # --- verdicts ------------------------------------------------------------------------------------------------
 
-def _nearest_cosine(e: np.ndarray, c: np.ndarray) -> float:
-    """Cosine distance from the one row of ``e`` to the nearest row of ``c``, in [0, 2]."""
+def nearest_cosine(e, c) -> np.ndarray:
+    """Cosine distance from each row of ``e`` to the nearest row of ``c`` [shape=(n,)], in [0, 2]."""
+    e = np.asarray(e, dtype=np.float64)
+    c = np.asarray(c, dtype=np.float64)
     e = e / np.maximum(np.linalg.norm(e, axis=-1, keepdims=True), 1e-12)
     c = c / np.maximum(np.linalg.norm(c, axis=-1, keepdims=True), 1e-12)
-    return float(np.clip(1.0 - (e @ c.T).max(axis=1), 0.0, 2.0)[0])
+    return np.clip(1.0 - (e @ c.T).max(axis=1), 0.0, 2.0)
 
 
 def rank_spread(reference) -> float:
@@ -365,11 +367,7 @@ def sequence_distances(inputs, centroids) -> np.ndarray:
     K window embeddings laid end to end [shape=(n, K, dim)], compared position by position (the k-th window with the
     k-th), where the centroid distance compares their mean. A clip's distance is the smallest over its inputs."""
     x = np.asarray(inputs, dtype=np.float64)
-    x = x.reshape(len(x), -1)
-    c = np.asarray(centroids, dtype=np.float64)
-    x = x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-    c = c / np.maximum(np.linalg.norm(c, axis=-1, keepdims=True), 1e-12)
-    return np.clip(1.0 - (x @ c.T).max(axis=1), 0.0, 2.0)
+    return nearest_cosine(x.reshape(len(x), -1), centroids)
 
 
 def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None,
@@ -382,7 +380,7 @@ def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None
     out = {"confidence": top, "confidence_threshold": open_set["confidence"]}
     unknown = top < open_set["confidence"]
     if open_set.get("centroids") is not None and open_set.get("distance") is not None and embedding is not None:
-        d = float(_nearest_cosine(np.asarray(embedding, np.float64)[None], np.asarray(open_set["centroids"], np.float64)))
+        d = float(nearest_cosine(np.asarray(embedding)[None], open_set["centroids"])[0])
         out.update(distance=d, distance_threshold=open_set["distance"])
         if open_set.get("joint") is not None:  # confidence and distance judged together by their ranks
             rc = np.asarray(open_set["reference_confidences"], np.float64)
@@ -403,7 +401,7 @@ def judge(open_set: dict | None, probs: np.ndarray, embedding: np.ndarray | None
     if open_set.get("scaled_distance") is not None and embedding is not None:
         z = (np.asarray(embedding, np.float64) - np.asarray(open_set["center"], np.float64)) \
             / np.asarray(open_set["scale"], np.float64)
-        d = float(_nearest_cosine(z[None], np.asarray(open_set["scaled_centroids"], np.float64)))
+        d = float(nearest_cosine(z[None], open_set["scaled_centroids"])[0])
         out.update(scaled_distance=d, scaled_distance_threshold=open_set["scaled_distance"])
         unknown = unknown or d > open_set["scaled_distance"]
     out["unknown"] = bool(unknown)

@@ -67,7 +67,7 @@ import numpy as np
 from ..errors import ParameterError
 
 # one numpy implementation, shared with classify.py
-from .export_runner import far_rank, joint_ranks, rank_spread, sequence_distances
+from .export_runner import far_rank, joint_ranks, nearest_cosine, rank_spread, sequence_distances
 
 __all__ = ["OpenSetCalibration", "calibrate", "joint_ranks", "joint_bounds", "MAX_REFERENCE", "centroid_distance",
            "far_rank", "sequence_distances", "sequence_centroids", "clip_sequence_distances",
@@ -386,10 +386,9 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def centroid_distance(embeddings: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Cosine distance from each embedding to its nearest centroid [shape=(n,)], in [0, 2]."""
-    e = _unit(np.asarray(embeddings, dtype=np.float64))
-    c = _unit(np.asarray(centroids, dtype=np.float64))
-    return np.clip(1.0 - (e @ c.T).max(axis=1), 0.0, 2.0)
+    """Cosine distance from each embedding to its nearest centroid [shape=(n,)], in [0, 2]
+    (:func:`~audioclf.engine.export_runner.nearest_cosine`, which ``classify.py`` runs too)."""
+    return nearest_cosine(embeddings, centroids)
 
 
 def embedding_scale(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
