@@ -76,6 +76,37 @@ def wait_idle(page, timeout: float = 300_000) -> None:
     page.wait_for_selector(IDLE, state="attached", timeout=timeout)
 
 
+def pick(page, label: str, option: str, typed: str | None = None, timeout: float = 300_000) -> None:
+    """Choose ``option`` in the select box labelled ``label``, as a person does (open it, type, click the option).
+
+    The list is virtualised (options below its fold are not in the page): ``typed`` (default ``option``) filters
+    it, as a person can. A rerun that redraws the box while it opens closes it again and the typing goes nowhere;
+    a person then opens it again, and so does this, until the option shows or ``timeout`` (ms) is spent.
+    Returns once the rerun the choice starts is over.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        wait_idle(page, timeout)
+        page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).click()
+        page.keyboard.type(typed if typed is not None else option)
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
+            page.keyboard.press("Escape")  # close what opened, if anything; the typed filter goes with it
+            with contextlib.suppress(PlaywrightTimeout):
+                page.locator('[role="listbox"]').first.wait_for(state="detached", timeout=5000)
+    # The rerun the choice starts may not have begun yet: see it start (or already end), then wait for its end.
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', state="attached",
+                               timeout=5000)
+    wait_idle(page, timeout)
+
+
 def upload_clip(page, path: str | Path, timeout: float = 300_000) -> None:
     """Pick "Upload" in the page's clip chooser, wait for the uploader to be drawn and the run to end, then upload.
 

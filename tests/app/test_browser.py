@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import pytest
 
 from audioclf.audio import synth
-from tests.browser import CHROMIUM, ROOT, launch, streamlit_server, upload_clip, wait_idle
+from tests.browser import CHROMIUM, ROOT, launch, pick, streamlit_server, upload_clip, wait_idle
 from tests.conftest import HANG
 from tests.corpus import encode
 
@@ -112,22 +111,6 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"classroom_{name}.png"), full_page=True)
 
 
-def _pick(page, label: str, option: str) -> None:
-    """Choose ``option`` in the select box labelled ``label``, as a person does (open it, click the option)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    wait_idle(page, LOAD)
-    page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).click()
-    # The list is virtualised (options below its fold are not in the page): type to filter it, as a person can.
-    page.keyboard.type(option)
-    page.get_by_role("option", name=option, exact=True).click()
-    # The rerun the choice starts may not have begun yet: see it start (or already end), then wait for its end.
-    with contextlib.suppress(PlaywrightTimeout):
-        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', state="attached",
-                               timeout=5000)
-    wait_idle(page, LOAD)
-
-
 def _recorded_zip(path) -> None:
     """A lesson's recordings as the recorder exports them: class folders of takes (a whistle and a hiss)."""
     import zipfile
@@ -154,7 +137,7 @@ def test_classroom_walk(browser, app_url, tmp_path):
 
     page.get_by_role("link", name="Explore").first.click()
     page.get_by_role("heading", name="Explore a clip").wait_for()
-    _pick(page, "Example", "Real: Rooster (ESC-10)")
+    pick(page, "Example", "Real: Rooster (ESC-10)")
     page.get_by_text("Source:").first.wait_for()
     page.wait_for_selector(".js-plotly-plot .heatmaplayer")
     _shot(page, "2_explore_real_example")
@@ -162,7 +145,7 @@ def test_classroom_walk(browser, app_url, tmp_path):
     page.get_by_role("link", name="Classify").first.click()
     page.get_by_role("heading", name="Classify a clip").wait_for()
     for i, entry in enumerate(list_bundles()):
-        _pick(page, "Pretrained model", f"{entry.name}: {entry.architecture} on {entry.dataset or '?'}")
+        pick(page, "Pretrained model", f"{entry.name}: {entry.architecture} on {entry.dataset or '?'}")
         page.get_by_text("Per-window class probabilities").first.wait_for()
         page.get_by_role("heading", name="Grad-CAM").wait_for()
         if i == 0:  # on demand; the switch then stays on for the next models

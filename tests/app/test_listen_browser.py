@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server, wait_idle
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, pick, streamlit_server, wait_idle
 from tests.conftest import HANG, run_cli
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -86,16 +86,6 @@ def app_url():
         yield url
 
 
-def _rerun_done(page) -> None:
-    """The rerun a choice starts may not have begun yet: see it start (or already end), then wait for its end."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    with contextlib.suppress(PlaywrightTimeout):
-        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', state="attached",
-                               timeout=5000)
-    wait_idle(page, LOAD)
-
-
 def _classify_page(b, app_url):
     """A new page on Classify, its first run over."""
     page = b.new_page(viewport={"width": 1400, "height": 1600})
@@ -117,10 +107,7 @@ def _listen_frame(page):
 def _open_listen(b, app_url):
     """Classify, the pretrained model, Listen; returns (page, the component's frame)."""
     page = _classify_page(b, app_url)
-    page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Pretrained model", exact=True)).click()
-    page.keyboard.type(f"{MODEL}:")
-    page.get_by_role("option", name=f"{MODEL}: sfc_dcnn on fsdd", exact=True).click()
-    _rerun_done(page)
+    pick(page, "Pretrained model", f"{MODEL}: sfc_dcnn on fsdd", typed=f"{MODEL}:", timeout=LOAD)
     page.get_by_text("Listen (live)", exact=True).click()
     page.get_by_text("Runs in this browser").wait_for(timeout=LOAD)  # the export is ready
     wait_idle(page, LOAD)
