@@ -10,7 +10,10 @@ its number of windows (in the fit and in the standardisation). The result is wri
 standardisation folded into its weights), so the bundle, inference, Grad-CAM and the
 explanations see the usual ``head_linear`` model.
 
-This is the linear probe of the HEAR benchmark, computed on the head's own inputs.
+This is the linear probe of the HEAR benchmark, computed on the head's own inputs. With
+``pooling='mean_max_std'`` (what the recipes use), two such probes are fitted, one on the mean and max, one on
+the mean, max and standard deviation of the windows, and their logits averaged: the normalised geometric mean
+of their probabilities, which is again one softmax layer, on the mean, max and standard deviation.
 :func:`out_of_fold_probs` scores every training clip with a head that did not see it
 (k folds over the clips), which is what "none of these" is calibrated on when no
 validation clips are held out.
@@ -27,7 +30,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["DEFAULT_C", "LinearFit", "pooled", "fit_linear", "set_head_weights", "out_of_fold_probs",
+__all__ = ["DEFAULT_C", "POOLINGS", "LinearFit", "pooled", "fit_linear", "set_head_weights", "out_of_fold_probs",
            "clip_folds"]
 
 #: Inverse L2 strength of the fit (scikit-learn's ``C``) with every pooled dimension standardised and every
@@ -38,16 +41,28 @@ DEFAULT_C = 0.1
 _MAX_ITER = 2000
 _SD_FLOOR = 1e-6
 
+#: ``head_linear``'s poolings (:data:`audioclf.models.transfer.POOLINGS`).
+POOLINGS = ("mean_max", "mean_max_std")
 
-def pooled(x: np.ndarray) -> np.ndarray:
-    """The head's pooling: mean and max over the ``K`` windows [shape=(n, K, dim)] -> (n, 2 dim).
 
-    Same order as ``head_linear``'s ``mean_max`` layer (mean first).
+def pooled(x: np.ndarray, pooling: str = "mean_max") -> np.ndarray:
+    """The head's pooling over the ``K`` windows [shape=(n, K, dim)]: mean and max -> (n, 2 dim), or with
+    ``pooling='mean_max_std'`` also the standard deviation -> (n, 3 dim).
+
+    Same order and values as ``head_linear``'s ``mean_max`` / ``mean_max_std`` layer (mean first; the
+    spread as :class:`audioclf.models.layers.StdPooling1D` computes it).
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 3:
         raise ParameterError(f"a linear head reads (n, windows, dim) inputs, got shape {x.shape}")
-    return np.concatenate([x.mean(axis=1), x.max(axis=1)], axis=1)
+    if pooling not in POOLINGS:
+        raise ParameterError(f"pooling={pooling!r} must be one of {', '.join(POOLINGS)}")
+    parts = [x.mean(axis=1), x.max(axis=1)]
+    if pooling == "mean_max_std":
+        from ..models.layers import STD_EPSILON
+
+        parts.append(np.sqrt(x.var(axis=1) + STD_EPSILON))
+    return np.concatenate(parts, axis=1)
 
 
 @dataclass(frozen=True)
@@ -56,12 +71,12 @@ class LinearFit:
 
     Attributes
     ----------
-    kernel : np.ndarray [shape=(2 dim, n_classes)]
+    kernel : np.ndarray [shape=(2 dim or 3 dim, n_classes)]
     bias : np.ndarray [shape=(n_classes,)]
     c : float
         Inverse L2 strength it was fitted with.
     iterations : int
-        L-BFGS iterations to convergence.
+        L-BFGS iterations to convergence (the larger of the two probes' with ``mean_max_std``).
     loss, accuracy : float
         Mean cross-entropy and accuracy on the training windows.
     """
@@ -72,10 +87,11 @@ class LinearFit:
     iterations: int
     loss: float = float("nan")
     accuracy: float = float("nan")
+    pooling: str = "mean_max"
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities [shape=(n, n_classes)] of inputs [shape=(n, K, dim)]."""
-        z = pooled(x) @ self.kernel + self.bias
+        z = pooled(x, self.pooling) @ self.kernel + self.bias
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
@@ -87,56 +103,13 @@ def _clip_weights(clip_index: np.ndarray) -> np.ndarray:
     return 1.0 / counts[clip_index]
 
 
-def fit_linear(x: np.ndarray, labels: np.ndarray, clip_index: np.ndarray, *, n_classes: int,
-               c: float = DEFAULT_C) -> LinearFit:
-    """Fit the linear head to convergence (L-BFGS, multinomial logistic regression).
-
-    Parameters
-    ----------
-    x : np.ndarray [shape=(n, K, dim)]
-        Training inputs (already standardised per embedding dimension, as the pipeline gives them).
-    labels : np.ndarray [shape=(n,)], int
-        Class index of each input.
-    clip_index : np.ndarray [shape=(n,)], int
-        The clip each input comes from (every clip weighs the same).
-    n_classes : int
-        Classes of the model; a class without training inputs gets a bias of -30 (never predicted).
-    c : float
-        Inverse L2 strength (scikit-learn's ``C``) on the standardised pooled embeddings.
-
-    Returns
-    -------
-    LinearFit
-
-    Raises
-    ------
-    ParameterError
-        Fewer than two classes, mismatched lengths or a non-positive ``c``.
-
-    Example
-    -------
-    >>> rng = np.random.default_rng(0)
-    >>> x = rng.normal(size=(6, 2, 4)) + np.repeat(np.eye(4)[[0, 0, 0, 1, 1, 1]], 2, 0).reshape(6, 2, 4) * 5
-    >>> fit = fit_linear(x, np.array([0, 0, 0, 1, 1, 1]), np.arange(6), n_classes=2)
-    >>> fit.predict(x).argmax(1).tolist()
-    [0, 0, 0, 1, 1, 1]
-    """
+def _probe(feats: np.ndarray, labels: np.ndarray, weights: np.ndarray, present: np.ndarray, n_classes: int,
+           c: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """One logistic regression on standardised ``feats``: (kernel, bias, iterations), the standardisation folded
+    into the weights; a class without inputs gets a bias of -30."""
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    feats = pooled(x)
-    labels = np.asarray(labels, dtype=np.int64)
-    clip_index = np.asarray(clip_index, dtype=np.int64)
-    if len(labels) != len(feats) or len(clip_index) != len(feats):
-        raise ParameterError(f"{len(feats)} inputs need as many labels ({len(labels)}) and clip indices "
-                             f"({len(clip_index)})")
-    if isinstance(c, bool) or not isinstance(c, (int, float)) or not c > 0:
-        raise ParameterError(f"c={c!r} must be a positive number (inverse L2 strength, e.g. 0.1)")
-    present = np.unique(labels)
-    if len(present) < 2:
-        raise ParameterError(f"a linear head needs clips of at least 2 classes, got {len(present)}")
-    weights = _clip_weights(clip_index)
-    weights *= len(np.unique(clip_index)) / weights.sum()  # sums to the number of clips: C as for one row a clip
     # standardised with every clip weighing the same, as in the fit
     mu = np.average(feats, axis=0, weights=weights)
     sd = np.maximum(np.sqrt(np.average((feats - mu) ** 2, axis=0, weights=weights)), _SD_FLOOR)
@@ -154,7 +127,73 @@ def fit_linear(x: np.ndarray, labels: np.ndarray, clip_index: np.ndarray, *, n_c
     bias = np.full(n_classes, -30.0)
     kernel[:, present] = (coef / sd).T  # the standardisation folded into the weights
     bias[present] = intercept - (coef / sd) @ mu
-    fit = LinearFit(kernel=kernel, bias=bias, c=float(c), iterations=int(np.max(model.n_iter_)))
+    return kernel, bias, int(np.max(model.n_iter_))
+
+
+def fit_linear(x: np.ndarray, labels: np.ndarray, clip_index: np.ndarray, *, n_classes: int,
+               c: float = DEFAULT_C, pooling: str = "mean_max") -> LinearFit:
+    """Fit the linear head to convergence (L-BFGS, multinomial logistic regression).
+
+    With ``pooling='mean_max'``, one probe on the mean and max of the windows. With ``'mean_max_std'``, two:
+    one on the mean and max, one on the mean, max and standard deviation, each standardised and fitted with
+    the same ``c``; the head's logits are the average of theirs, so its probabilities are the normalised
+    geometric mean of the two probes' (a product of experts), and it is still one softmax layer on the mean,
+    max and standard deviation. Measured on ESC-10 and FSDD with 1-8 clips per class (docs/benchmarks.md),
+    the first probe alone is the better one with a single clip per class, the second with three; their
+    product is at or above the first at every point.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, K, dim)]
+        Training inputs (already standardised per embedding dimension, as the pipeline gives them).
+    labels : np.ndarray [shape=(n,)], int
+        Class index of each input.
+    clip_index : np.ndarray [shape=(n,)], int
+        The clip each input comes from (every clip weighs the same).
+    n_classes : int
+        Classes of the model; a class without training inputs gets a bias of -30 (never predicted).
+    c : float
+        Inverse L2 strength (scikit-learn's ``C``) on the standardised pooled embeddings.
+    pooling : {'mean_max', 'mean_max_std'}
+        The ``pooling`` of the ``head_linear`` the fit is for.
+
+    Returns
+    -------
+    LinearFit
+
+    Raises
+    ------
+    ParameterError
+        Fewer than two classes, mismatched lengths, a non-positive ``c`` or an unknown ``pooling``.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(6, 2, 4)) + np.repeat(np.eye(4)[[0, 0, 0, 1, 1, 1]], 2, 0).reshape(6, 2, 4) * 5
+    >>> fit = fit_linear(x, np.array([0, 0, 0, 1, 1, 1]), np.arange(6), n_classes=2)
+    >>> fit.predict(x).argmax(1).tolist()
+    [0, 0, 0, 1, 1, 1]
+    """
+    feats = pooled(x, pooling)
+    labels = np.asarray(labels, dtype=np.int64)
+    clip_index = np.asarray(clip_index, dtype=np.int64)
+    if len(labels) != len(feats) or len(clip_index) != len(feats):
+        raise ParameterError(f"{len(feats)} inputs need as many labels ({len(labels)}) and clip indices "
+                             f"({len(clip_index)})")
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not c > 0:
+        raise ParameterError(f"c={c!r} must be a positive number (inverse L2 strength, e.g. 0.1)")
+    present = np.unique(labels)
+    if len(present) < 2:
+        raise ParameterError(f"a linear head needs clips of at least 2 classes, got {len(present)}")
+    weights = _clip_weights(clip_index)
+    weights *= len(np.unique(clip_index)) / weights.sum()  # sums to the number of clips: C as for one row a clip
+    dim = x.shape[2]
+    kernel, bias, iterations = _probe(feats[:, :2 * dim], labels, weights, present, n_classes, c)
+    if pooling == "mean_max_std":
+        k2, b2, it2 = _probe(feats, labels, weights, present, n_classes, c)
+        kernel = (np.vstack([kernel, np.zeros((dim, n_classes))]) + k2) / 2
+        bias, iterations = (bias + b2) / 2, max(iterations, it2)
+    fit = LinearFit(kernel=kernel, bias=bias, c=float(c), iterations=iterations, pooling=pooling)
     probs = fit.predict(x)
     loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0))))
     return dataclasses.replace(fit, loss=loss, accuracy=float(np.mean(probs.argmax(axis=1) == labels)))
@@ -172,7 +211,7 @@ def set_head_weights(model, fit: LinearFit) -> None:
     kernel, bias = layer.get_weights()
     if kernel.shape != fit.kernel.shape or bias.shape != fit.bias.shape:
         raise ParameterError(f"the head's softmax layer is {kernel.shape} + {bias.shape}, the fit "
-                             f"{fit.kernel.shape} + {fit.bias.shape}: is it a head_linear on the same inputs?")
+                             f"{fit.kernel.shape} + {fit.bias.shape}: is it a head_linear on the same inputs, with the same pooling?")
     layer.set_weights([fit.kernel.astype(kernel.dtype), fit.bias.astype(bias.dtype)])
 
 

@@ -613,10 +613,11 @@ def transfer_recipe(backbone: str, *, head: str = "linear", epochs: int | None =
 
     The backbone stays frozen and its embeddings are cached, so training is the head alone:
 
-    * ``linear``: a logistic regression on the mean and max of the window embeddings, each pooled
-      dimension standardised, fitted to convergence by L-BFGS (``solver='lbfgs'``, see
-      :mod:`audioclf.engine.convex`): no epochs, batches or augmentation to tune, right with one clip
-      per class as with hundreds;
+    * ``linear``: logistic regression on the mean, max and standard deviation of the window embeddings,
+      each pooled dimension standardised, fitted to convergence by L-BFGS (``solver='lbfgs'``,
+      ``pooling='mean_max_std'``: two probes whose logits are averaged, see
+      :func:`audioclf.engine.convex.fit_linear`): no epochs, batches or augmentation to tune, right with one
+      clip per class as with hundreds;
     * ``mlp`` and ``attention``: 60 epochs of Adam at 1e-3 (batch 16), no augmentation (the
       ``embedding`` augmentation lost 0.4-3 points on ESC-10 and FSDD, see the shipped cards);
     * ``fine_tune``: 15 epochs with the ``embedding`` augmentation (window roll, noise, mixup).
@@ -654,5 +655,6 @@ def transfer_recipe(backbone: str, *, head: str = "linear", epochs: int | None =
     convex = head == "linear" and not fine_tune
     config = TrainConfig(model=model, attention=attention, epochs=epochs or (FINE_TUNE_EPOCHS if fine_tune else 60),
                          batch_size=16, learning_rate=1e-3, solver="lbfgs" if convex else "adam",
-                         augment=AUGMENT_PRESETS["embedding" if fine_tune else "none"])
+                         augment=AUGMENT_PRESETS["embedding" if fine_tune else "none"],
+                         model_options={"pooling": "mean_max_std"} if convex else {})
     return config, pipeline

@@ -292,6 +292,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
 
             model = fine_tune_model(model, backbone=pipeline.backbone, x_train=x_train)
         convex = config.solver == "lbfgs"
+        pooling = config.model_options.get("pooling", "mean_max")  # head_linear's, which the convex fit follows
         epochs = 1 if convex else config.epochs
         steps = 1 if convex else math.ceil(len(x_train) / config.batch_size)
 
@@ -334,7 +335,8 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
             if stop is not None and stop.is_set():
                 monitor.stopped = True
             else:
-                fit = fit_linear(x_train, train_ex.labels, train_ex.clip_index, n_classes=n_classes, c=config.c)
+                fit = fit_linear(x_train, train_ex.labels, train_ex.clip_index, n_classes=n_classes, c=config.c,
+                                 pooling=pooling)
                 set_head_weights(model, fit)
                 monitor.set_model(model)  # one "epoch" of progress and validation, as the UI expects
                 monitor.on_train_begin()
@@ -367,7 +369,7 @@ def train(dataset: Any, *, config: TrainConfig | None = None, pipeline: Pipeline
         if convex:
             def fit_predict(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
                 return fit_linear(x_train[tr], train_ex.labels[tr], train_ex.clip_index[tr], n_classes=n_classes,
-                                  c=config.c).predict(x_train[te])
+                                  c=config.c, pooling=pooling).predict(x_train[te])
         elif embedding and not pipeline.fine_tune and device.replicas == 1 and not monitor.stopped:
             # a head trains in seconds: once more per fold (a stop request ends these fits too)
             def fit_predict(tr: np.ndarray, te: np.ndarray) -> np.ndarray:

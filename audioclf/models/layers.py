@@ -13,7 +13,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["AdditiveTimeAttention", "FrequencyBand"]
+__all__ = ["AdditiveTimeAttention", "FrequencyBand", "StdPooling1D", "STD_EPSILON"]
+
+#: Added to the variance before its square root, so that the spread of identical windows has a finite gradient.
+STD_EPSILON = 1e-12
 
 
 def _positive_int(name: str, value, *, allow_zero: bool = False) -> int:
@@ -195,3 +198,32 @@ class FrequencyBand(keras.layers.Layer):
         config = super().get_config()
         config.update({"start": self.start, "size": self.size, "axis": self.axis})
         return config
+
+
+@keras.saving.register_keras_serializable(package="audioclf")
+class StdPooling1D(keras.layers.Layer):
+    """The spread of a sequence over its time axis: ``sqrt(var + STD_EPSILON)`` per feature.
+
+    Next to the mean and the peak, how much a sound changes from window to window (a dog's two barks against
+    the steady hum of an engine). The population variance (divided by ``K``), as ``numpy.std``.
+
+    Call arguments
+    --------------
+    inputs : tensor [shape=(batch, K, dim)]
+
+    Returns
+    -------
+    tensor [shape=(batch, dim)]
+
+    Examples
+    --------
+    >>> StdPooling1D()(keras.ops.convert_to_tensor([[[0.0, 1.0], [2.0, 1.0]]])).shape
+    (1, 2)
+    """
+
+    def call(self, inputs):
+        mean = ops.mean(inputs, axis=1, keepdims=True)
+        return ops.sqrt(ops.mean(ops.square(inputs - mean), axis=1) + STD_EPSILON)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *input_shape[2:])

@@ -5,9 +5,9 @@ backbone window; the pipeline groups ``K`` consecutive embeddings into one
 model input of shape ``(K, dim)``. These heads are the only part that is
 trained, which is why a handful of clips per class is enough.
 
-* ``head_linear``: the mean and the maximum of the ``K`` embeddings, then one
-  softmax layer: logistic regression on pooled embeddings, the classic linear
-  probe.
+* ``head_linear``: the mean and the maximum of the ``K`` embeddings (and, with
+  ``pooling='mean_max_std'``, their spread), then one softmax layer: logistic
+  regression on pooled embeddings, the classic linear probe.
 * ``head_mlp``: one hidden ReLU layer per window, then mean and max over the
   windows -- or, with ``rnn`` attention (the ``attention`` head), learned
   weights over the ``K`` windows (``attn_rnn``), so the head itself says which
@@ -21,9 +21,12 @@ from keras import layers
 
 from ._blocks import fraction, functional_model, positive_int, probs_layer
 from ._registry import register_model
-from .layers import AdditiveTimeAttention
+from .layers import AdditiveTimeAttention, StdPooling1D
 
-__all__ = ["HEADS", "build_head_linear", "build_head_mlp"]
+__all__ = ["HEADS", "POOLINGS", "build_head_linear", "build_head_mlp"]
+
+#: ``head_linear``'s poolings over the ``K`` windows: mean and max, or mean, max and standard deviation.
+POOLINGS = ("mean_max", "mean_max_std")
 
 #: Each head by its CLI name -> (registry name of its architecture, attention kind).
 HEADS = {"linear": ("head_linear", None), "mlp": ("head_mlp", None), "attention": ("head_mlp", "rnn")}
@@ -40,10 +43,14 @@ def _check_shape(input_shape: tuple[int, ...]) -> tuple[int, int]:
     return int(input_shape[0]), int(input_shape[1])
 
 
-def _pooled(x, dropout: float):
+def _pooled(x, dropout: float, pooling: str = "mean_max"):
     mean = layers.GlobalAveragePooling1D(name="mean_pool")(x)  # (batch, dim)
     peak = layers.GlobalMaxPooling1D(name="max_pool")(x)  # (batch, dim)
-    pooled = layers.Concatenate(name="mean_max")([mean, peak])  # (batch, 2 dim)
+    if pooling == "mean_max_std":
+        spread = StdPooling1D(name="std_pool")(x)  # (batch, dim)
+        pooled = layers.Concatenate(name="mean_max_std")([mean, peak, spread])  # (batch, 3 dim)
+    else:
+        pooled = layers.Concatenate(name="mean_max")([mean, peak])  # (batch, 2 dim)
     return layers.Dropout(dropout, name="dropout")(pooled) if dropout > 0 else pooled
 
 
@@ -61,8 +68,8 @@ def _pooled(x, dropout: float):
     source=_SOURCE,
 )
 def build_head_linear(input_shape: tuple[int, ...], num_classes: int, *, dropout: float = 0.2,
-                      l2: float = 1e-3) -> keras.Model:
-    """Mean and max over the windows -> Dropout -> softmax (L2 on the weights).
+                      l2: float = 1e-3, pooling: str = "mean_max") -> keras.Model:
+    """Mean and max (and standard deviation) over the windows -> Dropout -> softmax (L2 on the weights).
 
     Parameters
     ----------
@@ -73,16 +80,24 @@ def build_head_linear(input_shape: tuple[int, ...], num_classes: int, *, dropout
         Dropout on the pooled embedding.
     l2 : float
         L2 penalty of the softmax weights.
+    pooling : {'mean_max', 'mean_max_std'}
+        What the softmax reads of the ``K`` windows: their mean and max (``2 dim`` values), or also their
+        standard deviation (``3 dim``; what the convex fit of small sets uses, see
+        :func:`audioclf.engine.convex.fit_linear`).
 
     Returns
     -------
     keras.Model
         Outputs ``{"probs": (batch, num_classes)}``.
     """
+    from ..errors import ModelError
+
     _check_shape(input_shape)
     fraction("dropout", dropout)
+    if pooling not in POOLINGS:
+        raise ModelError(f"head_linear pools with one of {', '.join(POOLINGS)}, got pooling={pooling!r}")
     inputs = keras.Input(shape=tuple(input_shape), name="embeddings")  # (batch, K, dim)
-    x = _pooled(inputs, dropout)
+    x = _pooled(inputs, dropout, pooling)
     probs = probs_layer(num_classes, kernel_regularizer=keras.regularizers.L2(float(l2)) if l2 else None)(x)
     return functional_model(inputs, {"probs": probs}, "head_linear")
 
@@ -119,7 +134,6 @@ def build_head_mlp(input_shape: tuple[int, ...], num_classes: int, *, attention:
         Dropout on the embeddings and after the pooling.
     l2 : float
         L2 penalty of the dense layers.
-
     Returns
     -------
     keras.Model

@@ -37,9 +37,20 @@ def test_pooled_is_mean_then_max():
         pooled(np.zeros((3, 4)))
 
 
-def test_fit_fits_a_separable_few_shot_set_perfectly(rng):
+def test_pooled_with_the_spread_is_numpys_std():
+    x = np.random.default_rng(1).normal(size=(2, 3, 4))
+    np.testing.assert_allclose(pooled(x, "mean_max_std"),
+                               np.concatenate([x.mean(1), x.max(1), x.std(1)], 1), atol=1e-9)
+    # identical windows: a spread of (nearly) zero, not NaN
+    assert np.all(pooled(np.ones((1, 3, 4)), "mean_max_std")[:, 8:] < 1e-5)
+    with pytest.raises(ParameterError, match="pooling='median' must be one of mean_max, mean_max_std"):
+        pooled(x, "median")
+
+
+@pytest.mark.parametrize("pooling", ["mean_max", "mean_max_std"])
+def test_fit_fits_a_separable_few_shot_set_perfectly(rng, pooling):
     x, labels, clips = _few_shot(rng, per_class=1)  # one clip per class
-    fit = fit_linear(x, labels, clips, n_classes=4)
+    fit = fit_linear(x, labels, clips, n_classes=4, pooling=pooling)
     assert (fit.predict(x).argmax(1) == labels).all()
     np.testing.assert_allclose(fit.predict(x).sum(1), 1.0)
     x_new, labels_new, _ = _few_shot(np.random.default_rng(99), per_class=2)
@@ -57,6 +68,27 @@ def test_fit_is_scikit_learns_logistic_regression(rng):
     scaler = StandardScaler().fit(feats)
     ref = LogisticRegression(C=0.5, max_iter=5000, tol=1e-8).fit(scaler.transform(feats), labels)
     np.testing.assert_allclose(fit.predict(x), ref.predict_proba(scaler.transform(feats)), atol=2e-3)
+
+
+def test_the_spread_pooling_averages_the_logits_of_two_probes(rng):
+    """``mean_max_std``: the product of a mean+max probe and a mean+max+std probe, each scikit-learn's."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x, labels, clips = _few_shot(rng, per_class=4, windows=1, spread=2.0)
+    fit = fit_linear(x, labels, clips, n_classes=4, c=0.5, pooling="mean_max_std")
+    assert fit.pooling == "mean_max_std" and fit.kernel.shape == (48, 4)
+    logits = []
+    for feats in (pooled(x), pooled(x, "mean_max_std")):
+        scaler = StandardScaler().fit(feats)
+        ref = LogisticRegression(C=0.5, max_iter=5000, tol=1e-8).fit(scaler.transform(feats), labels)
+        logits.append(ref.decision_function(scaler.transform(feats)))
+    z = (logits[0] + logits[1]) / 2
+    expected = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(fit.predict(x), expected / expected.sum(1, keepdims=True), atol=3e-3)
+    # the first probe never reads the spread: its part of the kernel there is the second probe's, halved
+    only_first = fit_linear(x, labels, clips, n_classes=4, c=0.5)
+    assert not np.allclose(fit.kernel[:32], only_first.kernel)
 
 
 def test_every_clip_weighs_the_same(rng):
@@ -92,6 +124,15 @@ def test_the_keras_head_computes_the_fit(rng):
     np.testing.assert_allclose(model_outputs(model, x.astype(np.float32))["probs"], fit.predict(x), atol=1e-5)
     with pytest.raises(ParameterError, match="head_linear on the same inputs"):
         set_head_weights(build_model("head_linear", input_shape=(3, 16), num_classes=5), fit)
+    # with the spread: the Keras layers compute numpy's pooling, and a head of the other pooling refuses the fit
+    spread = fit_linear(x, labels, clips, n_classes=4, pooling="mean_max_std")
+    model = build_model("head_linear", input_shape=(3, 16), num_classes=4, pooling="mean_max_std")
+    set_head_weights(model, spread)
+    np.testing.assert_allclose(model_outputs(model, x.astype(np.float32))["probs"], spread.predict(x), atol=1e-5)
+    with pytest.raises(ParameterError, match="with the same pooling"):
+        set_head_weights(build_model("head_linear", input_shape=(3, 16), num_classes=4), spread)
+    with pytest.raises(ModelError, match="pooling='median'"):
+        build_model("head_linear", input_shape=(3, 16), num_classes=4, pooling="median")
 
 
 def test_out_of_fold_scores_never_see_their_clip(rng):
@@ -160,8 +201,10 @@ def test_split_none_calibrates_out_of_fold(synthetic, tmp_path):
     x = fit_stats(ex.x, input_kind="embedding").apply(ex.x)
     clip_labels = ex.clip_labels
     folds = clip_folds(clip_labels, seed=config.seed, groups=[c.group for c in ex.clips])
-    oof = out_of_fold_probs(lambda tr, te: fit_linear(x[tr], ex.labels[tr], ex.clip_index[tr], n_classes=3)
-                            .predict(x[te]), ex.clip_index, folds)
+    pooling = config.model_options["pooling"]
+    assert pooling == "mean_max_std"
+    oof = out_of_fold_probs(lambda tr, te: fit_linear(x[tr], ex.labels[tr], ex.clip_index[tr], n_classes=3,
+                                                      pooling=pooling).predict(x[te]), ex.clip_index, folds)
     clip_oof = clip_probabilities(oof, ex.clip_index, len(ex.clips))
     means = np.stack([ex.x[ex.clip_index == i].mean(axis=(0, 1)) for i in range(len(ex.clips))])
     # the speech pipeline trims its takes, so a third rank compares the windows one by one, also out of fold

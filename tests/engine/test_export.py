@@ -65,7 +65,8 @@ TINY = {
     "waveform": (dict(channels=(), input_kind="waveform", input_shape=(8000, 1),
                       window=WindowConfig(length=8000, hop=4000)), "soundnet_cnn", {"dense_units": (8,)}),
     "backbone": (dict(channels=(), input_kind="embedding", input_shape=(4, 96), backbone="speech",
-                      window=WindowConfig(length=4, hop=2, pad="constant")), "head_linear", {}),
+                      window=WindowConfig(length=4, hop=2, pad="constant")), "head_linear",
+                 {"pooling": "mean_max_std"}),  # the recipes' linear head: its spread exports too
 }
 
 
