@@ -128,8 +128,8 @@ def _backbone_choice(ds, defaults) -> tuple[str, str, bool]:
     heads = list(HEADS)
     picked = defaults.head  # the library's choice for this much data
     head = c[1].selectbox("Head", heads, index=heads.index(picked), key=f"tr_head_{_dataset_key(ds)}",
-                          help="linear: one softmax layer on the average and peak of the embeddings, fitted to "
-                               "convergence; mlp: one hidden layer first; attention: learned weights over time, shown "
+                          help="linear: one softmax layer on the average, peak and spread of the embeddings, "
+                               "fitted to convergence; mlp: one hidden layer first; attention: learned weights over time, shown "
                                f"on the Classify page. Preselected for this dataset: {picked} (linear below "
                                f"{MLP_FROM_CLIPS} training clips in a class, mlp from there on).")
     spec = specs[name]

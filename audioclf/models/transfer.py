@@ -60,8 +60,8 @@ def _pooled(x, dropout: float, pooling: str = "mean_max"):
     input_kind="embedding",
     default_input_shape=(4, 512),
     description="""
-        One softmax layer on the average and the peak of a pretrained network's
-        embeddings over a few seconds of sound. The backbone already learned, on
+        One softmax layer on the average, the peak and the spread (how much the sound
+        changes) of a pretrained network's embeddings over a few seconds of sound. The backbone already learned, on
         thousands of hours of audio, what makes sounds different; this head only
         draws straight borders between your classes in that space, so it needs
         few examples and trains in seconds.""",
