@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["DEFAULT_C", "POOLINGS", "LinearFit", "pooled", "fit_linear", "set_head_weights", "out_of_fold_probs",
+__all__ = ["DEFAULT_C", "LinearFit", "pooled", "fit_linear", "set_head_weights", "out_of_fold_probs",
            "clip_folds"]
 
 #: Inverse L2 strength of the fit (scikit-learn's ``C``) with every pooled dimension standardised and every
@@ -41,9 +41,6 @@ DEFAULT_C = 0.1
 _MAX_ITER = 2000
 _SD_FLOOR = 1e-6
 
-#: ``head_linear``'s poolings (:data:`audioclf.models.transfer.POOLINGS`).
-POOLINGS = ("mean_max", "mean_max_std")
-
 
 def pooled(x: np.ndarray, pooling: str = "mean_max") -> np.ndarray:
     """The head's pooling over the ``K`` windows [shape=(n, K, dim)]: mean and max -> (n, 2 dim), or with
@@ -52,6 +49,9 @@ def pooled(x: np.ndarray, pooling: str = "mean_max") -> np.ndarray:
     Same order and values as ``head_linear``'s ``mean_max`` / ``mean_max_std`` layer (mean first; the
     spread as :class:`audioclf.models.layers.StdPooling1D` computes it).
     """
+    from ..models.layers import STD_EPSILON
+    from ..models.transfer import POOLINGS
+
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 3:
         raise ParameterError(f"a linear head reads (n, windows, dim) inputs, got shape {x.shape}")
@@ -59,8 +59,6 @@ def pooled(x: np.ndarray, pooling: str = "mean_max") -> np.ndarray:
         raise ParameterError(f"pooling={pooling!r} must be one of {', '.join(POOLINGS)}")
     parts = [x.mean(axis=1), x.max(axis=1)]
     if pooling == "mean_max_std":
-        from ..models.layers import STD_EPSILON
-
         parts.append(np.sqrt(x.var(axis=1) + STD_EPSILON))
     return np.concatenate(parts, axis=1)
 

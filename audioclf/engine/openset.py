@@ -624,12 +624,11 @@ def out_of_fold_sequence_distances(inputs: np.ndarray, clip_index: np.ndarray, l
     n_classes = int(labels.max()) + 1
     out = np.full(len(labels), 2.0)
     for k in np.unique(folds):
-        rest = folds[clip_index] != k
-        cents = sequence_centroids(x[rest], labels[clip_index[rest]], n_classes)
+        held = folds[clip_index] == k
+        cents = sequence_centroids(x[~held], labels[clip_index[~held]], n_classes)
         cents = cents[np.isin(np.arange(n_classes), labels[folds != k])]  # classes the other folds hold
-        held = ~rest
-        per_input = sequence_distances(x[held], cents)
-        np.minimum.at(out, clip_index[held], per_input)
+        # the held-out clips' own distances; the other clips keep 2.0 here, so the minimum leaves theirs
+        out = np.minimum(out, clip_sequence_distances(x[held], clip_index[held], len(labels), cents))
     return out
 
 
