@@ -302,12 +302,14 @@ def _clip_peak_blocks(model: Model, frames: np.ndarray, k: int, extra: dict, fe:
 
 # --- verdicts ------------------------------------------------------------------------------------------------
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Each row of ``x`` scaled to unit length, in ``x``'s dtype (a zero row stays zero)."""
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
 def nearest_cosine(e, c) -> np.ndarray:
     """Cosine distance from each row of ``e`` to the nearest row of ``c`` [shape=(n,)], in [0, 2]."""
-    e = np.asarray(e, dtype=np.float64)
-    c = np.asarray(c, dtype=np.float64)
-    e = e / np.maximum(np.linalg.norm(e, axis=-1, keepdims=True), 1e-12)
-    c = c / np.maximum(np.linalg.norm(c, axis=-1, keepdims=True), 1e-12)
+    e, c = (unit_rows(np.asarray(a, dtype=np.float64)) for a in (e, c))
     return np.clip(1.0 - (e @ c.T).max(axis=1), 0.0, 2.0)
 
 

@@ -67,7 +67,7 @@ import numpy as np
 from ..errors import ParameterError
 
 # one numpy implementation, shared with classify.py
-from .export_runner import far_rank, joint_ranks, nearest_cosine, rank_spread, sequence_distances
+from .export_runner import far_rank, joint_ranks, nearest_cosine, rank_spread, sequence_distances, unit_rows
 
 __all__ = ["OpenSetCalibration", "calibrate", "joint_ranks", "joint_bounds", "MAX_REFERENCE", "centroid_distance",
            "far_rank", "sequence_distances", "sequence_centroids", "clip_sequence_distances",
@@ -380,11 +380,6 @@ def clip_embedding(x: np.ndarray) -> np.ndarray:
     return x.mean(axis=tuple(range(x.ndim - 1))).astype(np.float32)
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.maximum(norm, 1e-12)
-
-
 def centroid_distance(embeddings: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Cosine distance from each embedding to its nearest centroid [shape=(n,)], in [0, 2]
     (:func:`~audioclf.engine.export_runner.nearest_cosine`, which ``classify.py`` runs too)."""
@@ -408,7 +403,7 @@ def scaled_centroids(embeddings: np.ndarray, labels: np.ndarray, center: np.ndar
     labels = np.asarray(labels)
     classes = range(int(labels.max()) + 1 if n_classes is None else n_classes)
     rows = [z[labels == k].mean(axis=0) if np.any(labels == k) else np.zeros(z.shape[1]) for k in classes]
-    return _unit(np.stack(rows))
+    return unit_rows(np.stack(rows))
 
 
 def scaled_centroid_distance(embeddings: np.ndarray, center: np.ndarray, scale: np.ndarray,
@@ -501,7 +496,7 @@ def calibrate(val_probs: np.ndarray, val_labels: np.ndarray, *, quantile: float 
         if emb.ndim != 2 or len(emb) != len(tl):
             raise ParameterError(f"train embeddings {emb.shape} need one label each ({tl.shape})")
         rows = [emb[tl == k].mean(axis=0) if np.any(tl == k) else np.zeros(emb.shape[1]) for k in range(n_classes)]
-        centroids = _unit(np.stack(rows)).astype(np.float32)
+        centroids = unit_rows(np.stack(rows)).astype(np.float32)
         if val_distances is not None:
             d = np.asarray(val_distances, dtype=np.float64)
             if d.shape != (len(probs),):
@@ -599,7 +594,7 @@ def sequence_centroids(inputs: np.ndarray, labels: np.ndarray, n_classes: int) -
     x = x.reshape(len(x), -1)
     labels = np.asarray(labels)
     rows = [x[labels == k].mean(axis=0) if np.any(labels == k) else np.zeros(x.shape[1]) for k in range(n_classes)]
-    return _unit(np.stack(rows)).astype(np.float32)
+    return unit_rows(np.stack(rows)).astype(np.float32)
 
 
 def clip_sequence_distances(inputs: np.ndarray, clip_index: np.ndarray, n_clips: int,

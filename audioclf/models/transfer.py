@@ -134,6 +134,7 @@ def build_head_mlp(input_shape: tuple[int, ...], num_classes: int, *, attention:
         Dropout on the embeddings and after the pooling.
     l2 : float
         L2 penalty of the dense layers.
+
     Returns
     -------
     keras.Model

@@ -86,7 +86,7 @@ def test_the_spread_pooling_averages_the_logits_of_two_probes(rng):
     z = (logits[0] + logits[1]) / 2
     expected = np.exp(z - z.max(1, keepdims=True))
     np.testing.assert_allclose(fit.predict(x), expected / expected.sum(1, keepdims=True), atol=3e-3)
-    # the first probe never reads the spread: its part of the kernel there is the second probe's, halved
+    # the averaged kernel is not the first probe's alone on the mean and max
     only_first = fit_linear(x, labels, clips, n_classes=4, c=0.5)
     assert not np.allclose(fit.kernel[:32], only_first.kernel)
 
